@@ -1,0 +1,221 @@
+//! Command-line interface: clap definitions and dispatch. Each command lives in `cmd/`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+use crate::spec::{Backend, Precision, Vendor};
+
+/// Compile an LLM fleet spec into a Compose deployment that shares one base image and one
+/// Hugging Face model cache.
+#[derive(Debug, Parser)]
+#[command(name = "aimgen", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the deployment: the Compose file to standard output, or every file into a folder.
+    Render(RenderArgs),
+    /// Validate fleet specs and report every problem; writes nothing (the pre-commit entry).
+    Check(CheckArgs),
+    /// Show each service's recipe, the runners-up and why they lost, memory, and the GPU map.
+    Explain(ExplainArgs),
+    /// Browse the recipe library.
+    #[command(subcommand)]
+    Recipes(RecipesCommand),
+    /// Print a JSON Schema: the fleet spec's (default) or the recipe file's.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value_t = SchemaKind::Fleet)]
+        kind: SchemaKind,
+    },
+}
+
+/// Which schema to print.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    /// `fleet.yaml`.
+    Fleet,
+    /// Recipe files.
+    Recipe,
+}
+
+/// Diagnostic output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people: positions, source lines, carets; colour on a terminal unless NO_COLOR.
+    #[default]
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// Options shared by commands that compile a spec.
+#[derive(Debug, Clone, Args)]
+pub struct CompileArgs {
+    /// Extra recipe folder, searched before the spec's `recipes:` and the built-in library.
+    #[arg(long = "recipes", value_name = "DIR")]
+    pub recipes: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Diagnostic format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// `aimgen render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Write docker-compose.cache.yml, Dockerfile.optimized and env/*.env into this folder.
+    #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Compare with what is in the folder instead of writing: exit 1 with a diff if stale.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
+
+/// `aimgen check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Fleet specs to check.
+    #[arg(required = true)]
+    pub fleets: Vec<PathBuf>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
+
+/// `aimgen explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
+
+/// `aimgen recipes …`.
+#[derive(Debug, Subcommand)]
+pub enum RecipesCommand {
+    /// Every recipe and its state for a query: compatible, or why not.
+    List(RecipeQueryArgs),
+    /// One recipe in full, and where it came from.
+    Show {
+        /// Recipe id.
+        id: String,
+        /// Extra recipe folder.
+        #[arg(long = "recipes", value_name = "DIR")]
+        recipes: Vec<PathBuf>,
+    },
+    /// The engine flags and variables aimgen checks arguments against.
+    Flags {
+        /// Engine.
+        #[arg(value_enum)]
+        engine: Backend,
+    },
+}
+
+/// Filters for `recipes list`.
+#[derive(Debug, Args)]
+pub struct RecipeQueryArgs {
+    /// Hugging Face model id.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// GPU model (e.g. MI300X).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// GPU vendor (implied by a known --gpu).
+    #[arg(long, value_enum)]
+    pub vendor: Option<Vendor>,
+    /// GPUs available.
+    #[arg(long)]
+    pub gpus: Option<u32>,
+    /// Engine.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
+    /// Extra recipe folder.
+    #[arg(long = "recipes", value_name = "DIR")]
+    pub recipes: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+impl ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Backend::Vllm, Backend::Sglang]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+impl ValueEnum for Vendor {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Vendor::Amd, Vendor::Nvidia]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+impl ValueEnum for Precision {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Precision::Auto, Precision::Bf16, Precision::Fp16, Precision::Fp8]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Parses arguments, runs the command, maps the outcome to an exit status: 0 success, 1
+/// invalid input or stale output, 2 usage or I/O errors.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Render(a) => cmd::render::run(&a),
+        Command::Check(a) => cmd::check::run(&a),
+        Command::Explain(a) => cmd::explain::run(&a),
+        Command::Recipes(r) => cmd::recipes::run(&r),
+        Command::Schema { kind } => {
+            let schema = match kind {
+                SchemaKind::Fleet => crate::schema::fleet_schema_json(),
+                SchemaKind::Recipe => crate::schema::recipe_schema_json(),
+            };
+            print!("{}", crate::schema::to_text(&schema));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

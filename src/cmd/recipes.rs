@@ -1,0 +1,82 @@
+//! `aimgen recipes list|show|flags`.
+
+use std::process::ExitCode;
+
+use crate::cli::{Format, RecipesCommand};
+use crate::recipe::select::{self, Query};
+use crate::recipe::{known_gpu_memory_gb, library, Library, KNOWN_GPUS};
+use crate::spec::{Backend, Precision, Vendor};
+
+fn library(dirs: &[std::path::PathBuf]) -> anyhow::Result<std::borrow::Cow<'static, Library>> {
+    let dirs: Vec<_> = dirs.iter().map(|d| (d.clone(), d.display().to_string())).collect();
+    library::load(&dirs).map_err(|d| anyhow::anyhow!(d.iter().map(|d| d.render(false)).collect::<String>()))
+}
+
+/// Runs `recipes …`.
+pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RecipesCommand::List(q) => {
+            let lib = library(&q.recipes)?;
+            let gpu = q.gpu.clone().unwrap_or_else(|| "MI300X".into());
+            let vendor = q
+                .vendor
+                .or_else(|| KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(&gpu)).map(|(_, v)| *v))
+                .unwrap_or(Vendor::Amd);
+            let model = q.model.clone().unwrap_or_default();
+            let query = Query {
+                model: &model,
+                backend: q.backend.unwrap_or(Backend::Vllm),
+                vendor,
+                gpu_model: &gpu,
+                memory_gb: f64::from(known_gpu_memory_gb(&gpu).unwrap_or(0)),
+                gpus: None,
+                available: q.gpus.unwrap_or(8),
+                precision: q.precision.unwrap_or(Precision::Auto),
+            };
+            let facts = lib.models.get(&model);
+            let rows: Vec<_> = lib
+                .recipes
+                .iter()
+                .filter(|r| q.model.is_none() || r.recipe.is_general() || r.recipe.models.contains(&model))
+                .map(|r| {
+                    let v = select::evaluate(r, &query, facts, false);
+                    let why = v.reason(r, &query);
+                    (r, v, why)
+                })
+                .collect();
+            if q.format == Format::Json {
+                let doc: Vec<_> = rows
+                    .iter()
+                    .map(|(r, v, why)| serde_json::json!({"id": r.recipe.id, "state": v.name(), "reason": why, "origin": r.origin}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                let width = rows.iter().map(|(r, _, _)| r.recipe.id.len()).max().unwrap_or(2);
+                let mut out = format!("{:<width$}  {:<18}  {}\n", "ID", "STATE", "WHY");
+                for (r, v, why) in &rows {
+                    out.push_str(&format!("{:<width$}  {:<18}  {}\n", r.recipe.id, v.name(), why));
+                }
+                print!("{out}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RecipesCommand::Show { id, recipes } => {
+            let lib = library(recipes)?;
+            let Some(r) = lib.get(id) else {
+                eprintln!("error: no recipe `{id}`");
+                return Ok(ExitCode::from(1));
+            };
+            println!("# from {}{}", r.origin, if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" });
+            print!("{}", serde_yaml::to_string(&r.recipe)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        RecipesCommand::Flags { engine } => {
+            let lib = library(&[])?;
+            for f in lib.catalog.flags(*engine) {
+                let owned = if f.owned { " (set by aimgen)" } else { "" };
+                println!("--{:<36} {:?}{owned}  {}", f.name, f.kind, f.help.clone().unwrap_or_default());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

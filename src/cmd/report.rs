@@ -1,0 +1,85 @@
+//! Printing diagnostics: human (stderr, colour on a terminal unless NO_COLOR) or JSON (stdout).
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+
+use crate::cli::{CompileArgs, Format};
+use crate::compile::{self, Compiled, Failure, Options};
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// Whether to colour standard error.
+pub fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Collects diagnostics across files and prints them once at the end.
+#[derive(Debug, Default)]
+pub struct Report {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// Adds diagnostics.
+    pub fn extend(&mut self, d: impl IntoIterator<Item = Diagnostic>) {
+        self.diagnostics.extend(d);
+    }
+
+    /// Errors so far (warnings count with `deny_warnings`).
+    pub fn failed(&self, deny_warnings: bool) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error() || deny_warnings)
+    }
+
+    /// Prints in `format`; JSON always prints a document, human prints a summary line when
+    /// anything was reported.
+    pub fn print(&self, format: Format) {
+        let errors = self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = self.diagnostics.len() - errors;
+        match format {
+            Format::Json => {
+                let doc = serde_json::json!({
+                    "diagnostics": self.diagnostics,
+                    "errors": errors,
+                    "warnings": warnings,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
+            Format::Human => {
+                let color = color();
+                let mut out = String::new();
+                for d in &self.diagnostics {
+                    out.push_str(&d.render(color));
+                    out.push('\n');
+                }
+                if errors > 0 || warnings > 0 {
+                    let mut parts = Vec::new();
+                    if errors > 0 {
+                        parts.push(format!("{errors} error{}", if errors == 1 { "" } else { "s" }));
+                    }
+                    if warnings > 0 {
+                        parts.push(format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" }));
+                    }
+                    out.push_str(&format!("{}\n", parts.join(", ")));
+                }
+                eprint!("{out}");
+            }
+        }
+    }
+}
+
+/// Compiles one spec for a command, adding its diagnostics to `report`. `Ok(None)` means it
+/// was invalid (reported); `Err` is an I/O problem (exit 2).
+pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::Result<Option<Compiled>> {
+    let opts = Options { recipe_dirs: args.recipes.clone() };
+    let name = path.display().to_string();
+    match compile::compile_file(path, &name, &opts) {
+        Ok(c) => {
+            report.extend(c.resolution.warnings.clone());
+            Ok(Some(c))
+        }
+        Err(Failure::Invalid(d)) => {
+            report.extend(d);
+            Ok(None)
+        }
+        Err(Failure::Read(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,21 @@
+//! aimgen compiles a declarative LLM fleet spec into a Compose deployment that shares one base
+//! image and one Hugging Face model cache.
+//!
+//! The data flows one way: `load` (text → spec) → `validate` → `resolve` (recipes, GPUs,
+//! ports → `plan::Plan`) → `render` (plan → files) → `emit` (write or check).
+
+pub mod cli;
+mod cmd;
+pub mod compile;
+pub mod diagnostic;
+mod embedded;
+pub mod emit;
+pub mod load;
+pub mod plan;
+pub mod recipe;
+pub mod render;
+pub mod resolve;
+pub mod schema;
+pub mod source;
+pub mod spec;
+pub mod validate;

@@ -1,0 +1,371 @@
+//! Reading an input file (fleet spec, recipe file, lock file) into a typed value, with every
+//! problem as a positioned diagnostic: size and encoding, YAML syntax, the JSON Schema, then
+//! serde. Each layer reports all it finds before the next one runs.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::source::{escape_segment, Pos, Source};
+
+/// Largest input read. Specs are a few KB; this bounds time and memory on hostile input.
+pub const MAX_INPUT_BYTES: usize = 4 << 20;
+
+/// An input that could not even be read (exit status 2), as opposed to one that is invalid.
+#[derive(Debug)]
+pub struct ReadError(pub String);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads `path` as text. Size, binary content and encoding problems are diagnostics, since
+/// the file exists and the user can fix it; a missing or unreadable file is a `ReadError`.
+pub fn read(path: &Path, name: &str) -> Result<Result<Source, Diagnostic>, ReadError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| ReadError(format!("cannot read {name}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError(format!("cannot read {name}: {e}")))?;
+    Ok(from_bytes(name, bytes))
+}
+
+/// Checks raw bytes and turns them into a source.
+pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Source, Diagnostic> {
+    let located = |d: Diagnostic| Diagnostic { path: Some(name.to_string()), ..d };
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(located(Diagnostic::error(format!(
+            "file is larger than {} MiB; aimgen reads specs, recipes and lock files up to that size",
+            MAX_INPUT_BYTES >> 20
+        ))));
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(located(
+            Diagnostic::error("this is a binary file (it contains a NUL byte), not YAML").at_pos(Pos {
+                line,
+                col: 1,
+                len: 1,
+            }),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(name, text.strip_prefix('\u{feff}').unwrap_or(&text))),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            let col = at - bytes[..at].iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0) + 1;
+            Err(located(
+                Diagnostic::error(format!("file is not valid UTF-8 (bad byte at offset {at})"))
+                    .at_pos(Pos { line, col, len: 1 })
+                    .help("save the file as UTF-8"),
+            ))
+        }
+    }
+}
+
+/// Parses YAML into JSON, validates it against `schema`, then deserializes it.
+pub fn parse<T: DeserializeOwned>(source: &Source, schema: &Schema) -> Result<T, Vec<Diagnostic>> {
+    let json = parse_json(source).map_err(|d| vec![d])?;
+    let problems = schema.check(&json);
+    if !problems.is_empty() {
+        return Err(problems.into_iter().map(|d| d.locate(source)).collect());
+    }
+    serde_json::from_value(json).map_err(|e| vec![Diagnostic::error(e.to_string()).at("").locate(source)])
+}
+
+/// YAML text to a JSON value. Syntax errors, duplicate keys, several documents, alias bombs
+/// (serde_yaml limits alias repetition) and excessive nesting are reported with positions.
+pub fn parse_json(source: &Source) -> Result<Json, Diagnostic> {
+    if source.text.trim().is_empty() {
+        return Err(Diagnostic::error("file is empty").at("").locate(source));
+    }
+    let mut yaml: serde_yaml::Value = serde_yaml::from_str(&source.text).map_err(|e| {
+        let mut d = Diagnostic::error(syntax_message(&e));
+        if let Some(loc) = e.location() {
+            d = d.at_pos(Pos { line: loc.line(), col: loc.column(), len: 1 });
+        }
+        d.locate(source)
+    })?;
+    yaml.apply_merge().map_err(|e| Diagnostic::error(syntax_message(&e)).locate(source))?;
+    to_json(&yaml, &mut String::new()).map_err(|d| d.locate(source))
+}
+
+fn syntax_message(e: &serde_yaml::Error) -> String {
+    // serde_yaml appends " at line L column C"; the location is shown separately.
+    let msg = e.to_string();
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    format!("invalid YAML: {msg}")
+}
+
+fn to_json(v: &serde_yaml::Value, pointer: &mut String) -> Result<Json, Diagnostic> {
+    use serde_yaml::Value as Y;
+    Ok(match v {
+        Y::Null => Json::Null,
+        Y::Bool(b) => Json::Bool(*b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Json::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Json::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Json::Number)
+                    .ok_or_else(|| Diagnostic::error(format!("`{n}` is not a finite number")).at(pointer.clone()))?
+            }
+        }
+        Y::String(s) => Json::String(s.clone()),
+        Y::Sequence(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                out.push(to_json(item, pointer)?);
+                pointer.truncate(len);
+            }
+            Json::Array(out)
+        }
+        Y::Mapping(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, val) in map {
+                let key = match k {
+                    Y::String(s) => s.clone(),
+                    Y::Bool(b) => b.to_string(),
+                    Y::Number(n) => n.to_string(),
+                    Y::Null => "null".to_string(),
+                    _ => {
+                        return Err(Diagnostic::error("mapping keys must be plain text, not lists or mappings")
+                            .at(pointer.clone()))
+                    }
+                };
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&escape_segment(&key));
+                let value = to_json(val, pointer)?;
+                pointer.truncate(len);
+                out.insert(key, value);
+            }
+            Json::Object(out)
+        }
+        Y::Tagged(t) => {
+            return Err(
+                Diagnostic::error(format!("YAML tags like `{}` are not supported here", t.tag)).at(pointer.clone())
+            )
+        }
+    })
+}
+
+/// A compiled JSON Schema plus the schema document, for suggestions.
+pub struct Schema {
+    document: Json,
+    validator: jsonschema::Validator,
+    /// What the whole document is, for messages ("fleet spec").
+    what: &'static str,
+}
+
+impl Schema {
+    /// Compiles a schema generated by schemars.
+    pub fn new(document: Json, what: &'static str) -> Schema {
+        // The schema is generated from our own types: failing to compile it is a bug.
+        #[allow(clippy::expect_used)]
+        let validator = jsonschema::options().build(&document).expect("generated schema compiles");
+        Schema { document, validator, what }
+    }
+
+    /// Every schema violation, most specific first, as diagnostics without positions yet.
+    pub fn check(&self, value: &Json) -> Vec<Diagnostic> {
+        use jsonschema::error::ValidationErrorKind as K;
+        let mut out: Vec<Diagnostic> = Vec::new();
+        for err in self.validator.iter_errors(value) {
+            let path = err.instance_path().as_str().to_string();
+            let d = match err.kind() {
+                K::AdditionalProperties { unexpected } => {
+                    let allowed = self.properties_at(&path);
+                    for key in unexpected {
+                        let help = did_you_mean(key, allowed.iter().map(String::as_str))
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .or_else(|| (!allowed.is_empty()).then(|| format!("expected one of {}", list(&allowed))));
+                        out.push(
+                            Diagnostic::error(format!("unknown field `{key}`"))
+                                .at_key(format!("{path}/{}", escape_segment(key)))
+                                .help_opt(help),
+                        );
+                    }
+                    continue;
+                }
+                K::Required { property } => {
+                    let name = property.as_str().unwrap_or("?");
+                    let whose =
+                        if path.is_empty() { self.what.to_string() } else { format!("`{}`", last_segment(&path)) };
+                    Diagnostic::error(format!("missing field `{name}` in {whose}")).at_key(path.clone())
+                }
+                K::Enum { options } => {
+                    let opts: Vec<String> = options
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    let got = value_text(err.instance());
+                    let help = did_you_mean(&got, opts.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("expected one of {}", list(&opts)));
+                    Diagnostic::error(format!("`{got}` is not a valid value for `{}`", last_segment(&path)))
+                        .at(path.clone())
+                        .help(help)
+                }
+                K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
+                    let expected = self.expected_at(&path);
+                    Diagnostic::error(format!(
+                        "`{}` has the wrong type: expected {expected}, found {}",
+                        if path.is_empty() { self.what.to_string() } else { last_segment(&path) },
+                        type_name(err.instance())
+                    ))
+                    .at(path.clone())
+                }
+                _ => Diagnostic::error(format!("`{}`: {err}", last_segment(&path))).at(path.clone()),
+            };
+            out.push(d);
+        }
+        // anyOf/type errors can repeat for one node; keep the first of each message and place.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|d| seen.insert((d.pointer.clone(), d.message.clone())));
+        out
+    }
+
+    fn resolve<'a>(&'a self, mut node: &'a Json) -> &'a Json {
+        for _ in 0..16 {
+            match node.get("$ref").and_then(Json::as_str) {
+                Some(r) => match r.strip_prefix('#').and_then(|p| self.document.pointer(p)) {
+                    Some(n) => node = n,
+                    None => return node,
+                },
+                None => return node,
+            }
+        }
+        node
+    }
+
+    /// The schema nodes that may describe the instance at `pointer` (anyOf/oneOf expanded).
+    fn nodes_at(&self, pointer: &str) -> Vec<&Json> {
+        let mut nodes = vec![self.resolve(&self.document)];
+        for seg in pointer.split('/').skip(1) {
+            let seg = seg.replace("~1", "/").replace("~0", "~");
+            let mut next = Vec::new();
+            for n in expand(self, nodes) {
+                if let Some(p) = n.get("properties").and_then(|p| p.get(&seg)) {
+                    next.push(self.resolve(p));
+                } else if let Some(a) = n.get("additionalProperties").filter(|a| a.is_object()) {
+                    next.push(self.resolve(a));
+                } else if let Some(i) = n.get("items").filter(|a| a.is_object()) {
+                    next.push(self.resolve(i));
+                }
+            }
+            nodes = next;
+        }
+        expand(self, nodes)
+    }
+
+    fn properties_at(&self, pointer: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .nodes_at(pointer)
+            .iter()
+            .filter_map(|n| n.get("properties").and_then(Json::as_object))
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn expected_at(&self, pointer: &str) -> String {
+        let mut kinds: Vec<String> = Vec::new();
+        for n in self.nodes_at(pointer) {
+            match n.get("type") {
+                Some(Json::String(t)) => kinds.push(t.clone()),
+                Some(Json::Array(ts)) => kinds.extend(ts.iter().filter_map(|t| t.as_str().map(str::to_string))),
+                _ if n.get("enum").is_some() => kinds.push("string".into()),
+                _ => {}
+            }
+        }
+        kinds.retain(|k| k != "null");
+        for k in kinds.iter_mut() {
+            if k == "object" {
+                *k = "a mapping".into();
+            } else if k == "array" {
+                *k = "a list".into();
+            } else if k == "integer" {
+                *k = "a whole number".into();
+            } else if k == "number" {
+                *k = "a number".into();
+            } else if k == "string" {
+                *k = "text".into();
+            } else if k == "boolean" {
+                *k = "true or false".into();
+            }
+        }
+        kinds.dedup();
+        if kinds.is_empty() {
+            "another type".into()
+        } else {
+            kinds.join(" or ")
+        }
+    }
+}
+
+fn expand<'a>(schema: &'a Schema, nodes: Vec<&'a Json>) -> Vec<&'a Json> {
+    let mut out = Vec::new();
+    let mut stack = nodes;
+    while let Some(n) = stack.pop() {
+        let n = schema.resolve(n);
+        let mut branched = false;
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(arr) = n.get(key).and_then(Json::as_array) {
+                branched = true;
+                stack.extend(arr.iter());
+            }
+        }
+        if !branched || n.get("properties").is_some() || n.get("type").is_some() {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn last_segment(pointer: &str) -> String {
+    pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~")
+}
+
+fn list(items: &[String]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn value_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn type_name(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "nothing (null)",
+        Json::Bool(_) => "true/false",
+        Json::Number(n) if n.is_f64() => "a decimal number",
+        Json::Number(n) if n.as_i64().is_some_and(|i| i < 0) => "a negative number",
+        Json::Number(_) => "a number",
+        Json::String(_) => "text",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}

@@ -1,0 +1,211 @@
+//! The plan: everything a deployment needs, explicit and target-neutral. Resolve produces
+//! it; each renderer (Compose today, Kubernetes next) only lays it out. Nothing here knows
+//! Compose syntax: GPU visibility, secret references and file layout are the renderer's.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::recipe::Origin;
+use crate::spec::{Backend, Precision, Vendor};
+
+/// A fully resolved fleet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Project name.
+    pub name: String,
+    /// The spec file, as the user named it (for generated-file headers).
+    pub spec_path: String,
+    /// The host's GPUs.
+    pub gpu: GpuInventory,
+    /// The one base image.
+    pub image: ImagePlan,
+    /// The one model cache.
+    pub cache: CachePlan,
+    /// The one-shot download job, when prefetching.
+    pub prefetch: Option<PrefetchPlan>,
+    /// Model servers in spec order.
+    pub servers: Vec<ServerPlan>,
+}
+
+/// The host's GPUs.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuInventory {
+    /// Vendor.
+    pub vendor: Vendor,
+    /// Model name as written in the spec.
+    pub model: String,
+    /// How many.
+    pub count: u32,
+    /// Memory per GPU, GB.
+    pub memory_gb: u32,
+}
+
+/// The one image every workload runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    /// Base image reference, as given or defaulted.
+    pub base: String,
+    /// Name of the built image, without tag (the renderer tags it by content).
+    pub name: String,
+    /// Extra pip requirement specifiers.
+    pub pip: Vec<String>,
+    /// Hub models whose tokenizer files are baked into the image's cache copy.
+    pub preload: Vec<HubModel>,
+    /// Environment baked into the image.
+    pub env: BTreeMap<String, String>,
+}
+
+/// A model revision on the Hub (or its mirror).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HubModel {
+    /// Repo id.
+    pub repo: String,
+    /// Branch, tag or commit sha as requested.
+    pub revision: String,
+    /// The commit sha from the lock file, when pinned.
+    pub sha: Option<String>,
+}
+
+impl HubModel {
+    /// What to pass as the revision: the locked sha when there is one.
+    pub fn effective_revision(&self) -> &str {
+        self.sha.as_deref().unwrap_or(&self.revision)
+    }
+}
+
+/// Where the shared cache lives and how workloads see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CachePlan {
+    /// Storage backing the cache.
+    pub storage: CacheStorage,
+    /// Path inside containers (`HF_HOME`).
+    pub mount: String,
+    /// Hub cache inside it (`HF_HUB_CACHE`).
+    pub hub_dir: String,
+    /// Hub mirror, set as `HF_ENDPOINT` where something downloads.
+    pub hf_endpoint: Option<String>,
+    /// Servers mount the cache read-only and run offline (true when prefetching).
+    pub servers_read_only: bool,
+    /// Writable scratch for engine compile caches and remote code, per server.
+    pub scratch: ScratchPlan,
+}
+
+/// Cache storage.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CacheStorage {
+    /// A named volume.
+    Volume {
+        /// Volume name.
+        name: String,
+    },
+    /// A host folder.
+    HostPath {
+        /// Absolute host path.
+        path: String,
+    },
+}
+
+/// A writable volume for what engines write at run time (torch.compile caches, remote code),
+/// kept off the read-only model cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScratchPlan {
+    /// Volume name.
+    pub volume: String,
+    /// Mount path inside servers; each server writes under `<mount>/<service>`.
+    pub mount: String,
+}
+
+/// The download job.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefetchPlan {
+    /// Helper workload name (cannot clash with user services).
+    pub name: String,
+    /// Each distinct (model, revision) once, sorted.
+    pub downloads: Vec<Download>,
+    /// Environment of the job.
+    pub env: BTreeMap<String, String>,
+}
+
+/// One model to download.
+#[derive(Debug, Clone, Serialize)]
+pub struct Download {
+    /// Model and revision.
+    pub model: HubModel,
+    /// Which files.
+    pub files: FileSelection,
+    /// Services that use it.
+    pub used_by: Vec<String>,
+}
+
+/// Which files of a repo the engine loads.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSelection {
+    /// Decided at download time from the repo listing by the engine-file rule.
+    Rule,
+    /// Exactly these files (from the lock).
+    Exact(Vec<String>),
+}
+
+/// Where a server's weights come from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSource {
+    /// The Hub, through the shared cache.
+    Hub(HubModel),
+    /// A local model repository folder, mounted read-only at the same path.
+    Local {
+        /// Absolute host (and container) path.
+        path: String,
+    },
+}
+
+/// The recipe a server got, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChosenRecipe {
+    /// Recipe id.
+    pub id: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// It was pinned by the service.
+    pub pinned: bool,
+    /// Precision it serves at.
+    pub precision: Precision,
+    /// Estimated weights, GB, when the model's size is known.
+    pub weights_gb: Option<f64>,
+}
+
+/// One model server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerPlan {
+    /// Service name.
+    pub name: String,
+    /// Engine.
+    pub backend: Backend,
+    /// The model id as the user named it.
+    pub model_id: String,
+    /// Where the weights come from.
+    pub source: ModelSource,
+    /// API model name.
+    pub served_model_name: String,
+    /// GPU indices, ascending.
+    pub gpus: Vec<u32>,
+    /// Port on the host.
+    pub host_port: u16,
+    /// Port the engine listens on inside the container.
+    pub port: u16,
+    /// The full engine command line.
+    pub argv: Vec<String>,
+    /// Service-specific environment (recipe, user, scratch paths).
+    pub env: BTreeMap<String, String>,
+    /// Cache wiring shared by every server.
+    pub cache_env: BTreeMap<String, String>,
+    /// Needs the Hub token at run time (downloads on demand).
+    pub needs_token: bool,
+    /// HTTP path answering 200 when ready.
+    pub health_path: String,
+    /// The chosen recipe.
+    pub recipe: ChosenRecipe,
+}

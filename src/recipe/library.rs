@@ -1,0 +1,267 @@
+//! Loading the recipe library: the built-in files embedded in the binary (parsed once, on
+//! first use), then user folders, which come first in the search order and may replace a
+//! built-in recipe by id.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::diagnostic::Diagnostic;
+use crate::load::{self, Schema};
+use crate::source::Source;
+use crate::spec::Precision;
+
+use super::catalog::{Catalog, EngineCatalog};
+use super::{ModelFacts, Recipe, RecipeFile};
+
+use crate::embedded;
+
+/// Where a recipe came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "lowercase")]
+pub enum Origin {
+    /// Embedded in aimgen, from this file of `recipes/`.
+    Builtin(String),
+    /// A user's recipe file.
+    User(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Builtin(p) => write!(f, "built-in {p}"),
+            Origin::User(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// A recipe with its provenance.
+#[derive(Debug, Clone)]
+pub struct LoadedRecipe {
+    /// The recipe.
+    pub recipe: Recipe,
+    /// The file it came from.
+    pub origin: Origin,
+    /// It replaced a built-in recipe of the same id.
+    pub replaces_builtin: bool,
+}
+
+/// All recipes in search order (user, then model-specific, then general), model facts and
+/// the engine catalogues.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// Recipes in search order.
+    pub recipes: Vec<LoadedRecipe>,
+    /// Model facts by repo id.
+    pub models: BTreeMap<String, ModelFacts>,
+    /// Engine flag and variable catalogues.
+    pub catalog: Catalog,
+}
+
+/// The recipe file schema (also `schemas/recipe.schema.json`).
+pub fn recipe_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(crate::schema::recipe_schema_json(), "recipe file"))
+}
+
+fn catalog_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        Schema::new(serde_json::to_value(schemars::schema_for!(EngineCatalog)).unwrap_or_default(), "engine catalogue")
+    })
+}
+
+/// The embedded library. Its files are checked by the test suite; should one still fail to
+/// load, the error names it rather than panicking.
+pub fn builtin() -> Result<&'static Library, Vec<Diagnostic>> {
+    static LIB: OnceLock<Result<Library, Vec<Diagnostic>>> = OnceLock::new();
+    LIB.get_or_init(load_builtin).as_ref().map_err(Clone::clone)
+}
+
+fn load_builtin() -> Result<Library, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let mut catalogs = Vec::new();
+    for (name, text) in embedded::ENGINE_FILES {
+        let src = Source::new(*name, *text);
+        match load::parse::<EngineCatalog>(&src, catalog_schema()) {
+            Ok(c) => catalogs.push(c),
+            Err(d) => problems.extend(d),
+        }
+    }
+    let mut lib = Library { recipes: Vec::new(), models: BTreeMap::new(), catalog: Catalog::new(catalogs) };
+    let mut specific = Vec::new();
+    let mut general = Vec::new();
+    for (name, text) in embedded::RECIPE_FILES {
+        let src = Source::new(*name, *text);
+        match parse_recipe_file(&src, &lib.catalog) {
+            Ok(file) => {
+                for m in file.models {
+                    lib.models.insert(m.id.clone(), m);
+                }
+                for r in file.recipes {
+                    let loaded =
+                        LoadedRecipe { recipe: r, origin: Origin::Builtin(name.to_string()), replaces_builtin: false };
+                    if loaded.recipe.is_general() {
+                        general.push(loaded);
+                    } else {
+                        specific.push(loaded);
+                    }
+                }
+            }
+            Err(d) => problems.extend(d),
+        }
+    }
+    lib.recipes.extend(specific);
+    lib.recipes.extend(general);
+    problems.extend(duplicate_ids(&lib.recipes));
+    if problems.is_empty() {
+        Ok(lib)
+    } else {
+        Err(problems)
+    }
+}
+
+fn duplicate_ids(recipes: &[LoadedRecipe]) -> Vec<Diagnostic> {
+    let mut seen: BTreeMap<&str, &Origin> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in recipes {
+        if let Some(first) = seen.insert(&r.recipe.id, &r.origin) {
+            out.push(Diagnostic::error(format!(
+                "recipe id `{}` is defined twice ({first} and {})",
+                r.recipe.id, r.origin
+            )));
+        }
+    }
+    out
+}
+
+/// Parses one recipe file and checks each recipe against the catalogue.
+pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, Vec<Diagnostic>> {
+    let file: RecipeFile = load::parse(src, recipe_schema())?;
+    let mut problems = Vec::new();
+    for (i, r) in file.recipes.iter().enumerate() {
+        let base = format!("/recipes/{i}");
+        if !valid_recipe_id(&r.id) {
+            problems
+                .push(Diagnostic::error(format!("recipe id `{}` is not valid", r.id)).at(format!("{base}/id")).help(
+                "use lowercase letters, digits, `.`, `_`, `-` and `/`, e.g. `qwen3-32b/vllm-mi300x-bf16-tp4-latency`",
+            ));
+        }
+        if r.precision == Precision::Auto {
+            problems.push(
+                Diagnostic::error("a recipe has one precision; `auto` is for services")
+                    .at(format!("{base}/precision"))
+                    .help("use `bf16`, `fp16` or `fp8`"),
+            );
+        }
+        if r.gpu_count == Some(0) {
+            problems.push(Diagnostic::error("`gpu_count` must be at least 1").at(format!("{base}/gpu_count")));
+        }
+        problems.extend(catalog.check_args(r.engine, &r.args, &format!("{base}/args")));
+        problems.extend(catalog.check_env(r.engine, &r.env, &format!("{base}/env")));
+    }
+    for (i, m) in file.models.iter().enumerate() {
+        if !(m.params_b.is_finite() && m.params_b > 0.0) {
+            problems
+                .push(Diagnostic::error("`params_b` must be a positive number").at(format!("/models/{i}/params_b")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(problems.into_iter().map(|d| d.locate(src)).collect())
+    }
+}
+
+fn valid_recipe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+        && !id.contains("..")
+}
+
+/// The built-in library alone when there are no user folders (no copy), else extended.
+pub fn load(dirs: &[(std::path::PathBuf, String)]) -> Result<std::borrow::Cow<'static, Library>, Vec<Diagnostic>> {
+    if dirs.is_empty() {
+        builtin().map(std::borrow::Cow::Borrowed)
+    } else {
+        Library::with_user_dirs(dirs).map(std::borrow::Cow::Owned)
+    }
+}
+
+impl Library {
+    /// The built-in library extended with user folders (first folder first). User recipes
+    /// come before all built-in ones in the search order; one with a built-in id replaces it.
+    pub fn with_user_dirs(dirs: &[(std::path::PathBuf, String)]) -> Result<Library, Vec<Diagnostic>> {
+        let base = builtin()?;
+        let mut user = Vec::new();
+        let mut models = base.models.clone();
+        let mut problems = Vec::new();
+        for (dir, shown) in dirs {
+            let entries = match std::fs::read_dir(dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    problems.push(Diagnostic::error(format!("cannot read recipe folder {shown}: {e}")));
+                    continue;
+                }
+            };
+            let mut files: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect();
+            files.sort();
+            for path in files {
+                let name = display_join(shown, &path);
+                let src = match load::read(&path, &name) {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(d)) => {
+                        problems.push(d);
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(Diagnostic::error(e.0));
+                        continue;
+                    }
+                };
+                match parse_recipe_file(&src, &base.catalog) {
+                    Ok(file) => {
+                        for m in file.models {
+                            models.insert(m.id.clone(), m);
+                        }
+                        for r in file.recipes {
+                            user.push(LoadedRecipe {
+                                replaces_builtin: base.recipes.iter().any(|b| b.recipe.id == r.id),
+                                recipe: r,
+                                origin: Origin::User(name.clone()),
+                            });
+                        }
+                    }
+                    Err(d) => problems.extend(d),
+                }
+            }
+        }
+        problems.extend(duplicate_ids(&user));
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let replaced: BTreeSet<String> = user.iter().map(|r| r.recipe.id.clone()).collect();
+        let mut recipes = user;
+        recipes.extend(base.recipes.iter().filter(|r| !replaced.contains(&r.recipe.id)).cloned());
+        Ok(Library { recipes, models, catalog: base.catalog.clone() })
+    }
+
+    /// The recipe with this id.
+    pub fn get(&self, id: &str) -> Option<&LoadedRecipe> {
+        self.recipes.iter().find(|r| r.recipe.id == id)
+    }
+}
+
+fn display_join(shown: &str, path: &Path) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    if shown.ends_with('/') {
+        format!("{shown}{file}")
+    } else {
+        format!("{shown}/{file}")
+    }
+}

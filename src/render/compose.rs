@@ -1,0 +1,219 @@
+//! The Compose file: one service per fleet service plus the prefetch job, all from one image,
+//! all mounting one cache.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::dockerfile::Dockerfile;
+use super::{header, render_template, Layout};
+use crate::plan::{CacheStorage, FileSelection, ModelSource, Plan, ServerPlan};
+use crate::resolve::ranges;
+use crate::spec::Vendor;
+
+/// Key of the cache volume in the Compose file's `volumes:`.
+const CACHE_KEY: &str = "model-cache";
+/// Key of the engine scratch volume.
+const SCRATCH_KEY: &str = "engine-scratch";
+
+/// Everything the Compose template places. Each field is load-bearing: the template has no
+/// logic beyond loops and presence checks.
+#[derive(Serialize)]
+struct Ctx {
+    header: Vec<String>,
+    project: String,
+    image: String,
+    dockerfile_inline: Option<String>,
+    build_args: BTreeMap<String, String>,
+    build_secret: bool,
+    services: Vec<Svc>,
+    volumes: Vec<Volume>,
+}
+
+#[derive(Serialize)]
+struct Svc {
+    name: String,
+    comment: String,
+    depends_on: Vec<String>,
+    command: Vec<String>,
+    env_files: Vec<String>,
+    environment: Vec<(String, String)>,
+    token: bool,
+    mounts: Vec<Mount>,
+    ports: Vec<String>,
+    amd: bool,
+    nvidia: Vec<String>,
+    ipc_host: bool,
+    health: Vec<String>,
+    restart: String,
+}
+
+#[derive(Serialize)]
+struct Mount {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: String,
+    target: String,
+    read_only: bool,
+    create_host_path: bool,
+}
+
+#[derive(Serialize)]
+struct Volume {
+    key: String,
+    name: Option<String>,
+}
+
+pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> anyhow::Result<String> {
+    let folder = layout == Layout::Folder;
+    let mut services = Vec::new();
+    if let Some(p) = &plan.prefetch {
+        let jobs: Vec<serde_json::Value> = p
+            .downloads
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "repo": d.model.repo,
+                    "revision": d.model.effective_revision(),
+                    "files": match &d.files {
+                        FileSelection::Rule => serde_json::Value::Null,
+                        FileSelection::Exact(f) => serde_json::json!(f),
+                    },
+                })
+            })
+            .collect();
+        let models: Vec<String> =
+            p.downloads.iter().map(|d| format!("{}@{}", d.model.repo, d.model.effective_revision())).collect();
+        services.push(Svc {
+            name: p.name.clone(),
+            comment: format!("Downloads each model once into the shared cache, then exits: {}", models.join(", ")),
+            depends_on: Vec::new(),
+            command: vec![
+                "python3".into(),
+                "-c".into(),
+                super::asset("prefetch.py")?.to_string(),
+                format!("{}\n", serde_json::to_string_pretty(&jobs)?),
+            ],
+            env_files: if folder { vec![format!("env/{}.env", p.name)] } else { Vec::new() },
+            environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
+            token: true,
+            mounts: vec![cache_mount(plan, false)],
+            ports: Vec::new(),
+            amd: false,
+            nvidia: Vec::new(),
+            ipc_host: false,
+            health: Vec::new(),
+            restart: "no".into(),
+        });
+    }
+    for s in &plan.servers {
+        services.push(server(plan, s, folder));
+    }
+    let mut volumes = Vec::new();
+    if let CacheStorage::Volume { name } = &plan.cache.storage {
+        volumes.push(Volume { key: CACHE_KEY.into(), name: Some(name.clone()) });
+    }
+    volumes.push(Volume { key: SCRATCH_KEY.into(), name: None });
+    let mut build_args = BTreeMap::new();
+    if !plan.image.preload.is_empty() {
+        if let Some(e) = &plan.cache.hf_endpoint {
+            build_args.insert("HF_ENDPOINT".to_string(), e.clone());
+        }
+    }
+    let ctx = Ctx {
+        header: header(plan),
+        project: plan.name.clone(),
+        image: format!("{}:{}", plan.image.name, dockerfile.tag),
+        dockerfile_inline: (!folder).then(|| dockerfile.text.clone()),
+        build_args,
+        build_secret: !plan.image.preload.is_empty(),
+        services,
+        volumes,
+    };
+    render_template("docker-compose.cache.yml.j2", ctx)
+}
+
+fn cache_mount(plan: &Plan, read_only: bool) -> Mount {
+    match &plan.cache.storage {
+        CacheStorage::Volume { .. } => Mount {
+            kind: "volume",
+            source: CACHE_KEY.into(),
+            target: plan.cache.mount.clone(),
+            read_only,
+            create_host_path: false,
+        },
+        CacheStorage::HostPath { path } => Mount {
+            kind: "bind",
+            source: path.clone(),
+            target: plan.cache.mount.clone(),
+            read_only,
+            create_host_path: !read_only,
+        },
+    }
+}
+
+fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
+    let ro = plan.cache.servers_read_only;
+    let mut mounts = vec![
+        cache_mount(plan, ro),
+        Mount {
+            kind: "volume",
+            source: SCRATCH_KEY.into(),
+            target: plan.cache.scratch.mount.clone(),
+            read_only: false,
+            create_host_path: false,
+        },
+    ];
+    if let ModelSource::Local { path } = &s.source {
+        mounts.push(Mount {
+            kind: "bind",
+            source: path.clone(),
+            target: path.clone(),
+            read_only: true,
+            create_host_path: false,
+        });
+    }
+    let gpu_list: Vec<String> = s.gpus.iter().map(u32::to_string).collect();
+    let mut environment: Vec<(String, String)> = Vec::new();
+    if plan.gpu.vendor == Vendor::Amd {
+        // One visibility variable, for the whole ROCm runtime (domain notes §2).
+        environment.push(("ROCR_VISIBLE_DEVICES".into(), gpu_list.join(",")));
+    }
+    if !folder {
+        environment.extend(s.cache_env.clone());
+        environment.extend(s.env.clone());
+    }
+    let weights = s.recipe.weights_gb.map(|w| format!(", ~{w:.0} GB weights")).unwrap_or_default();
+    let comment = format!(
+        "recipe {} ({}{}), {}{}",
+        s.recipe.id,
+        s.recipe.origin,
+        if s.recipe.pinned { ", pinned" } else { "" },
+        ranges(&s.gpus),
+        weights
+    );
+    Svc {
+        name: s.name.clone(),
+        comment,
+        depends_on: plan.prefetch.iter().map(|p| p.name.clone()).collect(),
+        command: s.argv.clone(),
+        env_files: if folder { vec!["env/common.env".into(), format!("env/{}.env", s.name)] } else { Vec::new() },
+        environment,
+        token: s.needs_token,
+        mounts,
+        ports: vec![format!("{}:{}", s.host_port, s.port)],
+        amd: plan.gpu.vendor == Vendor::Amd,
+        nvidia: if plan.gpu.vendor == Vendor::Nvidia { gpu_list } else { Vec::new() },
+        ipc_host: true,
+        health: vec![
+            "CMD".into(),
+            "python3".into(),
+            "-c".into(),
+            format!(
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{}{}', timeout=5)",
+                s.port, s.health_path
+            ),
+        ],
+        restart: "unless-stopped".into(),
+    }
+}

@@ -1,0 +1,247 @@
+//! The fleet spec as the user writes it (format version 1).
+//!
+//! These types are the contract of `fleet.yaml`: serde reads them, schemars turns them (and
+//! their doc comments) into `schemas/fleet.schema.json`. Everything is optional that has a
+//! sensible default; defaults are applied in `resolve`, not here, so the schema stays honest
+//! about what the user wrote.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An aimgen fleet: several LLM servers on one GPU host that share one base image and one
+/// Hugging Face model cache.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSpec {
+    /// Version of this spec format. Only `1` exists.
+    pub version: u32,
+    /// Compose project name; also prefixes the default cache volume and image names.
+    /// Lowercase letters, digits, `-` and `_`, starting with a letter or digit.
+    pub name: String,
+    /// The GPU host every service runs on.
+    pub host: HostSpec,
+    /// The one base image every service (and the prefetch job) is built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSpec>,
+    /// The one shared Hugging Face model cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSpec>,
+    /// Extra recipe folders, searched before the built-in library (a recipe with the same id
+    /// replaces the built-in one). Relative paths are resolved from this file's folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipes: Vec<String>,
+    /// The model servers, by service name. GPUs and host ports are assigned in this order.
+    pub services: IndexMap<String, ServiceSpec>,
+}
+
+/// The machine that runs the fleet.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// The host's GPUs. All GPUs of a host are of one model.
+    pub gpu: GpuSpec,
+}
+
+/// The GPUs installed in the host.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GpuSpec {
+    /// GPU vendor: `amd` (ROCm devices) or `nvidia` (NVIDIA container toolkit).
+    pub vendor: Vendor,
+    /// GPU model, e.g. `MI300X`, `MI325X`, `MI355X`, `MI250X`, `H100`, `H200`, `A100`, `L40S`.
+    /// Recipes are matched on it; an unknown model needs `memory_gb`.
+    pub model: String,
+    /// Number of GPUs on the host; services get disjoint sets of them.
+    pub count: u32,
+    /// Memory per GPU in GB. Known models have a built-in value; set it for other models or
+    /// to override (e.g. A100 40 GB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_gb: Option<u32>,
+}
+
+/// GPU vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    /// AMD Instinct with ROCm.
+    Amd,
+    /// NVIDIA with CUDA.
+    Nvidia,
+}
+
+/// The shared base image.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Base image reference. Default per vendor and backend (e.g. `rocm/vllm:latest` for
+    /// vLLM on AMD). Pin a tag or digest for reproducible builds; aimgen never adds a tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Extra Python packages (pip requirement specifiers), installed in one cached layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pip: Vec<String>,
+    /// Bake each Hub model's tokenizer and config files into the image's copy of the cache,
+    /// so a fresh named cache volume starts with them.
+    #[serde(default)]
+    pub preload_tokenizers: bool,
+}
+
+/// The shared Hugging Face cache, mounted by every service.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Named Docker volume holding the cache (default `<name>-model-cache`). Not with
+    /// `host_path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Absolute host folder holding the cache, bind-mounted instead of a named volume.
+    /// Not with `volume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+    /// Absolute path where containers see the cache (default `/workspace/model-cache`).
+    /// `HF_HOME` points here and the hub cache is its `hub/` folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<String>,
+    /// Download every model once in a one-shot prefetch service before any server starts,
+    /// then serve from a read-only cache with `HF_HUB_OFFLINE=1` (default true). With
+    /// `false`, servers mount the cache read-write and download on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<bool>,
+    /// Hugging Face Hub mirror URL, set as `HF_ENDPOINT` wherever something downloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf_endpoint: Option<String>,
+}
+
+/// One model server.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Hugging Face repo id (`org/name`). Also the default served model name, and what
+    /// model-specific recipes match on.
+    pub model: String,
+    /// Number of GPUs (the tensor-parallel size). Default: what the chosen recipe needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+    /// Weight precision: `auto` (lowest precision a recipe offers), `bf16`, `fp16` or `fp8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    /// Serving engine: `vllm` (default) or `sglang`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// Branch, tag or 40-hex commit sha to serve (default `main`). `aimgen lock` pins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Host port; default: the next free port upward from 8000, in service order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Absolute host folder with a local copy of the model (a local model repository):
+    /// bind-mounted read-only and loaded from there; nothing is downloaded for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_path: Option<String>,
+    /// Name clients use in API requests (default: `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model_name: Option<String>,
+    /// Pin a recipe by id instead of letting aimgen choose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
+    /// Engine argument overrides, without leading dashes. `null` or `true` = bare flag,
+    /// `false` = `--no-<flag>`; objects and lists are passed as JSON.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Extra environment variables for this server (override the recipe's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvValue>,
+}
+
+/// An environment variable value; numbers and booleans are written as text.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// Text.
+    String(String),
+    /// A whole number.
+    Int(i64),
+    /// A decimal number.
+    Float(f64),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+impl EnvValue {
+    /// The value as the process will see it.
+    pub fn as_text(&self) -> String {
+        match self {
+            EnvValue::String(s) => s.clone(),
+            EnvValue::Int(i) => i.to_string(),
+            EnvValue::Float(f) => f.to_string(),
+            EnvValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// Weight precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Choose the lowest precision a matching recipe offers.
+    Auto,
+    /// 16-bit brain float.
+    Bf16,
+    /// 16-bit IEEE float.
+    Fp16,
+    /// 8-bit float (quantized weights).
+    Fp8,
+}
+
+/// Serving engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// vLLM (`vllm serve`).
+    Vllm,
+    /// SGLang (`python3 -m sglang.launch_server`).
+    Sglang,
+}
+
+impl Vendor {
+    /// Lowercase name as written in specs and recipe ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Amd => "amd",
+            Vendor::Nvidia => "nvidia",
+        }
+    }
+}
+
+impl Precision {
+    /// Lowercase name as written in specs and recipe ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Auto => "auto",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+            Precision::Fp8 => "fp8",
+        }
+    }
+
+    /// Bytes per weight, for the memory estimate.
+    pub fn bytes_per_param(self) -> f64 {
+        match self {
+            Precision::Fp8 => 1.0,
+            _ => 2.0,
+        }
+    }
+}
+
+impl Backend {
+    /// Lowercase name as written in specs and recipe ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Vllm => "vllm",
+            Backend::Sglang => "sglang",
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Semantic checks on a schema-valid spec: what the JSON Schema cannot say. Every problem is
+//! collected; none stops the others.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::recipe::KNOWN_GPUS;
+use crate::source::escape_segment;
+use crate::spec::{FleetSpec, Vendor};
+
+/// Service names aimgen reserves for its helper services.
+pub const RESERVED_PREFIX: &str = "aimgen-";
+
+/// Variables aimgen sets itself from `gpus`; hard-coding them is the reference guide's bug.
+const VISIBILITY_VARS: &[&str] = &[
+    "HIP_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "GPU_DEVICE_ORDINAL",
+];
+
+/// Variables aimgen owns for the cache wiring.
+const CACHE_VARS: &[&str] =
+    &["HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+
+/// Checks a spec; `known_models` feeds "did you mean" for model ids.
+pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if spec.version != 1 {
+        out.push(
+            Diagnostic::error(format!("unsupported spec version {}", spec.version))
+                .at("/version")
+                .help("this aimgen reads `version: 1`"),
+        );
+    }
+    if !is_project_name(&spec.name) {
+        out.push(
+            Diagnostic::error(format!("`{}` cannot be a Compose project name", spec.name))
+                .at("/name")
+                .help("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+        );
+    }
+    check_host(spec, &mut out);
+    check_image(spec, &mut out);
+    check_cache(spec, &mut out);
+    for (i, dir) in spec.recipes.iter().enumerate() {
+        if dir.trim().is_empty() || dir.contains('\n') {
+            out.push(Diagnostic::error("recipe folder must be a path").at(format!("/recipes/{i}")));
+        }
+    }
+    if spec.services.is_empty() {
+        out.push(
+            Diagnostic::error("the fleet has no services")
+                .at("/services")
+                .help("add a service, e.g. `qwen: {model: Qwen/Qwen3-32B}`"),
+        );
+    }
+    let mut normalised: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, svc) in &spec.services {
+        let at = format!("/services/{}", escape_segment(name));
+        if !is_service_name(name) {
+            out.push(
+                Diagnostic::error(format!("`{}` cannot be a service name", name.escape_debug()))
+                    .at_key(at.clone())
+                    .help(
+                        "use lowercase letters, digits, `_`, `.` and `-`, starting with a letter or digit (at most 63)",
+                    ),
+            );
+        } else if name.starts_with(RESERVED_PREFIX) {
+            out.push(
+                Diagnostic::error(format!(
+                    "service names starting with `{RESERVED_PREFIX}` are reserved for aimgen's helper services"
+                ))
+                .at_key(at.clone()),
+            );
+        } else if let Some(other) = normalised.insert(name.replace(['_', '.'], "-"), name) {
+            out.push(
+                Diagnostic::error(format!(
+                    "services `{other}` and `{name}` collide: both become `{}` as host names",
+                    name.replace(['_', '.'], "-")
+                ))
+                .at_key(at.clone())
+                .help("rename one of them"),
+            );
+        }
+        if !is_repo_id(&svc.model) {
+            out.push(
+                Diagnostic::error(format!("`{}` is not a Hugging Face repo id", svc.model.escape_debug()))
+                    .at(format!("{at}/model"))
+                    .help("write `org/name`, e.g. `Qwen/Qwen3-32B`"),
+            );
+        } else if !known_models.contains(&svc.model.as_str()) {
+            if let Some(m) = did_you_mean(&svc.model, known_models.iter().copied()) {
+                out.push(
+                    Diagnostic::warning(format!("`{}` is not a model aimgen has recipes for", svc.model))
+                        .at(format!("{at}/model"))
+                        .help(format!("did you mean `{m}`? (ids are case-sensitive)")),
+                );
+            }
+        }
+        if let Some(rev) = &svc.revision {
+            if !is_revision(rev) {
+                out.push(
+                    Diagnostic::error(format!("`{}` is not a valid revision", rev.escape_debug()))
+                        .at(format!("{at}/revision"))
+                        .help("use a branch, a tag or a 40-hex commit sha"),
+                );
+            }
+            if svc.model_path.is_some() {
+                out.push(
+                    Diagnostic::error("`revision` has no meaning with `model_path`: a local copy is served as it is")
+                        .at_key(format!("{at}/revision"))
+                        .help("remove `revision`, or remove `model_path` to download that revision"),
+                );
+            }
+        }
+        if let Some(p) = &svc.model_path {
+            check_abs_path(p, &format!("{at}/model_path"), "model_path", &mut out);
+        }
+        if svc.gpus == Some(0) {
+            out.push(Diagnostic::error("`gpus` must be at least 1").at(format!("{at}/gpus")));
+        }
+        if svc.port == Some(0) {
+            out.push(Diagnostic::error("port 0 is not a port").at(format!("{at}/port")));
+        }
+        if let Some(n) = &svc.served_model_name {
+            if n.is_empty() || n.chars().any(char::is_control) {
+                out.push(
+                    Diagnostic::error("`served_model_name` must be one line of text")
+                        .at(format!("{at}/served_model_name")),
+                );
+            }
+        }
+        for (k, v) in &svc.env {
+            let kat = format!("{at}/env/{}", escape_segment(k));
+            if VISIBILITY_VARS.contains(&k.as_str()) {
+                out.push(
+                    Diagnostic::error(format!("`{k}` is set by aimgen from `gpus`"))
+                        .at_key(kat)
+                        .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
+                );
+            } else if CACHE_VARS.contains(&k.as_str()) {
+                let help = if k.contains("TOKEN") {
+                    "secrets never go into the spec: export HF_TOKEN where you run `docker compose up`"
+                } else {
+                    "aimgen wires the cache itself; set `cache:` instead"
+                };
+                out.push(Diagnostic::error(format!("`{k}` is set by aimgen")).at_key(kat).help(help));
+            } else {
+                let text = v.as_text();
+                if text.contains('\n') || text.contains('\r') || text.contains('\0') || text.contains('\'') {
+                    out.push(
+                        Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file"))
+                            .at(kat)
+                            .help("values may not contain line breaks or `'`"),
+                    );
+                }
+            }
+        }
+        for (k, v) in &svc.args {
+            if let Some(s) = v.as_str() {
+                if s.contains('\0') {
+                    out.push(
+                        Diagnostic::error("argument values may not contain NUL")
+                            .at(format!("{at}/args/{}", escape_segment(k))),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
+    let gpu = &spec.host.gpu;
+    if gpu.count == 0 {
+        out.push(Diagnostic::error("the host needs at least one GPU").at("/host/gpu/count"));
+    }
+    if gpu.count > 64 {
+        out.push(
+            Diagnostic::error(format!("{} GPUs on one host is more than aimgen supports (64)", gpu.count))
+                .at("/host/gpu/count"),
+        );
+    }
+    match KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(&gpu.model)) {
+        Some((m, vendor)) => {
+            if *vendor != gpu.vendor {
+                out.push(
+                    Diagnostic::error(format!(
+                        "{m} is an {} GPU, but the vendor is `{}`",
+                        vendor_name(*vendor),
+                        gpu.vendor.as_str()
+                    ))
+                    .at("/host/gpu/vendor")
+                    .help(format!("set `vendor: {}`", vendor.as_str())),
+                );
+            }
+        }
+        None => {
+            let close = did_you_mean(&gpu.model, KNOWN_GPUS.iter().map(|(m, _)| *m));
+            match (close, gpu.memory_gb) {
+                (Some(m), _) => out.push(
+                    Diagnostic::error(format!("unknown GPU model `{}`", gpu.model))
+                        .at("/host/gpu/model")
+                        .help(format!("did you mean `{m}`?")),
+                ),
+                (None, None) => out.push(
+                    Diagnostic::error(format!("unknown GPU model `{}`: its memory is not known", gpu.model))
+                        .at("/host/gpu/model")
+                        .help("set `memory_gb` for it"),
+                ),
+                (None, Some(_)) => out.push(
+                    Diagnostic::warning(format!("unknown GPU model `{}`: only general recipes will match", gpu.model))
+                        .at("/host/gpu/model"),
+                ),
+            }
+        }
+    }
+    if gpu.memory_gb == Some(0) {
+        out.push(Diagnostic::error("`memory_gb` must be more than 0").at("/host/gpu/memory_gb"));
+    }
+}
+
+fn vendor_name(v: Vendor) -> &'static str {
+    match v {
+        Vendor::Amd => "AMD",
+        Vendor::Nvidia => "NVIDIA",
+    }
+}
+
+fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
+    let Some(image) = &spec.image else { return };
+    if let Some(base) = &image.base {
+        if !is_image_ref(base) {
+            out.push(
+                Diagnostic::error(format!("`{}` is not an image reference", base.escape_debug()))
+                    .at("/image/base")
+                    .help("e.g. `rocm/vllm:rocm6.4.1_vllm_0.9.1` or `vllm/vllm-openai@sha256:…`"),
+            );
+        }
+    }
+    for (i, p) in image.pip.iter().enumerate() {
+        let at = format!("/image/pip/{i}");
+        if p.trim().is_empty() || p.chars().any(char::is_control) {
+            out.push(Diagnostic::error("a pip requirement must be one line of text").at(at));
+        } else if p.starts_with('-') {
+            out.push(
+                Diagnostic::error(format!("`{p}` is a pip option, not a requirement"))
+                    .at(at)
+                    .help("list requirement specifiers like `transformers==4.46.0`; configure indexes in pip.conf"),
+            );
+        }
+    }
+}
+
+fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
+    let Some(cache) = &spec.cache else { return };
+    if cache.volume.is_some() && cache.host_path.is_some() {
+        out.push(
+            Diagnostic::error("`volume` and `host_path` are both set: the cache is one or the other")
+                .at_key("/cache/host_path")
+                .help("keep `volume` for a named Docker volume, or `host_path` for a host folder"),
+        );
+    }
+    if let Some(v) = &cache.volume {
+        let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            && v.len() <= 128;
+        if !ok {
+            out.push(
+                Diagnostic::error(format!("`{}` cannot be a Docker volume name", v.escape_debug()))
+                    .at("/cache/volume")
+                    .help("use letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+            );
+        }
+    }
+    if let Some(p) = &cache.host_path {
+        check_abs_path(p, "/cache/host_path", "host_path", out);
+    }
+    if let Some(p) = &cache.mount {
+        check_abs_path(p, "/cache/mount", "mount", out);
+        if p == "/" {
+            out.push(Diagnostic::error("the cache cannot be mounted at `/`").at("/cache/mount"));
+        }
+    }
+    if let Some(url) = &cache.hf_endpoint {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() > "https://".len()
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"');
+        if !ok {
+            out.push(
+                Diagnostic::error(format!("`{}` is not an http(s) URL", url.escape_debug()))
+                    .at("/cache/hf_endpoint")
+                    .help("e.g. `http://hf-mirror.internal:8080`"),
+            );
+        } else if url.contains('@') {
+            out.push(
+                Diagnostic::error("the mirror URL carries credentials, which would be written into committed files")
+                    .at("/cache/hf_endpoint")
+                    .help("use HF_TOKEN from the environment instead"),
+            );
+        }
+    }
+}
+
+fn check_abs_path(p: &str, at: &str, what: &str, out: &mut Vec<Diagnostic>) {
+    if !p.starts_with('/') {
+        out.push(
+            Diagnostic::error(format!("`{what}` must be an absolute path, not `{}`", p.escape_debug()))
+                .at(at)
+                .help(format!("e.g. `/{}`", p.trim_start_matches("./"))),
+        );
+    } else if p.chars().any(|c| c.is_control() || c == ':' || c == '$') || p.split('/').any(|s| s == "..") {
+        out.push(
+            Diagnostic::error(format!("`{}` cannot be used as a mount path", p.escape_debug()))
+                .at(at)
+                .help("no `..`, `:`, `$` or control characters"),
+        );
+    }
+}
+
+/// Compose project names.
+pub fn is_project_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && s.len() <= 63
+}
+
+/// Service names: safe as Compose service names, host names and file names.
+pub fn is_service_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        && s.len() <= 63
+        && !s.contains("..")
+}
+
+/// Hugging Face repo ids: `org/name`.
+pub fn is_repo_id(s: &str) -> bool {
+    let part = |p: &str| {
+        p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !p.contains("--")
+            && !p.contains("..")
+            && !p.ends_with('.')
+    };
+    s.len() <= 96 && matches!(s.split_once('/'), Some((org, name)) if part(org) && part(name))
+}
+
+/// Git revisions as the Hub accepts them: branches, tags, shas.
+pub fn is_revision(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+        && !s.contains("..")
+        && !s.ends_with('/')
+        && !s.ends_with(".lock")
+}
+
+/// A commit sha (what `HF_HUB_OFFLINE=1` resolves without refs).
+pub fn is_sha(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+/// Image references: `[registry/]name[:tag][@digest]`, no whitespace or shell characters.
+pub fn is_image_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
