@@ -196,7 +196,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::cmd::report::err(&format!("error: {e:#}\n"));
             ExitCode::from(2)
         }
     }
@@ -214,7 +214,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SchemaKind::Fleet => crate::schema::fleet_schema_json(),
                 SchemaKind::Recipe => crate::schema::recipe_schema_json(),
             };
-            print!("{}", crate::schema::to_text(&schema));
+            crate::cmd::report::out(&crate::schema::to_text(&schema))?;
             Ok(ExitCode::SUCCESS)
         }
     }

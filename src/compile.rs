@@ -57,33 +57,51 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
 
 /// Compiles spec text; `base` is the folder relative recipe paths start from.
 pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) -> Result<Compiled, Failure> {
-    let spec: FleetSpec = match load::parse(&source, fleet_schema()) {
-        Ok(s) => s,
-        Err(d) => return Err(Failure::Invalid(d)),
-    };
+    // Every layer reports together: schema problems, then semantic checks on what could
+    // still be read, then resolution, unless an earlier problem makes it meaningless.
+    let (spec, mut diags) = load::parse_lenient::<FleetSpec>(&source, fleet_schema());
+    let Some(spec) = spec else { return Err(Failure::Invalid(diags)) };
     let mut dirs: Vec<(PathBuf, String)> =
         opts.recipe_dirs.iter().map(|d| (d.clone(), d.display().to_string())).collect();
     dirs.extend(spec.recipes.iter().map(|d| (base.join(d), d.clone())));
     let lib = match library::load(&dirs) {
         Ok(l) => l,
         Err(d) => {
-            return Err(Failure::Invalid(
-                d.into_iter().map(|d| if d.path.is_none() { d.locate(&source) } else { d }).collect(),
-            ))
+            diags.extend(d.into_iter().map(|d| if d.path.is_none() { d.locate(&source) } else { d }));
+            return Err(Failure::Invalid(diags));
         }
     };
     let known: Vec<&str> = lib.models.keys().map(String::as_str).collect();
-    let checks = validate::check(&spec, &known);
-    let (errors, warnings): (Vec<_>, Vec<_>) = checks.into_iter().partition(Diagnostic::is_error);
-    if !errors.is_empty() {
-        // Resolving a spec with structural errors would only add noise; report these.
-        return Err(Failure::Invalid(errors.into_iter().chain(warnings).map(|d| d.locate(&source)).collect()));
+    diags.extend(validate::check(&spec, &known).into_iter().map(|d| d.locate(&source)));
+    // GPU, version or schema problems make recipe selection noise: stop before it.
+    let blocking = diags.iter().any(|d| {
+        d.is_error()
+            && d.pointer.as_deref().is_some_and(|p| p.is_empty() || p.starts_with("/host") || p.starts_with("/version"))
+    });
+    let schema_failed = diags.iter().any(|d| d.is_error() && d.message.starts_with("missing field"));
+    if blocking || schema_failed {
+        return Err(Failure::Invalid(diags));
     }
+    let reported: Vec<String> = diags.iter().filter(|d| d.is_error()).filter_map(|d| d.pointer.clone()).collect();
+    let had_errors = diags.iter().any(Diagnostic::is_error);
     match resolve::resolve(&spec, &source.name, &lib, pins) {
-        Ok(mut resolution) => {
-            resolution.warnings = warnings.into_iter().chain(resolution.warnings).map(|d| d.locate(&source)).collect();
+        Ok(mut resolution) if !had_errors => {
+            diags.extend(resolution.warnings.drain(..).map(|d| d.locate(&source)));
+            resolution.warnings = diags;
             Ok(Compiled { source, spec, resolution })
         }
-        Err(d) => Err(Failure::Invalid(warnings.into_iter().chain(d).map(|d| d.locate(&source)).collect())),
+        Ok(resolution) => {
+            diags.extend(resolution.warnings.into_iter().map(|d| d.locate(&source)));
+            Err(Failure::Invalid(diags))
+        }
+        Err(more) => {
+            // Drop what resolving says again about a node already reported.
+            diags.extend(
+                more.into_iter()
+                    .filter(|d| !d.pointer.as_ref().is_some_and(|p| reported.iter().any(|r| p.starts_with(r.as_str()))))
+                    .map(|d| d.locate(&source)),
+            );
+            Err(Failure::Invalid(diags))
+        }
     }
 }

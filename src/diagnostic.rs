@@ -195,12 +195,14 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
+    // Ties go to the earlier candidate: callers list the likelier names first.
     candidates
         .into_iter()
-        .map(|c| (levenshtein(&lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.chars().count().max(word.chars().count()) / 3).max(1))
-        .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
+        .enumerate()
+        .map(|(i, c)| (levenshtein(&lower, &c.to_lowercase()), i, c))
+        .filter(|(d, _, c)| *d <= (c.chars().count().max(word.chars().count()) / 3).max(1))
+        .min_by_key(|(d, i, _)| (*d, *i))
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]

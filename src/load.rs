@@ -74,12 +74,52 @@ pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Source, Diagnostic> {
 
 /// Parses YAML into JSON, validates it against `schema`, then deserializes it.
 pub fn parse<T: DeserializeOwned>(source: &Source, schema: &Schema) -> Result<T, Vec<Diagnostic>> {
-    let json = parse_json(source).map_err(|d| vec![d])?;
-    let problems = schema.check(&json);
-    if !problems.is_empty() {
-        return Err(problems.into_iter().map(|d| d.locate(source)).collect());
+    match parse_lenient(source, schema) {
+        (Some(v), problems) if problems.is_empty() => Ok(v),
+        (_, problems) => Err(problems),
     }
-    serde_json::from_value(json).map_err(|e| vec![Diagnostic::error(e.to_string()).at("").locate(source)])
+}
+
+/// Like `parse`, but also returns a best-effort value when the schema found problems: the
+/// offending nodes are pruned and the rest deserialized, so later stages can still report
+/// what they find (every problem in one run). `None` when even that fails.
+pub fn parse_lenient<T: DeserializeOwned>(source: &Source, schema: &Schema) -> (Option<T>, Vec<Diagnostic>) {
+    let mut json = match parse_json(source) {
+        Ok(j) => j,
+        Err(d) => return (None, vec![d]),
+    };
+    let problems: Vec<Diagnostic> = schema.check(&json).into_iter().map(|d| d.locate(source)).collect();
+    if !problems.is_empty() {
+        for d in &problems {
+            if let Some(p) = d.pointer.as_deref().filter(|p| !p.is_empty()) {
+                prune(&mut json, p);
+            }
+        }
+        return (serde_json::from_value(json).ok(), problems);
+    }
+    match serde_json::from_value(json) {
+        Ok(v) => (Some(v), problems),
+        Err(e) => (None, vec![Diagnostic::error(e.to_string()).at("").locate(source)]),
+    }
+}
+
+/// Removes the node at `pointer` (a missing node is fine).
+fn prune(json: &mut Json, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match json.pointer_mut(parent) {
+        Some(Json::Object(m)) => {
+            m.shift_remove(&key);
+        }
+        Some(Json::Array(a)) => {
+            if let Ok(i) = key.parse::<usize>() {
+                if i < a.len() {
+                    a.remove(i);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// YAML text to a JSON value. Syntax errors, duplicate keys, several documents, alias bombs
@@ -224,6 +264,18 @@ impl Schema {
                         .at(path.clone())
                         .help(help)
                 }
+                K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. }
+                    if err.instance().is_string() && !self.enum_at(&path).is_empty() =>
+                {
+                    let opts = self.enum_at(&path);
+                    let got = value_text(err.instance());
+                    let help = did_you_mean(&got, opts.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("expected one of {}", list(&opts)));
+                    Diagnostic::error(format!("`{got}` is not a valid value for `{}`", last_segment(&path)))
+                        .at(path.clone())
+                        .help(help)
+                }
                 K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
                     let expected = self.expected_at(&path);
                     Diagnostic::error(format!(
@@ -286,6 +338,20 @@ impl Schema {
         keys.sort();
         keys.dedup();
         keys
+    }
+
+    fn enum_at(&self, pointer: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in self.nodes_at(pointer) {
+            if let Some(e) = n.get("enum").and_then(Json::as_array) {
+                out.extend(e.iter().filter_map(|v| v.as_str().map(str::to_string)));
+            }
+            if let Some(c) = n.get("const").and_then(Json::as_str) {
+                out.push(c.to_string());
+            }
+        }
+        out.dedup();
+        out
     }
 
     fn expected_at(&self, pointer: &str) -> String {

@@ -266,7 +266,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             Ok(b) => {
                 diags.push(
                     Diagnostic::warning(format!("no `image.base`: using `{b}`, which moves over time"))
-                        .at("/host")
+                        .at("/image")
                         .help("pin a tag or digest in `image.base` for reproducible deployments"),
                 );
                 b.to_string()

@@ -11,6 +11,6 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     for fleet in &args.fleets {
         compile(fleet, &args.compile, &mut report)?;
     }
-    report.print(args.compile.format);
+    report.print(args.compile.format)?;
     Ok(if report.failed(args.compile.deny_warnings) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

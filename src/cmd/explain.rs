@@ -10,7 +10,7 @@ use crate::recipe::select::Verdict;
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     let compiled = compile(&args.fleet, &args.compile, &mut report)?;
-    report.print(if args.compile.format == Format::Json { Format::Human } else { args.compile.format });
+    report.print(if args.compile.format == Format::Json { Format::Human } else { args.compile.format })?;
     let Some(c) = compiled.filter(|_| !report.failed(args.compile.deny_warnings)) else {
         return Ok(ExitCode::from(1));
     };
@@ -34,7 +34,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let doc = serde_json::json!({"fleet": plan.name, "gpu": plan.gpu, "services": services});
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        super::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -69,6 +69,6 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         let owner = plan.servers.iter().find(|s| s.gpus.contains(&g)).map(|s| s.name.as_str()).unwrap_or("(free)");
         out.push_str(&format!("  {g:>2}  {owner}\n"));
     }
-    print!("{out}");
+    super::report::out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,33 +49,40 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|(r, v, why)| serde_json::json!({"id": r.recipe.id, "state": v.name(), "reason": why, "origin": r.origin}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                super::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
             } else {
                 let width = rows.iter().map(|(r, _, _)| r.recipe.id.len()).max().unwrap_or(2);
                 let mut out = format!("{:<width$}  {:<18}  {}\n", "ID", "STATE", "WHY");
                 for (r, v, why) in &rows {
                     out.push_str(&format!("{:<width$}  {:<18}  {}\n", r.recipe.id, v.name(), why));
                 }
-                print!("{out}");
+                super::report::out(&out)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         RecipesCommand::Show { id, recipes } => {
             let lib = library(recipes)?;
             let Some(r) = lib.get(id) else {
-                eprintln!("error: no recipe `{id}`");
+                super::report::err(&format!("error: no recipe `{id}`\n"));
                 return Ok(ExitCode::from(1));
             };
-            println!("# from {}{}", r.origin, if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" });
-            print!("{}", serde_yaml::to_string(&r.recipe)?);
+            let note = if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" };
+            super::report::out(&format!("# from {}{note}\n{}", r.origin, serde_yaml::to_string(&r.recipe)?))?;
             Ok(ExitCode::SUCCESS)
         }
         RecipesCommand::Flags { engine } => {
             let lib = library(&[])?;
+            let mut text = String::new();
             for f in lib.catalog.flags(*engine) {
                 let owned = if f.owned { " (set by aimgen)" } else { "" };
-                println!("--{:<36} {:?}{owned}  {}", f.name, f.kind, f.help.clone().unwrap_or_default());
+                text.push_str(&format!(
+                    "--{:<36} {:?}{owned}  {}\n",
+                    f.name,
+                    f.kind,
+                    f.help.clone().unwrap_or_default()
+                ));
             }
+            super::report::out(&text)?;
             Ok(ExitCode::SUCCESS)
         }
     }

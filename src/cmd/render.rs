@@ -13,7 +13,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     let compiled = compile(&args.fleet, &args.compile, &mut report)?;
     let failed = report.failed(args.compile.deny_warnings);
-    report.print(args.compile.format);
+    report.print(args.compile.format)?;
     let Some(compiled) = compiled.filter(|_| !failed) else {
         return Ok(ExitCode::from(1));
     };
@@ -56,7 +56,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
                 args.fleet.display(),
                 dir.display()
             ));
-            eprint!("{msg}");
+            super::report::err(&msg);
             Ok(ExitCode::from(1))
         }
     }

@@ -31,7 +31,7 @@ impl Report {
 
     /// Prints in `format`; JSON always prints a document, human prints a summary line when
     /// anything was reported.
-    pub fn print(&self, format: Format) {
+    pub fn print(&self, format: Format) -> anyhow::Result<()> {
         let errors = self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = self.diagnostics.len() - errors;
         match format {
@@ -41,7 +41,7 @@ impl Report {
                     "errors": errors,
                     "warnings": warnings,
                 });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                super::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
             }
             Format::Human => {
                 let color = color();
@@ -60,9 +60,10 @@ impl Report {
                     }
                     out.push_str(&format!("{}\n", parts.join(", ")));
                 }
-                eprint!("{out}");
+                err(&out);
             }
         }
+        Ok(())
     }
 }
 
@@ -82,4 +83,21 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
         }
         Err(Failure::Read(e)) => Err(e.into()),
     }
+}
+
+/// Writes to standard output. A closed pipe (`aimgen … | head`) ends output quietly instead
+/// of panicking as `print!` would.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Writes to standard error, ignoring a closed stream (nothing better can be done with it).
+pub fn err(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
