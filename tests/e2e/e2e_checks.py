@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Assertions for tests/e2e/run.sh (stdlib only). Each prints lines `PASS<TAB>msg`,
+`FAIL<TAB>msg` or `INFO<TAB>msg`; run.sh counts them.
+
+  e2e_checks.py order   PLAN INSPECT_JSON        prefetch exited 0 before each server started
+  e2e_checks.py report  PLAN SERVICE REPORT_JSON a server's stub probes
+  e2e_checks.py stats   PLAN STATS_JSON          first up: needed files served exactly once, no decoy
+  e2e_checks.py delta   PLAN BEFORE_JSON AFTER_JSON   second up: nothing downloaded
+"""
+
+import json
+import sys
+from datetime import datetime
+
+
+def out(status, msg):
+    print(f"{status}\t{msg}", flush=True)
+
+
+def load(p):
+    with open(p) as f:
+        return json.load(f)
+
+
+def ts(s):
+    # Docker prints RFC 3339 with nanoseconds: trim to microseconds for fromisoformat.
+    s = s.replace("Z", "+00:00")
+    head, _, tz = s.partition("+")
+    if "." in head:
+        a, b = head.split(".")
+        head = f"{a}.{b[:6].ljust(6, '0')}"
+    return datetime.fromisoformat(f"{head}+{tz or '00:00'}")
+
+
+def order(plan, inspect):
+    by_service = {}
+    for c in inspect:
+        svc = c["Config"]["Labels"].get("com.docker.compose.service")
+        by_service.setdefault(svc, []).append(c)
+    for p in plan["prefetch"]:
+        cs = by_service.get(p, [])
+        if len(cs) != 1:
+            out("FAIL", f"prefetch {p}: expected 1 container, found {len(cs)}")
+            continue
+        st = cs[0]["State"]
+        if st["Running"]:
+            out("FAIL", f"prefetch {p}: still running")
+            continue
+        out("PASS" if st["ExitCode"] == 0 else "FAIL", f"prefetch {p} completed with exit code {st['ExitCode']}")
+        rw = {m["Name"] for m in cs[0]["Mounts"] if m["Type"] == "volume" and m["RW"]}
+        out("PASS" if rw else "FAIL", f"prefetch {p} mounts the cache volume read-write: {sorted(rw)}")
+        for s in plan["servers"]:
+            for c in by_service.get(s, []):
+                vols = [m for m in c["Mounts"] if m["Type"] == "volume"]
+                shared = [m for m in vols if m["Name"] in rw]
+                writable = [m["Name"] for m in shared if m["RW"]]
+                out("PASS" if shared and not writable else "FAIL",
+                    f"{s} mounts the prefetch's cache volume read-only at "
+                    f"{', '.join(m['Destination'] for m in shared) or '(not mounted)'}"
+                    + (f"; but read-write: {writable}" if writable else ""))
+                other = [f"{m['Name']}:{m['Destination']}" for m in vols if m["Name"] not in rw and m["RW"]]
+                if other:
+                    out("INFO", f"{s}: other writable volumes (not the model cache): {other}")
+        finished = ts(st["FinishedAt"])
+        for s in plan["servers"]:
+            scs = by_service.get(s, [])
+            if len(scs) != 1:
+                out("FAIL", f"server {s}: expected 1 container, found {len(scs)}")
+                continue
+            started = ts(scs[0]["State"]["StartedAt"])
+            gap = (started - finished).total_seconds()
+            out("PASS" if gap >= 0 else "FAIL",
+                f"{s} started {gap:+.3f}s after {p} finished (must be >= 0)")
+
+
+def report(plan, svc, rep):
+    s = plan["servers"][svc]
+    probes = rep.get("probes", {})
+    names = ["env", "snapshot", "engine", "files", "weights", "read_only"]
+    for n in names:
+        p = probes.get(n)
+        if p is None:
+            out("FAIL", f"{svc}: probe {n} did not run ({probes.get('import', {}).get('error', '')})")
+        elif p["ok"]:
+            d = p.get("detail")
+            if n == "snapshot":
+                msg = f"{svc}: snapshot_download({s['model']!r}, revision={s['revision']!r}, local_files_only=True) -> {d['path']}"
+            elif n == "engine":
+                msg = f"{svc}: {s['engine']}-style weight lookup (offline, allow *.safetensors/*.bin/*.pt, ignore original/**) found {d['weights']}"
+            elif n == "env":
+                msg = f"{svc}: HF_HUB_OFFLINE on, hub cache {d['hub_cache']} on read-only mount {d['mount']}"
+            elif n == "files":
+                msg = f"{svc}: config/tokenizer/generation_config found through hf_hub_download (offline)"
+            elif n == "weights":
+                msg = f"{svc}: safetensors parse and match their sha256 blob names ({', '.join(d)})"
+            else:
+                msg = f"{svc}: cannot write into the shared cache ({', '.join(sorted(set(d.values())))} on {len(d)} attempts)"
+            out("PASS", msg)
+        else:
+            out("FAIL", f"{svc}: probe {n}: {p['error']}")
+            for line in p.get("trace", "").strip().splitlines()[-3:]:
+                out("INFO", f"    {line.strip()}")
+
+
+def fleet_models(plan):
+    return sorted({s["model"] for s in plan["servers"].values()})
+
+
+def stats(plan, st):
+    cat = st["catalogue"]
+    files = st["files"]
+    models = fleet_models(plan)
+    needed_bytes = served_bytes = 0
+    for m in models:
+        if m not in cat:
+            out("FAIL", f"{m}: not a model the mock Hub serves ({', '.join(cat)})")
+            continue
+        bad = []
+        for path, meta in cat[m]["files"].items():
+            f = files.get(f"{m}/{path}", {})
+            if meta["role"] == "needed":
+                needed_bytes += meta["size"]
+                if f.get("get", 0) != 1 or f.get("bytes", 0) != meta["size"]:
+                    bad.append(f"{path}: {f.get('get', 0)} GETs, {f.get('bytes', 0)}/{meta['size']} bytes")
+        n = sum(1 for meta in cat[m]["files"].values() if meta["role"] == "needed")
+        out("FAIL" if bad else "PASS",
+            f"{m}: each of its {n} needed files served exactly once across the fleet" + (f": {bad}" if bad else ""))
+        decoys = {p: files[f"{m}/{p}"] for p, meta in cat[m]["files"].items()
+                  if meta["role"] == "decoy" and f"{m}/{p}" in files}
+        out("FAIL" if decoys else "PASS",
+            f"{m}: no decoy requested (original/*, pytorch_model.bin)" + (f": {decoys}" if decoys else ""))
+        extras = {p: files[f"{m}/{p}"] for p, meta in cat[m]["files"].items()
+                  if meta["role"] == "extra" and f"{m}/{p}" in files}
+        if extras:
+            out("INFO", f"{m}: extra files fetched (allowed, not needed): {extras}")
+    for key, f in files.items():
+        served_bytes += f.get("bytes", 0)
+        if not any(key.startswith(m + "/") for m in models):
+            out("FAIL", f"{key}: served although no service uses that model: {f}")
+    unknown = st.get("unknown", [])
+    out("FAIL" if unknown else "PASS",
+        "mock Hub saw no request it does not implement" + (f": {unknown}" if unknown else ""))
+    heads = sum(f.get("head", 0) for f in files.values())
+    out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes} "
+                f"({len(models)} models, {len(plan['servers'])} servers; "
+                f"{heads} HEADs, API calls {st.get('api', {})})")
+    again = {k: f.get("get", 0) for k, f in files.items() if f.get("get", 0) > 1}
+    out("FAIL" if again else "PASS",
+        "no file body was served more than once" + (f": {again}" if again else ""))
+
+
+def delta(plan, before, after):
+    got = {}
+    for key, f in after["files"].items():
+        b = before["files"].get(key, {})
+        d = {k: v - b.get(k, 0) for k, v in f.items() if v - b.get(k, 0)}
+        if d:
+            got[key] = d
+    body = {k: d for k, d in got.items() if d.get("get") or d.get("bytes")}
+    nbytes = sum(d.get("bytes", 0) for d in got.values())
+    out("FAIL" if body else "PASS",
+        f"second up downloaded nothing: {nbytes} bytes, {sum(d.get('get', 0) for d in got.values())} file GETs"
+        + (f": {body}" if body else ""))
+    api = {k: v - before.get("api", {}).get(k, 0) for k, v in after.get("api", {}).items()}
+    heads = sum(d.get("head", 0) for d in got.values())
+    out("INFO", f"second up: metadata only: {heads} HEADs, API calls {api}")
+    unknown = after.get("unknown", [])[len(before.get("unknown", [])):]
+    if unknown:
+        out("FAIL", f"mock Hub saw requests it does not implement: {unknown}")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    plan = load(args[0])
+    if cmd == "order":
+        order(plan, load(args[1]))
+    elif cmd == "report":
+        report(plan, args[1], load(args[2]))
+    elif cmd == "stats":
+        stats(plan, load(args[1]))
+    elif cmd == "delta":
+        delta(plan, load(args[1]), load(args[2]))
+    else:
+        raise SystemExit(f"unknown check {cmd}")
+
+
+if __name__ == "__main__":
+    main()
