@@ -346,6 +346,25 @@ fleet_up "up#2" "${E2E_DOCKER_HEALTH_ON_WARM:-quick}"
 cp "$HUBSTATE/stats.json" "$WORK/stats-2.json"
 checks delta "$WORK/plan.json" "$WORK/stats-1.json" "$WORK/stats-2.json"
 
+step "prefetch again with the Hub unreachable"
+# A host reboot or `up` while the Hub/mirror is down must not keep a fleet with a full
+# cache from starting: the generated prefetch, unchanged, must still exit 0.
+C rm -s -f mock-hub >/dev/null 2>&1 || true
+for p in "${PREFETCH[@]}"; do
+  if C up -d --no-deps --force-recreate "$p" >"$WORK/up-offline.log" 2>&1; then
+    cid=$(cid_of "$p")
+    rc=$(timeout 300 docker wait "$cid" 2>/dev/null || echo timeout)
+    if [ "$rc" = 0 ]; then
+      ok "$p exits 0 with the Hub unreachable (full cache)"
+    else
+      bad "$p with the Hub unreachable: exit $rc"
+    fi
+    C logs --no-color --no-log-prefix "$p" 2>&1 | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep -v '^$' | tail -n 4 | cut -c1-200 | sed "s/^/     [$p] /" || true
+  else
+    bad "compose up $p (Hub unreachable) failed"; sed 's/^/     /' "$WORK/up-offline.log"
+  fi
+done
+
 step "down -v"
 mapfile -t NAMED < <(python3 -c '
 import json, sys
