@@ -100,6 +100,8 @@ def report(plan, svc, rep):
             out("FAIL", f"{svc}: probe {n}: {p['error']}")
             for line in p.get("trace", "").strip().splitlines()[-3:]:
                 out("INFO", f"    {line.strip()}")
+    if rep.get("token_in_env"):
+        out("INFO", f"{svc}: has {rep['token_in_env']} in its environment although it only reads the cache offline")
 
 
 def fleet_models(plan):
@@ -140,6 +142,16 @@ def stats(plan, st):
     unknown = st.get("unknown", [])
     out("FAIL" if unknown else "PASS",
         "mock Hub saw no request it does not implement" + (f": {unknown}" if unknown else ""))
+    auth = st.get("auth", {})
+    for kind in ("api", "resolve"):
+        a = auth.get(kind, {})
+        n = sum(a.values())
+        out("PASS" if n and a.get("expected", 0) == n else "FAIL",
+            f"HF_TOKEN reached the prefetch: {a.get('expected', 0)}/{n} {kind} requests carried it"
+            + (f" (others: {a})" if a.get("expected", 0) != n else ""))
+    c = auth.get("cdn", {})
+    out("PASS" if not c.get("expected") and not c.get("other") else "FAIL",
+        f"no token sent to the CDN host ({sum(c.values())} CDN requests: {c})")
     heads = sum(f.get("head", 0) for f in files.values())
     out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes} "
                 f"({len(models)} models, {len(plan['servers'])} servers; "

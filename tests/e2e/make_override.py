@@ -136,6 +136,8 @@ def main():
         "  mock-hub:",
         f"    image: {q(image)}",
         "    command: [\"python3\", \"/e2e/mock_hub.py\", \"--port\", \"8080\", \"--state\", \"/state\"]",
+        "    environment:",
+        "      MOCK_HUB_EXPECT_TOKEN: \"${HF_TOKEN:-}\"",
         "    volumes:",
         "      - type: bind",
         f"        source: {q(e2e_dir + '/mock_hub.py')}",

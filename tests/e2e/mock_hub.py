@@ -20,7 +20,9 @@ expects (checked against huggingface_hub 2.4.0's hf_api.py / file_download.py):
 Test hooks:
   GET /_health  -> 200 "ok"
   GET /_stats   -> JSON: per repo/file counts of HEAD, GET-with-body, redirects,
-                   bytes sent; API call counts; the catalogue (which files are
+                   bytes sent; API call counts; per kind of request (api, resolve,
+                   cdn) whether it carried the expected token, another one or none;
+                   the catalogue (which files are
                    `needed`, `decoy` or `extra`, with sizes).  Counts are kept in
                    STATE_DIR/stats.json when --state is given, so they survive
                    `docker compose down` / `up` of this service.
@@ -172,6 +174,14 @@ class Stats:
             f[field] = f.get(field, 0) + n
             self._save()
 
+    def auth(self, kind, header):
+        """Count requests per kind (api/resolve/cdn) by the Authorization they carried."""
+        with self.lock:
+            a = self.data.setdefault("auth", {}).setdefault(kind, {})
+            key = "none" if not header else ("expected" if header == EXPECTED_AUTH else "other")
+            a[key] = a.get(key, 0) + 1
+            self._save()
+
     def unknown(self, what):
         with self.lock:
             self.data["unknown"].append(what)
@@ -196,6 +206,7 @@ def catalogue_summary():
 
 STATS = None
 CDN_HOST = "mock-cdn"
+EXPECTED_AUTH = None  # "Bearer <token>" the test passes as HF_TOKEN
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -262,6 +273,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, "ok", ctype="text/plain")
             if url.path == "/_stats":
                 return self.send(200, STATS.snapshot())
+            kind = "api" if parts[:1] == ["api"] else "cdn" if parts[:1] == ["_cdn"] else "resolve"
+            STATS.auth(kind, self.headers.get("Authorization"))
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 return self.api_models(parts[2], parts[3], parts[4:], q)
             if parts[:1] == ["_cdn"] and len(parts) >= 4:
@@ -415,10 +428,13 @@ def main():
     ap.add_argument("--bind", default="0.0.0.0")
     ap.add_argument("--state", default=None, help="folder keeping stats.json across restarts")
     ap.add_argument("--cdn-host", default="mock-cdn", help="host name the LFS redirects point to")
+    ap.add_argument("--expect-token", default=os.environ.get("MOCK_HUB_EXPECT_TOKEN"),
+                    help="token the clients should send (counted as `expected` in /_stats auth)")
     ap.add_argument("--dump-catalogue", action="store_true", help="print the catalogue (no server)")
     args = ap.parse_args()
-    global STATS, CDN_HOST
+    global STATS, CDN_HOST, EXPECTED_AUTH
     CDN_HOST = args.cdn_host
+    EXPECTED_AUTH = f"Bearer {args.expect_token}" if args.expect_token else None
     if args.dump_catalogue:
         json.dump(catalogue_summary(), sys.stdout, indent=1)
         return

@@ -164,7 +164,9 @@ fi
 
 # ---------------------------------------------------------------- override
 step "override"
-export HF_TOKEN=""   # nothing here may carry a real token, and nothing contacts the real Hub
+# Never a real token: a fake one, to see that the generated file hands it to the prefetch
+# (the mock Hub checks it arrives on API and resolve requests, and never at the CDN host).
+export HF_TOKEN="hf_e2e_fake_token_not_a_secret"
 touch "$WORK/override.yml"
 if ! "$COMPOSE" -p "$PROJECT" --project-directory "$OUT" -f "$OUT/docker-compose.cache.yml" \
      config --format json >"$WORK/config.json" 2>"$WORK/config.err"; then

@@ -77,7 +77,8 @@ def main():
 
     REPORT.update(model=args.model, revision=args.revision, port=args.port, engine=args.engine,
                   env={k: v for k, v in os.environ.items() if k.startswith(("HF_", "HUGGINGFACE", "TRANSFORMERS"))
-                       and "TOKEN" not in k})
+                       and "TOKEN" not in k},
+                  token_in_env=sorted(k for k in os.environ if "TOKEN" in k and k.startswith(("HF_", "HUGGING")) and os.environ[k]))
     try:
         import huggingface_hub
         from huggingface_hub import constants, hf_hub_download, snapshot_download
