@@ -82,7 +82,8 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     if blocking || schema_failed {
         return Err(Failure::Invalid(diags));
     }
-    let reported: Vec<String> = diags.iter().filter(|d| d.is_error()).filter_map(|d| d.pointer.clone()).collect();
+    let reported: std::collections::HashSet<String> =
+        diags.iter().filter(|d| d.is_error()).filter_map(|d| d.pointer.clone()).collect();
     let had_errors = diags.iter().any(Diagnostic::is_error);
     match resolve::resolve(&spec, &source.name, &lib, pins) {
         Ok(mut resolution) if !had_errors => {
@@ -98,10 +99,20 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
             // Drop what resolving says again about a node already reported.
             diags.extend(
                 more.into_iter()
-                    .filter(|d| !d.pointer.as_ref().is_some_and(|p| reported.iter().any(|r| p.starts_with(r.as_str()))))
+                    .filter(|d| !d.pointer.as_deref().is_some_and(|p| ancestors(p).any(|a| reported.contains(a))))
                     .map(|d| d.locate(&source)),
             );
             Err(Failure::Invalid(diags))
         }
     }
+}
+
+/// A JSON pointer and each of its ancestors, nearest first.
+fn ancestors(pointer: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(pointer);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = cur.rfind('/').map(|i| &cur[..i]);
+        Some(cur)
+    })
 }

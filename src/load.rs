@@ -128,15 +128,72 @@ pub fn parse_json(source: &Source) -> Result<Json, Diagnostic> {
     if source.text.trim().is_empty() {
         return Err(Diagnostic::error("file is empty").at("").locate(source));
     }
+    if let Some(pos) = too_deep(&source.text) {
+        return Err(Diagnostic::error(format!("nesting deeper than {MAX_FLOW_DEPTH} levels"))
+            .at_pos(pos)
+            .help("a fleet spec is a few levels deep; this looks generated or hostile")
+            .locate(source));
+    }
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(&source.text).map_err(|e| {
         let mut d = Diagnostic::error(syntax_message(&e));
-        if let Some(loc) = e.location() {
+        let duplicate = e.to_string().contains("duplicate entry").then(|| source.first_duplicate_key()).flatten();
+        if let Some(pos) = duplicate {
+            d = d.at_pos(pos).help("a key may appear once per mapping; remove or merge the repeated one");
+        } else if let Some(loc) = e.location() {
             d = d.at_pos(Pos { line: loc.line(), col: loc.column(), len: 1 });
         }
         d.locate(source)
     })?;
     yaml.apply_merge().map_err(|e| Diagnostic::error(syntax_message(&e)).locate(source))?;
     to_json(&yaml, &mut String::new()).map_err(|d| d.locate(source))
+}
+
+/// Deepest `[`/`{` nesting accepted. The YAML parser's own recursion limit comes too late:
+/// scanning deeply nested flow collections is quadratic there.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting first exceeds the limit, by a linear scan that skips quoted text and
+/// comments.
+fn too_deep(text: &str) -> Option<Pos> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in text.chars() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            comment = false;
+            // Flow scalars may span lines; quotes stay open.
+            prev = c;
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' if prev.is_whitespace() => comment = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(Pos { line, col, len: 1 });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
 }
 
 fn syntax_message(e: &serde_yaml::Error) -> String {

@@ -265,9 +265,9 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         None => match default_base(gpu.vendor, &backends) {
             Ok(b) => {
                 diags.push(
-                    Diagnostic::warning(format!("no `image.base`: using `{b}`, which moves over time"))
-                        .at("/image")
-                        .help("pin a tag or digest in `image.base` for reproducible deployments"),
+                    Diagnostic::warning(format!("no `image.base`: using aimgen's default `{b}`")).at("/image").help(
+                        "set `image.base` to the engine release you have validated; the default changes with aimgen",
+                    ),
                 );
                 b.to_string()
             }
@@ -357,9 +357,10 @@ fn default_base(vendor: Vendor, backends: &BTreeSet<Backend>) -> Result<&'static
         return Err("the fleet uses both vLLM and SGLang, and no default image has both".into());
     }
     match (vendor, backends.iter().next().copied().unwrap_or(Backend::Vllm)) {
-        (Vendor::Amd, Backend::Vllm) => Ok("rocm/vllm:latest"),
-        (Vendor::Nvidia, Backend::Vllm) => Ok("vllm/vllm-openai:latest"),
-        (Vendor::Nvidia, Backend::Sglang) => Ok("lmsysorg/sglang:latest"),
+        // Pinned release tags, so an unpinned spec still builds the same image tomorrow.
+        (Vendor::Amd, Backend::Vllm) => Ok("rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210"),
+        (Vendor::Nvidia, Backend::Vllm) => Ok("vllm/vllm-openai:v0.11.0"),
+        (Vendor::Nvidia, Backend::Sglang) => Ok("lmsysorg/sglang:v0.4.6.post1-cu124"),
         (Vendor::Amd, Backend::Sglang) => Err("there is no default SGLang image for ROCm".into()),
     }
 }

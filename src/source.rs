@@ -1,7 +1,7 @@
 //! Source text and positions: maps a JSON pointer into the YAML document back to the line
 //! and column where the user wrote it, so every diagnostic can point at its place.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use saphyr_parser::{Event, Parser, Span};
@@ -31,24 +31,37 @@ pub struct Source {
     pub name: String,
     /// The whole text.
     pub text: String,
-    index: OnceLock<HashMap<String, Entry>>,
+    index: OnceLock<Index>,
+    line_starts: OnceLock<Vec<usize>>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    entries: HashMap<String, Entry>,
+    /// Keys that repeat within one mapping, in document order.
+    duplicates: Vec<Pos>,
 }
 
 impl Source {
     /// Wraps text read from `name`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into(), index: OnceLock::new() }
+        Source { name: name.into(), text: text.into(), index: OnceLock::new(), line_starts: OnceLock::new() }
     }
 
     /// The 1-based line `line` without its line break, if it exists.
     pub fn line(&self, line: usize) -> Option<&str> {
-        self.text.split('\n').nth(line.checked_sub(1)?).map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let rest = &self.text[*starts.get(line.checked_sub(1)?)?..];
+        let l = rest.split('\n').next().unwrap_or("");
+        Some(l.strip_suffix('\r').unwrap_or(l))
     }
 
     /// Position of the value at `pointer` (or of its key with `key`); falls back to the
     /// nearest ancestor that was written, so a missing field points at its parent.
     pub fn locate(&self, pointer: &str, key: bool) -> Option<Pos> {
-        let index = self.index.get_or_init(|| build_index(&self.text));
+        let index = &self.index.get_or_init(|| build_index(&self.text)).entries;
         let mut p = pointer;
         loop {
             if let Some(e) = index.get(p) {
@@ -65,6 +78,11 @@ impl Source {
             };
         }
     }
+
+    /// The first mapping key that repeats an earlier key of the same mapping.
+    pub fn first_duplicate_key(&self) -> Option<Pos> {
+        self.index.get_or_init(|| build_index(&self.text)).duplicates.first().copied()
+    }
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).
@@ -77,6 +95,8 @@ enum Frame {
         pointer: String,
         /// The key just read, waiting for its value.
         key: Option<(String, Pos)>,
+        /// Keys seen so far.
+        seen: HashSet<String>,
     },
     Seq {
         pointer: String,
@@ -93,8 +113,9 @@ fn pos_of(span: &Span) -> Pos {
 /// expanded (a pointer through an alias resolves to the alias itself), so this is linear in
 /// the text even for an alias bomb. A syntax error ends the walk: whatever was indexed so
 /// far still serves the diagnostics.
-fn build_index(text: &str) -> HashMap<String, Entry> {
+fn build_index(text: &str) -> Index {
     let mut index = HashMap::new();
+    let mut duplicates = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);
     // Only the first document is a spec; later ones are reported by the loader.
@@ -106,13 +127,16 @@ fn build_index(text: &str) -> HashMap<String, Entry> {
             (Event::MappingEnd | Event::SequenceEnd, _) => None,
             (
                 Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..),
-                Some(Frame::Map { pointer, key }),
+                Some(Frame::Map { pointer, key, seen }),
             ) => match key.take() {
                 None => {
                     let k = match &event {
                         Event::Scalar(v, ..) => v.to_string(),
                         _ => "?".to_string(),
                     };
+                    if !seen.insert(k.clone()) {
+                        duplicates.push(pos);
+                    }
                     *key = Some((k, pos));
                     if matches!(event, Event::MappingStart(..) | Event::SequenceStart(..)) {
                         // A complex key: index nothing under it.
@@ -143,7 +167,7 @@ fn build_index(text: &str) -> HashMap<String, Entry> {
             Event::MappingStart(..) => {
                 if let Some((p, key)) = node_pointer {
                     index.entry(p.clone()).or_insert(Entry { key, value: pos });
-                    stack.push(Frame::Map { pointer: p, key: None });
+                    stack.push(Frame::Map { pointer: p, key: None, seen: HashSet::new() });
                 }
             }
             Event::SequenceStart(..) => {
@@ -163,7 +187,7 @@ fn build_index(text: &str) -> HashMap<String, Entry> {
             _ => {}
         }
     }
-    index
+    Index { entries: index, duplicates }
 }
 
 #[cfg(test)]

@@ -76,8 +76,8 @@ pub enum Vendor {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
-    /// Base image reference. Default per vendor and backend (e.g. `rocm/vllm:latest` for
-    /// vLLM on AMD). Pin a tag or digest for reproducible builds; aimgen never adds a tag.
+    /// Base image reference, e.g. `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`. Default: a
+    /// pinned engine release per vendor and backend (with a warning). aimgen never adds a tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     /// Extra Python packages (pip requirement specifiers), installed in one cached layer.

@@ -12,6 +12,9 @@ pub fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// Human output stops listing after this many; the summary still counts them all.
+const MAX_SHOWN: usize = 200;
+
 /// Collects diagnostics across files and prints them once at the end.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -46,9 +49,12 @@ impl Report {
             Format::Human => {
                 let color = color();
                 let mut out = String::new();
-                for d in &self.diagnostics {
+                for d in self.diagnostics.iter().take(MAX_SHOWN) {
                     out.push_str(&d.render(color));
                     out.push('\n');
+                }
+                if self.diagnostics.len() > MAX_SHOWN {
+                    out.push_str(&format!("… and {} more not shown\n", self.diagnostics.len() - MAX_SHOWN));
                 }
                 if errors > 0 || warnings > 0 {
                     let mut parts = Vec::new();
