@@ -28,6 +28,8 @@ pub struct Compiled {
     pub spec: FleetSpec,
     /// Plan, warnings, selections.
     pub resolution: Resolution,
+    /// The recipe library it was compiled with (built-in, or extended by user folders).
+    pub library: std::borrow::Cow<'static, crate::recipe::Library>,
 }
 
 /// Why compiling failed.
@@ -89,7 +91,7 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
         Ok(mut resolution) if !had_errors => {
             diags.extend(resolution.warnings.drain(..).map(|d| d.locate(&source)));
             resolution.warnings = diags;
-            Ok(Compiled { source, spec, resolution })
+            Ok(Compiled { source, spec, resolution, library: lib })
         }
         Ok(resolution) => {
             diags.extend(resolution.warnings.into_iter().map(|d| d.locate(&source)));

@@ -178,7 +178,10 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
-            args.insert(k.clone(), v.clone());
+            // Aliases (`q`, `tp`, …) become the canonical flag, so an override replaces the
+            // recipe's value instead of passing the flag twice.
+            let name = lib.catalog.flag(backend, k).map(|f| f.name.clone()).unwrap_or_else(|| k.clone());
+            args.insert(name, v.clone());
         }
         diags.extend(lib.catalog.check_args(backend, &svc.args, &format!("{at}/args")));
         diags.extend(lib.catalog.check_env(backend, &svc.env, &format!("{at}/env")));

@@ -33,15 +33,16 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
                 available: q.gpus.unwrap_or(8),
                 precision: q.precision.unwrap_or(Precision::Auto),
             };
-            let facts = lib.models.get(&model);
-            let rows: Vec<_> = lib
-                .recipes
-                .iter()
-                .filter(|r| q.model.is_none() || r.recipe.is_general() || r.recipe.models.contains(&model))
-                .map(|r| {
-                    let v = select::evaluate(r, &query, facts, false);
-                    let why = v.reason(r, &query);
-                    (r, v, why)
+            // Rank order: the compatible recipes first, the first being what a service
+            // with this query would get; then the rest, closest first.
+            let rows: Vec<_> = select::rank(&lib, &query)
+                .into_iter()
+                .filter(|c| {
+                    q.model.is_none() || c.recipe.recipe.is_general() || c.recipe.recipe.models.contains(&model)
+                })
+                .map(|c| {
+                    let why = c.verdict.reason(c.recipe, &query);
+                    (c.recipe, c.verdict, why)
                 })
                 .collect();
             if q.format == Format::Json {

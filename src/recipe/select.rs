@@ -3,7 +3,8 @@
 //!
 //! Ranking, in order: model-specific before general; `optimized` before `general` type;
 //! with precision `auto`, lower precision first (fp8, bf16, fp16); with no `gpus` given,
-//! fewest GPUs first; latency before throughput; then id.
+//! fewest GPUs first; latency before throughput; then id. A `manual_only` recipe is a
+//! candidate only when pinned or when the service asks for its precision explicitly.
 
 use serde::Serialize;
 
@@ -114,7 +115,9 @@ impl Verdict {
             Verdict::DoesNotFit { weights_gb, gpus, memory_gb } => {
                 format!("{weights_gb:.0} GB of weights do not fit in {gpus} × {memory_gb:.0} GB")
             }
-            Verdict::ManualOnly => "manual only: pin it with `recipe:`".into(),
+            Verdict::ManualOnly => {
+                format!("manual only: pin it with `recipe:` or ask for `precision: {}`", r.precision.as_str())
+            }
         }
     }
 
@@ -166,7 +169,9 @@ pub fn evaluate(recipe: &LoadedRecipe, q: &Query, facts: Option<&ModelFacts>, pi
     if q.precision != Precision::Auto && r.precision != q.precision {
         return Verdict::PrecisionMismatch;
     }
-    if r.manual_only && !pinned {
+    // Manual-only recipes (e.g. FP8 quantization) need an explicit opt-in: a pin, or the
+    // service asking for exactly that precision.
+    if r.manual_only && !pinned && q.precision != r.precision {
         return Verdict::ManualOnly;
     }
     let fraction = r.memory_fraction().unwrap_or(DEFAULT_MEMORY_FRACTION);
@@ -242,6 +247,27 @@ pub fn rank<'l>(lib: &'l Library, q: &Query) -> Vec<Candidate<'l>> {
         key(a, *ia).cmp(&key(b, *ib))
     });
     all.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Why a compatible recipe ranked below the chosen one: the first ranking rule that differs.
+pub fn why_lower(chosen: &LoadedRecipe, other: &LoadedRecipe, q: &Query, gpus: (u32, u32)) -> String {
+    let (c, o) = (&chosen.recipe, &other.recipe);
+    let user = |r: &LoadedRecipe| matches!(r.origin, super::Origin::User(_));
+    if user(chosen) != user(other) {
+        "user recipes come first".into()
+    } else if c.is_general() != o.is_general() {
+        "general recipe; a model-specific one exists".into()
+    } else if c.kind != o.kind {
+        format!("{} recipe; an optimized one exists", o.kind.as_str())
+    } else if q.precision == Precision::Auto && precision_rank(c.precision) != precision_rank(o.precision) {
+        format!("{} ranks after {}", o.precision.as_str(), c.precision.as_str())
+    } else if q.gpus.is_none() && gpus.0 != gpus.1 {
+        format!("needs {} GPUs, {} suffice", gpus.1, gpus.0)
+    } else if c.metric != o.metric {
+        format!("{} goal ranks after {}", o.metric.as_str(), c.metric.as_str())
+    } else {
+        "same rank; ids break the tie".into()
+    }
 }
 
 fn precision_rank(p: Precision) -> u8 {
