@@ -22,9 +22,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// Adds diagnostics.
+    /// Adds one file's diagnostics, in source order (top to bottom is how people fix them;
+    /// problems without a position come first).
     pub fn extend(&mut self, d: impl IntoIterator<Item = Diagnostic>) {
+        let start = self.diagnostics.len();
         self.diagnostics.extend(d);
+        self.diagnostics[start..].sort_by_key(|d| (d.path.clone(), d.line, d.column));
     }
 
     /// Errors so far (warnings count with `deny_warnings`).

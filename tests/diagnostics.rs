@@ -1,0 +1,359 @@
+//! Every diagnostic by its exact rendered text: input → expected stderr (the `just` style).
+
+mod common;
+
+use common::*;
+
+const HOST: &str = "host: {gpu: {vendor: amd, model: MI300X, count: 8}}\n";
+
+/// Runs `aimgen check` on `spec` written as `fleet.yaml`; returns (exit code, stderr).
+fn check(spec: &str) -> (Option<i32>, String) {
+    let dir = scratch("diag");
+    write(&dir, "fleet.yaml", spec);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aimgen"))
+        .args(["check", "fleet.yaml"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    (o.status.code(), stderr(&o))
+}
+
+fn check_bytes(bytes: &[u8]) -> (Option<i32>, String) {
+    let dir = scratch("diag-bytes");
+    std::fs::write(dir.join("fleet.yaml"), bytes).expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aimgen"))
+        .args(["check", "fleet.yaml"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    (o.status.code(), stderr(&o))
+}
+
+#[track_caller]
+fn expect(spec: &str, want: &str) {
+    let (code, err) = check(spec);
+    assert_eq!(err, want, "\n--- got ---\n{err}\n--- want ---\n{want}");
+    assert_eq!(code, Some(if want.contains("error") { 1 } else { 0 }));
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    expect(
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    precison: bf16\n"),
+        "error: unknown field `precison`
+ --> fleet.yaml:8:5
+  |
+8 |     precison: bf16
+  |     ^^^^^^^^
+  = help: did you mean `precision`?
+
+1 error
+",
+    );
+}
+
+#[test]
+fn enum_value_with_suggestion() {
+    expect(
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, backend: vlm}}\n"),
+        "error: `vlm` is not a valid value for `backend`
+ --> fleet.yaml:6:42
+  |
+6 |   qwen: {model: Qwen/Qwen3-32B, backend: vlm}
+  |                                          ^^^
+  = help: did you mean `vllm`?
+
+1 error
+",
+    );
+}
+
+#[test]
+fn wrong_type_and_missing_field() {
+    expect(
+        "version: 1\nname: x\nhost: {gpu: {vendor: amd, model: MI300X, count: eight}}\n",
+        "error: missing field `services` in fleet spec
+ --> fleet.yaml:1:1
+  |
+1 | version: 1
+  | ^
+
+error: `count` has the wrong type: expected a whole number, found text
+ --> fleet.yaml:3:49
+  |
+3 | host: {gpu: {vendor: amd, model: MI300X, count: eight}}
+  |                                                 ^^^^^
+
+2 errors
+",
+    );
+}
+
+#[test]
+fn every_layer_reports_in_one_run() {
+    let spec = "version: 1
+name: fleet
+image: {base: b/c:1}
+host: {gpu: {vendor: amd, model: MI300X, count: 4}}
+cache:
+  volume: v
+  host_path: cache
+services:
+  qwen:
+    model: Qwen/Qwen3-32B
+    gpus: 4
+    port: 8000
+    revison: main
+  llama:
+    model: meta-llama/Llama-3.1-8B-Instruct
+    gpus: 2
+    port: 8000
+    model_path: /srv/llama
+    revision: v1
+";
+    expect(
+        spec,
+        "error: `volume` and `host_path` are both set: the cache is one or the other
+ --> fleet.yaml:7:3
+  |
+7 |   host_path: cache
+  |   ^^^^^^^^^
+  = help: keep `volume` for a named Docker volume, or `host_path` for a host folder
+
+error: `host_path` must be an absolute path, not `cache`
+ --> fleet.yaml:7:14
+  |
+7 |   host_path: cache
+  |              ^^^^^
+  = help: e.g. `/cache`
+
+error: unknown field `revison`
+  --> fleet.yaml:13:5
+   |
+13 |     revison: main
+   |     ^^^^^^^
+   = help: did you mean `revision`?
+
+error: `llama` needs 2 GPUs but only 0 of the host's 4 remain
+  --> fleet.yaml:16:11
+   |
+16 |     gpus: 2
+   |           ^
+   = help: qwen holds GPUs 0-3; 0 free
+
+error: host port 8000 is used by both `qwen` and `llama`
+  --> fleet.yaml:17:11
+   |
+17 |     port: 8000
+   |           ^^^^
+   = help: give each service its own port, or leave `port` out to get a free one
+
+error: `revision` has no meaning with `model_path`: a local copy is served as it is
+  --> fleet.yaml:19:5
+   |
+19 |     revision: v1
+   |     ^^^^^^^^
+   = help: remove `revision`, or remove `model_path` to download that revision
+
+6 errors
+",
+    );
+}
+
+#[test]
+fn names_ids_and_versions() {
+    expect(
+        &format!(
+            "version: 2\nname: My Fleet\nimage: {{base: b/c:1}}\n{HOST}services:\n  \"../x\": {{model: a/b}}\n  aimgen-prefetch: {{model: a/b}}\n  a_b: {{model: not-an-id}}\n  a-b: {{model: x/y, revision: \"../main\"}}\n"
+        ),
+        "error: unsupported spec version 2
+ --> fleet.yaml:1:10
+  |
+1 | version: 2
+  |          ^
+  = help: this aimgen reads `version: 1`
+
+error: `My Fleet` cannot be a Compose project name
+ --> fleet.yaml:2:7
+  |
+2 | name: My Fleet
+  |       ^^^^^^^^
+  = help: use lowercase letters, digits, `-` and `_`, starting with a letter or digit
+
+error: `../x` cannot be a service name
+ --> fleet.yaml:6:3
+  |
+6 |   \"../x\": {model: a/b}
+  |   ^^^^^^
+  = help: use lowercase letters, digits, `_`, `.` and `-`, starting with a letter or digit (at most 63)
+
+error: service names starting with `aimgen-` are reserved for aimgen's helper services
+ --> fleet.yaml:7:3
+  |
+7 |   aimgen-prefetch: {model: a/b}
+  |   ^^^^^^^^^^^^^^^
+
+error: `not-an-id` is not a Hugging Face repo id
+ --> fleet.yaml:8:16
+  |
+8 |   a_b: {model: not-an-id}
+  |                ^^^^^^^^^
+  = help: write `org/name`, e.g. `Qwen/Qwen3-32B`
+
+error: services `a_b` and `a-b` collide: both become `a-b` as host names
+ --> fleet.yaml:9:3
+  |
+9 |   a-b: {model: x/y, revision: \"../main\"}
+  |   ^^^
+  = help: rename one of them
+
+error: `../main` is not a valid revision
+ --> fleet.yaml:9:31
+  |
+9 |   a-b: {model: x/y, revision: \"../main\"}
+  |                               ^^^^^^^^^
+  = help: use a branch, a tag or a 40-hex commit sha
+
+7 errors
+",
+    );
+}
+
+#[test]
+fn engine_flags_and_variables_are_checked() {
+    expect(
+        &format!(
+            "version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  q:\n    model: Qwen/Qwen3-32B\n    gpus: 1\n    args:\n      tensor-paralel-size: 2\n      dtype: float8_e5m2\n      mem-fraction-static: 0.8\n      port: 9000\n    env:\n      VLLM_CACHE_DIR: /x\n"
+        ),
+        "error: `--tensor-paralel-size` is not a vllm flag
+  --> fleet.yaml:10:7
+   |
+10 |       tensor-paralel-size: 2
+   |       ^^^^^^^^^^^^^^^^^^^
+   = help: did you mean `tensor-parallel-size`?
+
+error: `--dtype`: `float8_e5m2` is not an accepted value
+  --> fleet.yaml:11:14
+   |
+11 |       dtype: float8_e5m2
+   |              ^^^^^^^^^^^
+   = help: expected one of auto, bfloat16, float, float16, float32, half
+
+error: `--mem-fraction-static` is not a vllm flag
+  --> fleet.yaml:12:7
+   |
+12 |       mem-fraction-static: 0.8
+   |       ^^^^^^^^^^^^^^^^^^^
+   = help: `--mem-fraction-static` is a sglang flag, not a vllm one
+
+error: `--port` is set by aimgen itself
+  --> fleet.yaml:13:7
+   |
+13 |       port: 9000
+   |       ^^^^
+   = help: use the service's own fields (model, gpus, port, revision, served_model_name) instead
+
+error: `VLLM_CACHE_DIR` must not be used: not a vLLM variable (vLLM warns about unknown VLLM_* names); the torch.compile cache root is VLLM_CACHE_ROOT and must stay writable
+  --> fleet.yaml:15:7
+   |
+15 |       VLLM_CACHE_DIR: /x
+   |       ^^^^^^^^^^^^^^
+   = help: use `VLLM_CACHE_ROOT` instead
+
+5 errors
+",
+    );
+}
+
+#[test]
+fn yaml_syntax_and_hostile_input() {
+    let (code, err) = check("version: 1\nname: a\nname: b\n");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: invalid YAML: duplicate entry with key \"name\"
+ --> fleet.yaml:3:1
+  |
+3 | name: b
+  | ^^^^
+  = help: a key may appear once per mapping; remove or merge the repeated one
+
+1 error
+"
+    );
+    let (code, err) = check("version: 1\nservices: [a\n");
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("error: invalid YAML: ") && err.contains(" --> fleet.yaml:"), "{err}");
+
+    let bomb: String = std::iter::once("a0: &a0 [x, x, x, x, x, x, x, x, x]\n".to_string())
+        .chain((1..20).map(|i| format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 9].join(", "))))
+        .collect();
+    let (code, err) = check(&bomb);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("repetition limit exceeded"), "{err}");
+
+    let (code, err) = check(&format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)));
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("error: nesting deeper than 64 levels\n --> fleet.yaml:1:68\n"), "{err}");
+
+    let (code, err) = check_bytes(b"version: 1\n\x00\x01");
+    assert_eq!(
+        (code, err.lines().next()),
+        (Some(1), Some("error: this is a binary file (it contains a NUL byte), not YAML"))
+    );
+    let (code, err) = check_bytes(b"version: 1\nname: \xff\n");
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("error: file is not valid UTF-8 (bad byte at offset 17)\n --> fleet.yaml:2:7\n"), "{err}");
+    let (code, err) = check_bytes(&vec![b'#'; 5 << 20]);
+    assert_eq!(
+        (code, err.lines().next()),
+        (Some(1), Some("error: file is larger than 4 MiB; aimgen reads specs, recipes and lock files up to that size"))
+    );
+    let (code, err) = check("");
+    assert_eq!((code, err.lines().next()), (Some(1), Some("error: file is empty")));
+}
+
+#[test]
+fn warnings_do_not_fail_unless_denied() {
+    let spec = format!("version: 1\nname: x\n{HOST}services:\n  q: {{model: Qwen/Qwen3-32B, gpus: 1}}\n");
+    let (code, err) = check(&spec);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.starts_with("warning: no `image.base`: using aimgen's default `rocm/vllm:"), "{err}");
+    let dir = scratch("deny");
+    let path = write(&dir, "fleet.yaml", &spec);
+    assert_eq!(aimgen(&["check", &path, "--deny-warnings"]).status.code(), Some(1));
+}
+
+#[test]
+fn json_output_is_snapshotted() {
+    let dir = scratch("json");
+    let path = write(
+        &dir,
+        "fleet.yaml",
+        &format!("version: 1\nname: x\n{HOST}services:\n  q: {{model: Qwen/Qwen3-32B, gpus: 9, precison: bf16}}\n"),
+    );
+    let o = aimgen(&["check", &path, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o).replace(dir.to_str().expect("utf-8"), "<dir>");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["errors"], 2);
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s.bind(|| insta::assert_snapshot!("check-json", text));
+}
+
+#[test]
+fn several_files_in_one_check() {
+    let dir = scratch("multi");
+    let a = write(&dir, "a.yaml", "version: 1\nname: a\n");
+    let b = write(&dir, "b.yaml", "version: 1\nname: b\nfoo: 1\n");
+    let o = aimgen(&["check", &a, &b, "examples/mi300x-fleet.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("a.yaml:1:1") && err.contains("b.yaml:3:1") && err.contains("unknown field `foo`"), "{err}");
+    assert!(err.ends_with("errors\n"), "{err}");
+}
