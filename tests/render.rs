@@ -386,3 +386,30 @@ fn oversubscribed_gpus_say_who_holds_what() {
     assert!(err.contains("`c` needs 2 GPUs but only 1 of the host's 4 remain"), "{err}");
     assert!(err.contains("a holds GPUs 0-1, b holds GPU 2; 1 free"), "{err}");
 }
+
+#[test]
+fn every_schema_field_has_a_description() {
+    fn walk(node: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(props) = node.get("properties").and_then(|p| p.as_object()) {
+            for (k, v) in props {
+                if v.get("description").and_then(|d| d.as_str()).is_none_or(str::is_empty) {
+                    missing.push(format!("{path}/{k}"));
+                }
+                walk(v, &format!("{path}/{k}"), missing);
+            }
+        }
+        if let Some(defs) = node.get("definitions").and_then(|d| d.as_object()) {
+            for (k, v) in defs {
+                walk(v, &format!("#/definitions/{k}"), missing);
+            }
+        }
+    }
+    for file in ["schemas/fleet.schema.json", "schemas/recipe.schema.json"] {
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root().join(file)).expect("read")).expect("JSON");
+        assert!(schema["$id"].is_string() && schema["title"].is_string(), "{file}: $id and title");
+        let mut missing = Vec::new();
+        walk(&schema, "", &mut missing);
+        assert!(missing.is_empty(), "{file}: fields without a description: {missing:?}");
+    }
+}
