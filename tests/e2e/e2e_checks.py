@@ -153,7 +153,8 @@ def stats(plan, st):
     out("PASS" if not c.get("expected") and not c.get("other") else "FAIL",
         f"no token sent to the CDN host ({sum(c.values())} CDN requests: {c})")
     heads = sum(f.get("head", 0) for f in files.values())
-    out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes} "
+    repo_bytes = sum(meta["size"] for m in models if m in cat for meta in cat[m]["files"].values())
+    out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes}; the repos hold {repo_bytes} "
                 f"({len(models)} models, {len(plan['servers'])} servers; "
                 f"{heads} HEADs, API calls {st.get('api', {})})")
     again = {k: f.get("get", 0) for k, f in files.items() if f.get("get", 0) > 1}

@@ -139,7 +139,9 @@ def main():
     @probe("weights")
     def weights():
         out = {}
-        for f in state.get("weights") or glob.glob(os.path.join(state["snapshot"], "*.safetensors")):
+        folder = state.get("snapshot")
+        assert state.get("weights") or folder, "not checked: neither lookup found the snapshot"
+        for f in state.get("weights") or glob.glob(os.path.join(folder, "*.safetensors")):
             with open(f, "rb") as fh:
                 data = fh.read()
             (n,) = struct.unpack("<Q", data[:8])
