@@ -413,3 +413,36 @@ fn every_schema_field_has_a_description() {
         assert!(missing.is_empty(), "{file}: fields without a description: {missing:?}");
     }
 }
+
+#[test]
+fn without_prefetch_servers_download_on_demand_into_a_writable_cache() {
+    let dir = scratch("no-prefetch");
+    let spec = write(
+        &dir,
+        "f.yaml",
+        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\ncache: {prefetch: false, hf_endpoint: \"http://mirror:8080\"}\nservices:\n  q: {model: Qwen/Qwen3-32B, gpus: 1}\n",
+    );
+    let doc = yaml(&render_stdout(&spec));
+    assert!(doc["services"].get("aimgen-prefetch").is_none());
+    let q = &doc["services"]["q"];
+    assert!(q.get("depends_on").is_none());
+    assert_eq!(q["volumes"][0]["read_only"].as_bool(), Some(false));
+    assert_eq!(q["environment"]["HF_TOKEN"].as_str(), Some("${HF_TOKEN:-}"));
+    assert_eq!(q["environment"]["HF_ENDPOINT"].as_str(), Some("http://mirror:8080"));
+    assert!(q["environment"].get("HF_HUB_OFFLINE").is_none());
+}
+
+#[test]
+fn a_fleet_of_local_models_needs_no_prefetch() {
+    let dir = scratch("local-only");
+    let spec = write(
+        &dir,
+        "f.yaml",
+        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 2}}\nservices:\n  m: {model: mistralai/Mistral-7B-Instruct-v0.2, gpus: 1, model_path: /models/mistral}\n",
+    );
+    let doc = yaml(&render_stdout(&spec));
+    assert!(doc["services"].get("aimgen-prefetch").is_none());
+    assert!(doc["services"]["m"].get("depends_on").is_none());
+    let dockerfile = doc["x-aimgen-build"]["dockerfile_inline"].as_str().expect("inline Dockerfile");
+    assert!(!dockerfile.contains("# syntax="), "no BuildKit frontend pull without BuildKit-only syntax");
+}
