@@ -134,3 +134,41 @@ fn stale_generated(dir: &Path, files: &Files) -> Vec<String> {
     out.sort();
     out
 }
+
+/// `to` as a path relative to the folder `from_dir`, worked out lexically (no file system
+/// access, symlinks not followed), with `/` separators.
+pub fn relative_path(from_dir: &Path, to: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let absolute = |p: &Path| {
+        let joined = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+        let mut out: Vec<String> = Vec::new();
+        for c in joined.components() {
+            match c {
+                Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    out.pop();
+                }
+                _ => {}
+            }
+        }
+        out
+    };
+    let (from, to) = (absolute(from_dir), absolute(to));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(to[common..].iter().cloned());
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_lexical() {
+        assert_eq!(relative_path(Path::new("/a/b/deploy"), Path::new("/a/b/fleet.yaml")), "../fleet.yaml");
+        assert_eq!(relative_path(Path::new("/a/b"), Path::new("/a/b/x/f.yaml")), "x/f.yaml");
+        assert_eq!(relative_path(Path::new("/a/./b/../c"), Path::new("/a/f.yaml")), "../f.yaml");
+        assert_eq!(relative_path(Path::new("/x/y"), Path::new("/a/f.yaml")), "../../a/f.yaml");
+    }
+}

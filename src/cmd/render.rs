@@ -27,7 +27,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(dir) => {
-            let files = render::render(plan, Layout::Folder)?;
+            let mut plan = plan.clone();
+            plan.spec_path = emit::relative_path(dir, &args.fleet);
+            let files = render::render(&plan, Layout::Folder)?;
             if !args.check {
                 emit::write(dir, &files)?;
                 return Ok(ExitCode::SUCCESS);
