@@ -2,6 +2,7 @@
 //! problem as a positioned diagnostic: size and encoding, YAML syntax, the JSON Schema, then
 //! serde. Each layer reports all it finds before the next one runs.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -152,7 +153,7 @@ pub fn parse_json(source: &Source) -> Result<Json, Diagnostic> {
         d.locate(source)
     })?;
     yaml.apply_merge().map_err(|e| Diagnostic::error(syntax_message(&e)).locate(source))?;
-    to_json(&yaml, &mut String::new()).map_err(|d| d.locate(source))
+    to_json(yaml, &mut String::new()).map_err(|d| d.locate(source))
 }
 
 /// Deepest `[`/`{` nesting accepted. The YAML parser's own recursion limit comes too late:
@@ -213,11 +214,13 @@ fn syntax_message(e: &serde_yaml::Error) -> String {
     format!("invalid YAML: {msg}")
 }
 
-fn to_json(v: &serde_yaml::Value, pointer: &mut String) -> Result<Json, Diagnostic> {
+/// Takes the YAML value apart rather than copying it: every string moves into the JSON value.
+/// `pointer` is only read for messages, so it is kept up to date without allocating per node.
+fn to_json(v: serde_yaml::Value, pointer: &mut String) -> Result<Json, Diagnostic> {
     use serde_yaml::Value as Y;
     Ok(match v {
         Y::Null => Json::Null,
-        Y::Bool(b) => Json::Bool(*b),
+        Y::Bool(b) => Json::Bool(b),
         Y::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Json::from(i)
@@ -230,22 +233,22 @@ fn to_json(v: &serde_yaml::Value, pointer: &mut String) -> Result<Json, Diagnost
                     .ok_or_else(|| Diagnostic::error(format!("`{n}` is not a finite number")).at(pointer.clone()))?
             }
         }
-        Y::String(s) => Json::String(s.clone()),
+        Y::String(s) => Json::String(s),
         Y::Sequence(items) => {
             let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.into_iter().enumerate() {
                 let len = pointer.len();
-                pointer.push_str(&format!("/{i}"));
+                let _ = write!(pointer, "/{i}");
                 out.push(to_json(item, pointer)?);
                 pointer.truncate(len);
             }
             Json::Array(out)
         }
         Y::Mapping(map) => {
-            let mut out = serde_json::Map::new();
+            let mut out = serde_json::Map::with_capacity(map.len());
             for (k, val) in map {
                 let key = match k {
-                    Y::String(s) => s.clone(),
+                    Y::String(s) => s,
                     Y::Bool(b) => b.to_string(),
                     Y::Number(n) => n.to_string(),
                     Y::Null => "null".to_string(),
@@ -256,7 +259,11 @@ fn to_json(v: &serde_yaml::Value, pointer: &mut String) -> Result<Json, Diagnost
                 };
                 let len = pointer.len();
                 pointer.push('/');
-                pointer.push_str(&escape_segment(&key));
+                if key.contains(['~', '/']) {
+                    pointer.push_str(&escape_segment(&key));
+                } else {
+                    pointer.push_str(&key);
+                }
                 let value = to_json(val, pointer)?;
                 pointer.truncate(len);
                 out.insert(key, value);
