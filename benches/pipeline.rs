@@ -99,6 +99,14 @@ fn check(text: &str, opts: &Options) -> bool {
     compile::compile_source(Source::new("fleet.yaml", text), Path::new("."), opts, &Pins::new()).is_ok()
 }
 
+/// The cold start of the built-in recipe library (what the first compile of every process
+/// pays): the recipe files from the JSON build.rs made. Engine catalogues are parsed per
+/// engine on first use and are not in this figure.
+#[divan::bench(max_time = 3)]
+fn builtin_library() -> Option<aimgen::recipe::Library> {
+    aimgen::recipe::library::parse_builtin()
+}
+
 #[divan::bench(max_time = 3)]
 fn reference_check(b: Bencher) {
     let text = reference();
