@@ -30,6 +30,15 @@ pub enum Command {
     /// Browse the recipe library.
     #[command(subcommand)]
     Recipes(RecipesCommand),
+    /// Pin each Hub model to a commit in FLEET's lock file (`fleet.yaml` → `fleet.lock`), with
+    /// the files the engine loads. Asks the Hub (HF_ENDPOINT or cache.hf_endpoint, HF_TOKEN).
+    Lock(LockArgs),
+    /// Inspect the local Hugging Face cache (offline).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Ask the Hub which locked models moved and what an update would download. Exit 0 when
+    /// all are current, 1 when something is outdated or unpinned, 2 on errors.
+    Outdated(OutdatedArgs),
     /// Print a JSON Schema: the fleet spec's (default) or the recipe file's.
     Schema {
         /// Which schema.
@@ -103,6 +112,52 @@ pub struct ExplainArgs {
     pub fleet: PathBuf,
     #[command(flatten)]
     pub compile: CompileArgs,
+}
+
+/// `aimgen lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The fleet spec; its lock file is written beside it.
+    pub fleet: PathBuf,
+    /// Re-resolve pinned models to the commit their revision points to now: every model, or
+    /// those of the SERVICEs named. Without it, existing entries are kept.
+    #[arg(long)]
+    pub update: bool,
+    /// Services whose models `--update` re-resolves.
+    #[arg(value_name = "SERVICE", requires = "update")]
+    pub services: Vec<String>,
+}
+
+/// `aimgen cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Per service: whether its locked snapshot is in the cache, bytes cached and still to
+    /// download; models no service uses. Reads only; deletes nothing.
+    Status(CacheStatusArgs),
+}
+
+/// `aimgen cache status`.
+#[derive(Debug, Args)]
+pub struct CacheStatusArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// The hub cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else the fleet's
+    /// `<cache.host_path>/hub`, else ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// `aimgen outdated`.
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// `aimgen recipes …`.
@@ -209,6 +264,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => cmd::check::run(&a),
         Command::Explain(a) => cmd::explain::run(&a),
         Command::Recipes(r) => cmd::recipes::run(&r),
+        Command::Lock(a) => cmd::lock::run(&a),
+        Command::Cache(CacheCommand::Status(a)) => cmd::cache::status(&a),
+        Command::Outdated(a) => cmd::outdated::run(&a),
         Command::Schema { kind } => {
             let schema = match kind {
                 SchemaKind::Fleet => crate::schema::fleet_schema_json(),
