@@ -44,6 +44,10 @@ struct Unused {
     sha: Option<String>,
     /// What removing it frees.
     bytes: u64,
+    /// Of those, bytes of blobs a locked service still needs (another revision of the same
+    /// model shares them but has not linked them yet): removing it means downloading them again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_needed: Option<u64>,
     /// The command that removes it.
     command: String,
 }
@@ -159,15 +163,23 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
                 model: r.repo,
                 sha: None,
                 bytes: r.bytes,
+                bytes_needed: None,
             });
             continue;
         }
         let kept = keep.get(&r.repo).cloned().unwrap_or_default();
         for sha in r.snapshots.iter().filter(|s| !kept.contains(s)) {
+            let freed = hub.revision_blobs(&r.repo, sha);
+            let needed: u64 = freed
+                .iter()
+                .filter(|(b, _)| needed.contains_key(&(r.repo.clone(), (*b).clone())))
+                .map(|(_, n)| n)
+                .sum();
             unused_revisions.push(Unused {
                 model: r.repo.clone(),
                 sha: Some(sha.clone()),
-                bytes: hub.revision_bytes(&r.repo, sha, &kept),
+                bytes: freed.values().sum(),
+                bytes_needed: Some(needed),
                 command: format!("hf cache rm{rm_dir} {sha}"),
             });
         }
@@ -248,6 +260,13 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
         let w = unused.iter().chain(&unused_revisions).map(|u| label(u).chars().count()).max().unwrap_or(0);
         for u in unused.iter().chain(&unused_revisions) {
             out.push_str(&format!("  {:<w$}  {:>9}  {}\n", label(u), human_bytes(u.bytes), u.command));
+            if let Some(n) = u.bytes_needed.filter(|n| *n > 0) {
+                out.push_str(&format!(
+                    "  {:<w$}  (of which {} is shared with a locked revision not yet linked: run the prefetch first)\n",
+                    "",
+                    human_bytes(n)
+                ));
+            }
         }
     }
     let pinned = if unpinned.is_empty() {

@@ -243,15 +243,23 @@ impl HubCache {
         out
     }
 
-    /// Bytes that deleting the snapshot `sha` would free: its blobs that no snapshot in
-    /// `keep` links to.
-    pub fn revision_bytes(&self, repo: &str, sha: &str, keep: &[String]) -> u64 {
-        let kept: BTreeSet<String> = keep.iter().flat_map(|k| self.snapshot_blobs(repo, k)).collect();
+    /// The blobs (with sizes) that deleting the snapshot `sha` frees, as `hf cache rm <sha>`
+    /// does: those no other snapshot of the repo links to.
+    pub fn revision_blobs(&self, repo: &str, sha: &str) -> BTreeMap<String, u64> {
+        let others: BTreeSet<String> = fs::read_dir(self.repo_dir(repo).join("snapshots"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|s| s != sha)
+                    .flat_map(|s| self.snapshot_blobs(repo, &s))
+                    .collect()
+            })
+            .unwrap_or_default();
         self.snapshot_blobs(repo, sha)
-            .iter()
-            .filter(|b| !kept.contains(*b))
-            .filter_map(|b| self.blob_size(repo, b))
-            .sum()
+            .into_iter()
+            .filter(|b| !others.contains(b))
+            .filter_map(|b| self.blob_size(repo, &b).map(|n| (b, n)))
+            .collect()
     }
 
     /// Every model folder in the cache, sorted by repo id. Datasets and spaces are not
