@@ -461,7 +461,7 @@ fn cache_status_counts_a_blob_shared_by_two_revisions_once() {
 
     // Without flag or variable, a fleet with cache.host_path is read at <host_path>/hub.
     let o = run(&dir, &["cache", "status", "fleet.yaml"], &[("HF_HOME", String::new())]);
-    assert!(stdout(&o).starts_with("cache /srv/hf/hub (from the fleet's cache.host_path)\n"), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("hub cache /srv/hf/hub (from the fleet's cache.host_path)\n"), "{}", stdout(&o));
 }
 
 #[test]

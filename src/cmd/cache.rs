@@ -204,9 +204,17 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let mut out = format!("cache {} (from {})\n", root.display(), origin.describe());
+    let mut out = format!("hub cache {} (from {})\n", root.display(), origin.describe());
     if !root.is_dir() {
         out.push_str("  (the folder does not exist: nothing is cached yet)\n");
+    }
+    if let (Some(volume), CacheOrigin::Default | CacheOrigin::HubCacheEnv | CacheOrigin::HfHomeEnv) =
+        (fleet_volume(&fleet.spec), origin)
+    {
+        // The deployment's cache is a Docker volume, not this folder: say how to read that one.
+        out.push_str(&format!(
+            "  (the fleet's cache is the Docker volume `{volume}`: to read it, pass --cache-dir \"$(docker volume inspect -f '{{{{.Mountpoint}}}}' {volume})/hub\")\n"
+        ));
     }
     let table: Vec<[String; 8]> = rows
         .iter()
@@ -282,4 +290,13 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
     ));
     print_quiet(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The named volume holding the fleet's cache (as `resolve` names it), unless it uses a host folder.
+fn fleet_volume(spec: &crate::spec::FleetSpec) -> Option<String> {
+    let c = spec.cache.clone().unwrap_or_default();
+    match c.host_path {
+        Some(_) => None,
+        None => Some(c.volume.unwrap_or_else(|| format!("{}-model-cache", spec.name))),
+    }
 }

@@ -165,6 +165,17 @@ pub(crate) mod online {
     use crate::hub::{self, files::engine_files, human_bytes, short};
     use crate::lockfile::{LockedFile, LockedModel};
 
+    /// `HF_HUB_OFFLINE` set to a true value means "no network" to every Hugging Face tool;
+    /// aimgen honours it rather than surprise the user with requests.
+    pub(crate) fn offline_refused(command: &str) -> anyhow::Result<()> {
+        let on = std::env::var("HF_HUB_OFFLINE")
+            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        if on {
+            anyhow::bail!("HF_HUB_OFFLINE is set: `aimgen {command}` needs to ask the Hub; unset it for this command");
+        }
+        Ok(())
+    }
+
     /// A Hub client for the fleet: its `cache.hf_endpoint` wins over `HF_ENDPOINT`.
     pub(crate) fn client(spec: &FleetSpec) -> anyhow::Result<Client> {
         let endpoint = hub::endpoint(spec.cache.as_ref().and_then(|c| c.hf_endpoint.as_deref()));
@@ -233,6 +244,7 @@ pub(crate) mod online {
         let mut log = String::new();
         let mut failures: Vec<HubError> = Vec::new();
         if !todo.is_empty() {
+            offline_refused("lock")?;
             let client = client(&fleet.spec)?;
             eprint_quiet(&format!(
                 "{:>12} {} model{} from {}\n",
@@ -270,7 +282,6 @@ pub(crate) mod online {
                 log.push_str(&format!("{:>12} {}@{} (no service uses it)\n", "Removing", m.repo, m.revision));
             }
         }
-        eprint_quiet(&log);
         if !failures.is_empty() {
             let mut msg = String::new();
             for e in &failures {
@@ -280,6 +291,7 @@ pub(crate) mod online {
             eprint_quiet(&msg);
             return Ok(ExitCode::from(2));
         }
+        eprint_quiet(&log);
         let text = next.to_text(&fleet.file_name());
         if lockfile::write(&fleet.lock_path, &text)? {
             eprint_quiet(&format!("{:>12} {}\n", "Wrote", fleet.lock_path.display()));

@@ -62,7 +62,7 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 mod online {
     use super::*;
     use crate::cli::Format;
-    use crate::cmd::lock::online::{client, files_at};
+    use crate::cmd::lock::online::{client, files_at, offline_refused};
     use crate::cmd::lock::{eprint_quiet, print_quiet, read_fleet, Progress};
     use crate::hub::{human_bytes, short};
     use crate::validate::is_sha;
@@ -85,6 +85,9 @@ mod online {
         let lock = fleet.lock_or_empty();
         let wanted = crate::lockfile::services_by_model(&fleet.spec);
         let needs_hub = wanted.iter().any(|((repo, rev), _)| lock.get(repo, rev).is_some() && !is_sha(rev));
+        if needs_hub {
+            offline_refused("outdated")?;
+        }
         let client = if needs_hub { Some(client(&fleet.spec)?) } else { None };
         let progress = Progress::new();
         let mut rows = Vec::new();
