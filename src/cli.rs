@@ -39,7 +39,7 @@ pub enum Command {
     /// Ask the Hub which locked models moved and what an update would download. Exit 0 when
     /// all are current, 1 when something is outdated or unpinned, 2 on errors.
     Outdated(OutdatedArgs),
-    /// Print a JSON Schema: the fleet spec's (default) or the recipe file's.
+    /// Print a JSON Schema: the fleet spec's (default), the recipe file's or the lock file's.
     Schema {
         /// Which schema.
         #[arg(value_enum, default_value_t = SchemaKind::Fleet)]
@@ -54,6 +54,8 @@ pub enum SchemaKind {
     Fleet,
     /// Recipe files.
     Recipe,
+    /// Lock files (`fleet.lock`, written by `aimgen lock`).
+    Lock,
 }
 
 /// Diagnostic output format.
@@ -271,6 +273,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let schema = match kind {
                 SchemaKind::Fleet => crate::schema::fleet_schema_json(),
                 SchemaKind::Recipe => crate::schema::recipe_schema_json(),
+                SchemaKind::Lock => crate::lockfile::schema_json(),
             };
             print!("{}", crate::schema::to_text(&schema));
             Ok(ExitCode::SUCCESS)

@@ -2,6 +2,9 @@
 //! as the built binary against a mock Hub on 127.0.0.1 and caches laid out by the tests. No
 //! test reaches the internet.
 
+// Without the `hub` feature only the offline commands are tested.
+#![cfg_attr(not(feature = "hub"), allow(dead_code, unused_imports))]
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -98,6 +101,7 @@ fn engine(files: Vec<MockFile>) -> Vec<MockFile> {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn lock_pins_each_model_once_with_its_engine_files() {
     let hub = hub();
     let dir = scratch("lock");
@@ -138,6 +142,7 @@ fn lock_pins_each_model_once_with_its_engine_files() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn lock_keeps_entries_and_update_moves_only_what_is_named() {
     let hub = hub();
     let dir = scratch("update");
@@ -198,6 +203,7 @@ fn one(model: &str) -> String {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn gated_models_need_the_token_which_is_never_shown_or_written() {
     let hub = hub();
     let dir = scratch("gated");
@@ -225,6 +231,7 @@ fn gated_models_need_the_token_which_is_never_shown_or_written() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn missing_repos_and_revisions_are_named() {
     let hub = hub();
     let dir = scratch("missing");
@@ -249,6 +256,7 @@ fn missing_repos_and_revisions_are_named() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn unreachable_slow_and_flaky_hubs() {
     let hub = hub();
     let dir = scratch("net");
@@ -287,6 +295,7 @@ fn unreachable_slow_and_flaky_hubs() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn render_pins_servers_and_prefetch_to_the_locked_commit() {
     let hub = hub();
     let dir = scratch("render");
@@ -315,6 +324,7 @@ fn render_pins_servers_and_prefetch_to_the_locked_commit() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn check_reports_a_stale_lock_at_the_service() {
     let hub = hub();
     let dir = scratch("stale");
@@ -375,6 +385,7 @@ fn populate(cache: &CacheDir) {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn cache_status_reports_exact_bytes_and_unused_models() {
     let hub = hub();
     let dir = scratch("status");
@@ -494,6 +505,7 @@ fn cache_status_without_a_lock_says_what_the_cache_holds() {
 }
 
 #[test]
+#[cfg(feature = "hub")]
 fn outdated_lists_changed_files_and_exits_for_ci() {
     let hub = hub();
     let dir = scratch("outdated");
@@ -548,4 +560,38 @@ fn outdated_lists_changed_files_and_exits_for_ci() {
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot reach the Hub"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_lock_schema_is_printed_and_committed() {
+    let dir = scratch("schema");
+    let o = run(&dir, &["schema", "lock"], &[]);
+    assert_eq!(code(&o), 0);
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/lock.schema.json"))
+        .expect("committed schema");
+    assert_eq!(stdout(&o), committed, "run `cargo run -- schema lock > schemas/lock.schema.json`");
+}
+
+#[test]
+#[cfg(feature = "hub")]
+fn hf_hub_offline_is_honoured() {
+    let hub = hub();
+    let dir = scratch("offline");
+    fleet(&dir, &one("acme/chat"), "");
+    let mut e = env(&hub);
+    e.push(("HF_HUB_OFFLINE", "1".into()));
+    let o = run(&dir, &["lock", "fleet.yaml"], &e);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("HF_HUB_OFFLINE is set"), "{}", stderr(&o));
+    assert!(hub.requests().is_empty());
+}
+
+#[test]
+#[cfg(not(feature = "hub"))]
+fn without_the_hub_feature_lock_says_so() {
+    let dir = scratch("nohub");
+    fleet(&dir, &one("acme/chat"), "");
+    let o = run(&dir, &["lock", "fleet.yaml"], &[]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("built without the `hub` feature"), "{}", stderr(&o));
 }

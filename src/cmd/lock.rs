@@ -2,6 +2,9 @@
 //! commit and records the files the engine loads, like `cargo generate-lockfile`/`cargo
 //! update`. Also the spec-and-lock reading the hub commands share.
 
+// Without the `hub` feature only `cache status` uses these helpers.
+#![cfg_attr(not(feature = "hub"), allow(dead_code))]
+
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

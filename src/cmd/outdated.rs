@@ -2,6 +2,9 @@
 //! for each that moved, lists the files that changed and what an update would download. Exit
 //! 0 when all are current, 1 when something is outdated or not locked, 2 on errors (for CI).
 
+// Without the `hub` feature the diff is only used by its test.
+#![cfg_attr(not(feature = "hub"), allow(dead_code))]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
@@ -81,7 +84,8 @@ mod online {
     }
 
     pub(super) fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
-        let Some(fleet) = read_fleet(&args.fleet)? else { return Ok(ExitCode::from(1)) };
+        // An invalid spec or lock is a usage error here: exit 1 means "outdated" to CI.
+        let Some(fleet) = read_fleet(&args.fleet)? else { return Ok(ExitCode::from(2)) };
         let lock = fleet.lock_or_empty();
         let wanted = crate::lockfile::services_by_model(&fleet.spec);
         let needs_hub = wanted.iter().any(|((repo, rev), _)| lock.get(repo, rev).is_some() && !is_sha(rev));

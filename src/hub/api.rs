@@ -36,14 +36,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// From the environment: `HF_TOKEN` (else the token file `huggingface_hub` writes at
-    /// `$HF_HOME/token`), `AIMGEN_HUB_TIMEOUT_SECS`, `AIMGEN_HUB_RETRIES`.
+    /// From the environment: `HF_TOKEN` (else `HUGGING_FACE_HUB_TOKEN`, else the token file
+    /// `hf auth login` writes at `$HF_HOME/token`), `AIMGEN_HUB_TIMEOUT_SECS`,
+    /// `AIMGEN_HUB_RETRIES`.
     pub fn from_env(endpoint: String) -> Config {
-        let token = std::env::var("HF_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .or_else(|| hf_hub::Cache::from_env().token());
+        let var = |k: &str| std::env::var(k).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        // HUGGING_FACE_HUB_TOKEN is the deprecated name huggingface_hub still reads.
+        let token =
+            var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")).or_else(|| hf_hub::Cache::from_env().token());
         let timeout = std::env::var("AIMGEN_HUB_TIMEOUT_SECS")
             .ok()
             .and_then(|s| s.trim().parse::<f64>().ok())

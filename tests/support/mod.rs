@@ -16,6 +16,8 @@ pub fn aimgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.args(args).current_dir(dir);
     for k in [
         "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_HUB_OFFLINE",
         "HF_ENDPOINT",
         "HF_HUB_CACHE",
         "HUGGINGFACE_HUB_CACHE",
