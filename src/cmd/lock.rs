@@ -168,6 +168,31 @@ pub(crate) mod online {
     use crate::hub::{self, files::engine_files, human_bytes, short};
     use crate::lockfile::{LockedFile, LockedModel};
 
+    /// Requests in flight at once: enough to hide the Hub's latency for a fleet of many
+    /// models, few enough to stay polite to it (and to a small mirror).
+    const PARALLEL: usize = 4;
+
+    /// `f` over `items` on up to `PARALLEL` threads; results in the order of `items`.
+    pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..items.len().min(PARALLEL) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(i, item);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                });
+            }
+        });
+        results.into_inner().map(|v| v.into_iter().flatten().collect()).unwrap_or_default()
+    }
+
     /// `HF_HUB_OFFLINE` set to a true value means "no network" to every Hugging Face tool;
     /// aimgen honours it rather than surprise the user with requests.
     pub(crate) fn offline_refused(command: &str) -> anyhow::Result<()> {
@@ -258,9 +283,11 @@ pub(crate) mod online {
             ));
             let progress = Progress::new();
             let has_token = client.has_token();
-            for (i, (repo, revision)) in todo.iter().enumerate() {
-                let step = format!("[{}/{}]", i + 1, todo.len());
-                match resolve(&client, repo, revision, &progress, &step) {
+            let results = parallel(&todo, |i, (repo, revision)| {
+                resolve(&client, repo, revision, &progress, &format!("[{}/{}]", i + 1, todo.len()))
+            });
+            for ((repo, revision), result) in todo.iter().zip(results) {
+                match result {
                     Ok((entry, gated)) => {
                         log.push_str(&describe(old.get(repo, revision), &entry));
                         if entry.files.is_empty() {

@@ -65,7 +65,7 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 mod online {
     use super::*;
     use crate::cli::Format;
-    use crate::cmd::lock::online::{client, files_at, offline_refused};
+    use crate::cmd::lock::online::{client, files_at, offline_refused, parallel};
     use crate::cmd::lock::{eprint_quiet, print_quiet, read_fleet, Progress};
     use crate::hub::{human_bytes, short};
     use crate::validate::is_sha;
@@ -97,7 +97,22 @@ mod online {
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         let total = wanted.len();
-        for (i, ((repo, revision), services)) in wanted.into_iter().enumerate() {
+        let keys: Vec<((String, String), Vec<String>)> = wanted.into_iter().collect();
+        // Ask the Hub about every locked branch or tag, a few at a time.
+        let answers = parallel(&keys, |i, ((repo, revision), _)| {
+            let entry = lock.get(repo, revision)?;
+            let client = client.as_ref().filter(|_| !is_sha(revision))?;
+            let step = format!("[{}/{total}]", i + 1);
+            progress.set(&format!("{step} {repo}@{revision}: checking"));
+            Some(client.revision(repo, revision).and_then(|r| {
+                if r.sha == entry.sha {
+                    Ok(None)
+                } else {
+                    files_at(client, repo, revision, &r.sha, &progress, &step).map(Some)
+                }
+            }))
+        });
+        for (((repo, revision), services), answer) in keys.into_iter().zip(answers) {
             let mut row = Row {
                 model: repo.clone(),
                 revision: revision.clone(),
@@ -111,22 +126,15 @@ mod online {
                 row.locked = Some(entry.sha.clone());
                 row.state = "current";
                 row.latest = Some(entry.sha.clone());
-                // A commit never moves: nothing to ask.
-                if let (Some(client), false) = (&client, is_sha(&revision)) {
-                    let step = format!("[{}/{total}]", i + 1);
-                    progress.set(&format!("{step} {repo}@{revision}: checking"));
-                    match client.revision(&repo, &revision) {
-                        Ok(r) if r.sha == entry.sha => {}
-                        Ok(r) => match files_at(client, &repo, &revision, &r.sha, &progress, &step) {
-                            Ok(latest) => {
-                                row.state = "outdated";
-                                row.diff = Some(diff(entry, &latest));
-                                row.latest = Some(latest.sha);
-                            }
-                            Err(e) => errors.push(e),
-                        },
-                        Err(e) => errors.push(e),
+                match answer {
+                    Some(Ok(Some(latest))) => {
+                        row.state = "outdated";
+                        row.diff = Some(diff(entry, &latest));
+                        row.latest = Some(latest.sha);
                     }
+                    Some(Err(e)) => errors.push(e),
+                    // Current, or a commit (which never moves).
+                    Some(Ok(None)) | None => {}
                 }
             }
             rows.push(row);
