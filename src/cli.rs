@@ -30,14 +30,20 @@ pub enum Command {
     /// Browse the recipe library.
     #[command(subcommand)]
     Recipes(RecipesCommand),
-    /// Pin each Hub model to a commit in FLEET's lock file (`fleet.yaml` → `fleet.lock`), with
-    /// the files the engine loads. Asks the Hub (HF_ENDPOINT or cache.hf_endpoint, HF_TOKEN).
+    /// Pin each Hub model to a commit in the fleet's lock file (fleet.yaml → fleet.lock).
+    ///
+    /// Records, per model, the files the engine loads (path, size, blob id); `render` then pins
+    /// the prefetch job and every server to those commits. Asks HF_ENDPOINT (the fleet's
+    /// `cache.hf_endpoint` wins) with HF_TOKEN for gated models; AIMGEN_HUB_TIMEOUT_SECS and
+    /// AIMGEN_HUB_RETRIES tune the requests.
     Lock(LockArgs),
     /// Inspect the local Hugging Face cache (offline).
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// Ask the Hub which locked models moved and what an update would download. Exit 0 when
-    /// all are current, 1 when something is outdated or unpinned, 2 on errors.
+    /// Show which locked models moved on the Hub and what an update would download.
+    ///
+    /// Exit status: 0 when all are current, 1 when something is outdated or not locked, 2 on
+    /// network or usage errors.
     Outdated(OutdatedArgs),
     /// Print a JSON Schema: the fleet spec's (default), the recipe file's or the lock file's.
     Schema {
@@ -133,8 +139,10 @@ pub struct LockArgs {
 /// `aimgen cache …`.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Per service: whether its locked snapshot is in the cache, bytes cached and still to
-    /// download; models no service uses. Reads only; deletes nothing.
+    /// Per service: is its locked snapshot cached, and what is left to download.
+    ///
+    /// Also lists models and revisions in the cache that no service uses, with the `hf cache
+    /// rm` command that would remove them. Reads only; deletes nothing.
     Status(CacheStatusArgs),
 }
 
