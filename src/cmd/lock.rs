@@ -207,6 +207,12 @@ pub(crate) mod online {
     /// A Hub client for the fleet: its `cache.hf_endpoint` wins over `HF_ENDPOINT`.
     pub(crate) fn client(spec: &FleetSpec) -> anyhow::Result<Client> {
         let endpoint = hub::endpoint(spec.cache.as_ref().and_then(|c| c.hf_endpoint.as_deref()));
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            anyhow::bail!(
+                "the Hub endpoint `{}` (HF_ENDPOINT or cache.hf_endpoint) is not an http(s) URL",
+                hub::redact(&endpoint)
+            );
+        }
         Client::new(Config::from_env(endpoint))
     }
 
@@ -279,7 +285,7 @@ pub(crate) mod online {
                 "Resolving",
                 todo.len(),
                 if todo.len() == 1 { "" } else { "s" },
-                client.endpoint()
+                hub::redact(client.endpoint())
             ));
             let progress = Progress::new();
             let has_token = client.has_token();

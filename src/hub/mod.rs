@@ -17,6 +17,16 @@ pub fn endpoint(fleet: Option<&str>) -> String {
     e.trim().trim_end_matches('/').to_string()
 }
 
+/// A URL fit to print: any `user:password@` in it is replaced by `***@`.
+pub fn redact(url: &str) -> String {
+    let start = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = url[start..].find('/').map(|i| start + i).unwrap_or(url.len());
+    match url[start..host_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// The cache folder of a model repo: `models--{org}--{name}` (each `/` becomes `--`).
 pub fn repo_folder(repo: &str) -> String {
     format!("models--{}", repo.replace('/', "--"))
@@ -56,5 +66,7 @@ mod tests {
         assert_eq!(human_bytes(1000), "1.0 kB");
         assert_eq!(human_bytes(65_536_000_000), "65.5 GB");
         assert_eq!(repo_folder("Qwen/Qwen3-32B"), "models--Qwen--Qwen3-32B");
+        assert_eq!(redact("https://u:secret@mirror:8080/hub"), "https://***@mirror:8080/hub");
+        assert_eq!(redact("http://127.0.0.1:1"), "http://127.0.0.1:1");
     }
 }
