@@ -275,6 +275,9 @@ impl Client {
                 if !is_safe_path(&e.path) {
                     return Err(err(ErrorKind::BadResponse(format!("unsafe file path {:?}", e.path))));
                 }
+                if size > crate::lockfile::MAX_FILE_SIZE {
+                    return Err(err(ErrorKind::BadResponse(format!("`{}` claims {size} bytes", e.path))));
+                }
                 if !is_blob_id(&blob) {
                     return Err(err(ErrorKind::BadResponse(format!("`{}` has a malformed blob id", e.path))));
                 }
