@@ -455,6 +455,22 @@ mod tests {
     }
 
     #[test]
+    fn next_pages_stay_on_the_endpoint() {
+        let config = Config {
+            endpoint: "http://127.0.0.1:9".into(),
+            token: Some("t".into()),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+        };
+        let c = Client::new(config).expect("client");
+        assert_eq!(c.same_origin("/api/x?cursor=2").as_deref(), Some("http://127.0.0.1:9/api/x?cursor=2"));
+        assert_eq!(c.same_origin("http://127.0.0.1:9/api/y").as_deref(), Some("http://127.0.0.1:9/api/y"));
+        // The token must not follow a link to another host (or port).
+        assert_eq!(c.same_origin("http://127.0.0.1:10/api/y"), None);
+        assert_eq!(c.same_origin("https://evil.example/api/y"), None);
+    }
+
+    #[test]
     fn errors_name_the_model_and_path_and_explain() {
         let e = HubError {
             repo: "org/gated".into(),
