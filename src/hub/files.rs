@@ -9,16 +9,26 @@
 pub const LOADED: &[&str] = &["json", "safetensors", "model", "tiktoken", "txt", "py", "jinja"];
 
 /// The files an engine loads, sorted. Never `original/` checkpoints or `*.pth`; `*.bin`
-/// weights only when the repo has no safetensors (they are duplicates otherwise).
+/// weights only when the repo has no safetensors (they are duplicates otherwise); Mistral's
+/// `consolidated*.safetensors` (for mistral_inference) only when there are no Hugging Face
+/// shards beside it. Every `tokenizer*` file is kept (`tokenizer.model.v3`, …).
 pub fn engine_files<S: AsRef<str>>(files: &[S]) -> Vec<String> {
-    let has_safetensors = files.iter().any(|f| f.as_ref().ends_with(".safetensors"));
+    let name = |f: &str| f.rsplit('/').next().unwrap_or(f).to_string();
+    let has_safetensors = files.iter().any(|f| name(f.as_ref()).ends_with(".safetensors"));
+    let has_shards = files.iter().any(|f| {
+        let n = name(f.as_ref());
+        n.ends_with(".safetensors") && !n.starts_with("consolidated")
+    });
     let mut keep: Vec<String> = files
         .iter()
         .map(AsRef::as_ref)
         .filter(|f| f.split('/').next() != Some("original"))
         .filter(|f| {
-            let ext = extension(f);
-            LOADED.contains(&ext) || (ext == "bin" && !has_safetensors)
+            let (n, ext) = (name(f), extension(f));
+            if ext == "safetensors" && n.starts_with("consolidated") && has_shards {
+                return false;
+            }
+            LOADED.contains(&ext) || n.starts_with("tokenizer") || (ext == "bin" && !has_safetensors)
         })
         .map(str::to_string)
         .collect();
@@ -61,6 +71,9 @@ pub(crate) mod tests {
                 "vocab.txt",
                 "cl100k.tiktoken",
                 "consolidated.pth",
+                "consolidated.safetensors",
+                "tokenizer.model.v3",
+                "params.json",
             ],
             vec!["pytorch_model.bin", "config.json", "sub/dir/weights.bin", "training_args.bin", "b", "a.BIN"],
             vec![
@@ -81,6 +94,14 @@ pub(crate) mod tests {
             ],
             vec![],
             vec!["onnx/model.onnx", "flax_model.msgpack", "tf_model.h5", "model.bin.index.json"],
+            vec![
+                "consolidated.safetensors",
+                "consolidated-2.safetensors",
+                "x/tokenizer",
+                "tokenizerx.bin",
+                "model.bin",
+            ],
+            vec!["a/consolidated.safetensors", "b/model.safetensors", "tokenizer.model.v7"],
         ]
     }
 
@@ -98,10 +119,17 @@ pub(crate) mod tests {
                 "model-00002-of-00002.safetensors",
                 "model.safetensors.index.json",
                 "modeling_x.py",
+                "params.json",
                 "tokenizer.json",
                 "tokenizer.model",
+                "tokenizer.model.v3",
                 "vocab.txt",
             ]
+        );
+        // Mistral's consolidated weights are the weights when there are no shards.
+        assert_eq!(
+            engine_files(&["consolidated.safetensors", "params.json", "tokenizer.model.v3"]),
+            ["consolidated.safetensors", "params.json", "tokenizer.model.v3"]
         );
         assert_eq!(
             engine_files(&cases()[1]),
