@@ -313,25 +313,13 @@ impl Schema {
                         .as_array()
                         .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_string)).collect())
                         .unwrap_or_default();
-                    let got = value_text(err.instance());
-                    let help = did_you_mean(&got, opts.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("expected one of {}", list(&opts)));
-                    Diagnostic::error(format!("`{got}` is not a valid value for `{}`", last_segment(&path)))
-                        .at(path.clone())
-                        .help(help)
+                    not_one_of(err.instance(), &opts, &path)
                 }
+                // An optional enum fails as anyOf/type: still a "not one of" for a string.
                 K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. }
                     if err.instance().is_string() && !self.enum_at(&path).is_empty() =>
                 {
-                    let opts = self.enum_at(&path);
-                    let got = value_text(err.instance());
-                    let help = did_you_mean(&got, opts.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("expected one of {}", list(&opts)));
-                    Diagnostic::error(format!("`{got}` is not a valid value for `{}`", last_segment(&path)))
-                        .at(path.clone())
-                        .help(help)
+                    not_one_of(err.instance(), &self.enum_at(&path), &path)
                 }
                 K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
                     let expected = self.expected_at(&path);
@@ -463,6 +451,14 @@ fn expand<'a>(schema: &'a Schema, nodes: Vec<&'a Json>) -> Vec<&'a Json> {
         }
     }
     out
+}
+
+fn not_one_of(value: &Json, opts: &[String], path: &str) -> Diagnostic {
+    let got = value_text(value);
+    let help = did_you_mean(&got, opts.iter().map(String::as_str))
+        .map(|s| format!("did you mean `{s}`?"))
+        .unwrap_or_else(|| format!("expected one of {}", list(opts)));
+    Diagnostic::error(format!("`{got}` is not a valid value for `{}`", last_segment(path))).at(path).help(help)
 }
 
 fn last_segment(pointer: &str) -> String {

@@ -2,51 +2,26 @@
 //! Hugging Face cache laid out as huggingface_hub lays it out, and the mock Hub.
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
 pub mod mock_hub;
 
+pub use common::{stderr, stdout};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Runs aimgen in `dir` with only the variables given: no HF_TOKEN, HF_ENDPOINT, HF_HOME or
-/// proxy from the developer's shell can leak in (and nothing can reach the internet: the
-/// endpoint is always the mock or a closed port).
+/// Runs aimgen in `dir` with only the variables given (see `common::command`), a private
+/// HF_HOME (no token file of the developer's is read; the default cache is inside the
+/// scratch folder) and HOME.
 pub fn aimgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aimgen"));
-    cmd.args(args).current_dir(dir);
-    for k in [
-        "HF_TOKEN",
-        "HUGGING_FACE_HUB_TOKEN",
-        "HF_HUB_OFFLINE",
-        "HF_ENDPOINT",
-        "HF_HUB_CACHE",
-        "HUGGINGFACE_HUB_CACHE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "AIMGEN_HUB_TIMEOUT_SECS",
-        "AIMGEN_HUB_RETRIES",
-    ] {
-        cmd.env_remove(k);
-    }
-    // A private HF_HOME: no token file of the developer's is read, and the default cache is
-    // inside the scratch folder.
-    cmd.env("HF_HOME", dir.join(".hf-home")).env("HOME", dir).env("NO_COLOR", "1");
+    let mut cmd = common::command(dir);
+    cmd.args(args).env("HF_HOME", dir.join(".hf-home")).env("HOME", dir);
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("aimgen runs")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
 }
 
 pub fn code(o: &Output) -> i32 {
