@@ -44,7 +44,7 @@ pub enum Failure {
 /// The fleet spec schema, compiled once.
 pub fn fleet_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| Schema::new(crate::schema::fleet_schema_json(), "fleet spec"))
+    SCHEMA.get_or_init(|| Schema::lazy(crate::schema::fleet_schema_json, "fleet spec"))
 }
 
 /// Reads and compiles the spec at `path` (shown to the user as `name`).

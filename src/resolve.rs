@@ -39,10 +39,46 @@ pub type Pins = BTreeMap<(String, String), Pin>;
 pub struct Selection {
     /// Service name.
     pub service: String,
-    /// Every recipe's verdict, compatible ones first in rank order.
-    pub candidates: Vec<(String, Verdict, String)>,
+    /// What the recipes were judged against; `candidates` ranks them again from it.
+    query: SavedQuery,
     /// Estimated weights, GB, for the chosen precision.
     pub weights_gb: Option<f64>,
+}
+
+/// A `Query` that owns its text, kept so the full ranking is only built when asked for
+/// (`explain`): for every service it is one verdict and one reason per recipe.
+#[derive(Debug, Clone)]
+struct SavedQuery {
+    model: String,
+    backend: Backend,
+    vendor: Vendor,
+    gpu_model: String,
+    memory_gb: f64,
+    gpus: Option<u32>,
+    available: u32,
+    precision: Precision,
+}
+
+impl Selection {
+    /// Every recipe's verdict with its reason, compatible ones first in rank order, as judged
+    /// when the service was resolved. `lib` is the library it was resolved with.
+    pub fn candidates(&self, lib: &Library) -> Vec<(String, Verdict, String)> {
+        let q = &self.query;
+        let query = Query {
+            model: &q.model,
+            backend: q.backend,
+            vendor: q.vendor,
+            gpu_model: &q.gpu_model,
+            memory_gb: q.memory_gb,
+            gpus: q.gpus,
+            available: q.available,
+            precision: q.precision,
+        };
+        select::rank(lib, &query)
+            .iter()
+            .map(|c| (c.recipe.recipe.id.clone(), c.verdict.clone(), c.verdict.reason(c.recipe, &query)))
+            .collect()
+    }
 }
 
 /// The outcome of resolving.
@@ -116,24 +152,29 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             available: free.len() as u32,
             precision,
         };
-        let ranked = select::rank(lib, &query);
         let facts = lib.models.get(&svc.model);
         let chosen: Option<(&LoadedRecipe, u32, bool)> = match &svc.recipe {
             Some(id) => pick_pinned(lib, id, &query, &at, &mut diags),
-            None => match ranked.first() {
-                Some(Candidate { recipe, verdict: Verdict::Compatible { gpus } }) => Some((recipe, *gpus, false)),
+            None => match select::best(lib, &query) {
+                Some(Candidate { recipe, verdict: Verdict::Compatible { gpus } }) => Some((recipe, gpus, false)),
                 _ => {
-                    diags.push(no_recipe(name, &query, &ranked, &at));
+                    diags.push(no_recipe(name, &query, &select::rank(lib, &query), &at));
                     None
                 }
             },
         };
         selections.push(Selection {
             service: name.clone(),
-            candidates: ranked
-                .iter()
-                .map(|c| (c.recipe.recipe.id.clone(), c.verdict.clone(), c.verdict.reason(c.recipe, &query)))
-                .collect(),
+            query: SavedQuery {
+                model: svc.model.clone(),
+                backend,
+                vendor: gpu.vendor,
+                gpu_model: canonical_model.clone(),
+                memory_gb: f64::from(memory_gb),
+                gpus: svc.gpus,
+                available: query.available,
+                precision,
+            },
             weights_gb: chosen.and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision))),
         });
 

@@ -172,14 +172,18 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
     out
 }
 
+/// Most GPUs one host may declare: far beyond real hosts, yet a bound on what a hostile count
+/// can make aimgen allocate. Large enough for the 1,000-service benchmark fleets.
+pub const MAX_GPUS: u32 = 1024;
+
 fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     let gpu = &spec.host.gpu;
     if gpu.count == 0 {
         out.push(Diagnostic::error("the host needs at least one GPU").at("/host/gpu/count"));
     }
-    if gpu.count > 64 {
+    if gpu.count > MAX_GPUS {
         out.push(
-            Diagnostic::error(format!("{} GPUs on one host is more than aimgen supports (64)", gpu.count))
+            Diagnostic::error(format!("{} GPUs on one host is more than aimgen supports ({MAX_GPUS})", gpu.count))
                 .at("/host/gpu/count"),
         );
     }

@@ -35,7 +35,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     "gpus": s.gpus,
                     "host_port": s.host_port,
                     "weights_gb": sel.weights_gb,
-                    "candidates": sel.candidates.iter().map(|(id, v, why)| serde_json::json!({"id": id, "state": v.name(), "reason": why})).collect::<Vec<_>>(),
+                    "candidates": sel.candidates(&c.library).iter().map(|(id, v, why)| serde_json::json!({"id": id, "state": v.name(), "reason": why})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -106,7 +106,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             precision: chosen.and_then(|x| x.precision).unwrap_or(crate::spec::Precision::Auto),
         };
         let mut shown = 0;
-        for (id, v, why) in sel.candidates.iter().filter(|(id, _, _)| *id != s.recipe.id) {
+        for (id, v, why) in sel.candidates(&c.library).iter().filter(|(id, _, _)| *id != s.recipe.id) {
             if shown == 4 || matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch | Verdict::GpuMismatch) {
                 continue;
             }

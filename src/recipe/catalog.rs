@@ -3,6 +3,7 @@
 //! service's `args`/`env` is checked against them.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,9 @@ pub struct DeniedEnv {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     engines: BTreeMap<Backend, Indexed>,
+    /// Engines without an entry in `engines` use the built-in catalogue, indexed on first use:
+    /// a vLLM fleet never pays for SGLang's 1,500 flags.
+    builtin: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -142,24 +146,44 @@ impl Catalog {
                 idx.deny.insert(d.name.clone(), d);
             }
         }
-        Catalog { engines }
+        Catalog { engines, builtin: false }
+    }
+
+    /// The built-in catalogues (`recipes/engines/`, as JSON made by build.rs), each parsed
+    /// and indexed when an engine is first asked about.
+    pub fn builtin() -> Catalog {
+        Catalog { engines: BTreeMap::new(), builtin: true }
+    }
+
+    fn index(&self, engine: Backend) -> Option<&Indexed> {
+        match self.engines.get(&engine) {
+            Some(i) => Some(i),
+            None if self.builtin => builtin_index(engine),
+            None => None,
+        }
+    }
+
+    /// Every engine's index, as text: for tests comparing two ways of loading.
+    #[doc(hidden)]
+    pub fn dump(&self) -> String {
+        [Backend::Vllm, Backend::Sglang].iter().map(|e| format!("{e:?}: {:?}\n", self.index(*e))).collect()
     }
 
     /// The flag called `name` (or one of its aliases).
     pub fn flag(&self, engine: Backend, name: &str) -> Option<&Flag> {
-        let idx = self.engines.get(&engine)?;
+        let idx = self.index(engine)?;
         idx.flags.get(name).or_else(|| idx.aliases.get(name).and_then(|n| idx.flags.get(n)))
     }
 
     /// Whether a catalogue for `engine` was loaded at all.
     pub fn knows(&self, engine: Backend) -> bool {
-        self.engines.get(&engine).is_some_and(|i| !i.flags.is_empty())
+        self.index(engine).is_some_and(|i| !i.flags.is_empty())
     }
 
     /// Checks engine arguments; `base` is the JSON pointer of the `args` mapping.
     pub fn check_args(&self, engine: Backend, args: &BTreeMap<String, Json>, base: &str) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        let Some(idx) = self.engines.get(&engine) else { return out };
+        let Some(idx) = self.index(engine) else { return out };
         if idx.flags.is_empty() {
             return out;
         }
@@ -217,7 +241,7 @@ impl Catalog {
     /// Checks environment variables; `base` is the JSON pointer of the `env` mapping.
     pub fn check_env(&self, engine: Backend, env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        let Some(idx) = self.engines.get(&engine) else { return out };
+        let Some(idx) = self.index(engine) else { return out };
         for name in env.keys() {
             let at = format!("{base}/{}", escape_segment(name));
             if let Some(d) = self.denied(name) {
@@ -257,13 +281,34 @@ impl Catalog {
 
     /// The deny-list entry for `name`, from any engine.
     pub fn denied(&self, name: &str) -> Option<&DeniedEnv> {
-        self.engines.values().find_map(|i| i.deny.get(name))
+        [Backend::Vllm, Backend::Sglang].into_iter().find_map(|e| self.index(e).and_then(|i| i.deny.get(name)))
     }
 
     /// Every flag of an engine, sorted.
     pub fn flags(&self, engine: Backend) -> impl Iterator<Item = &Flag> {
-        self.engines.get(&engine).into_iter().flat_map(|i| i.flags.values())
+        self.index(engine).into_iter().flat_map(|i| i.flags.values())
     }
+}
+
+/// One engine's built-in catalogue, parsed and indexed once. The JSON is the YAML that the
+/// test suite checks in full (`library::check_builtin`); a file that would not parse leaves
+/// the engine without a catalogue, as when none is shipped.
+fn builtin_index(engine: Backend) -> Option<&'static Indexed> {
+    static VLLM: OnceLock<Option<Indexed>> = OnceLock::new();
+    static SGLANG: OnceLock<Option<Indexed>> = OnceLock::new();
+    let slot = match engine {
+        Backend::Vllm => &VLLM,
+        Backend::Sglang => &SGLANG,
+    };
+    slot.get_or_init(|| {
+        let files: Vec<EngineCatalog> = crate::embedded::ENGINE_JSON
+            .iter()
+            .filter(|(e, _)| *e == engine.as_str())
+            .filter_map(|(_, json)| serde_json::from_str(json.as_ref()?).ok())
+            .collect();
+        Catalog::new(files).engines.remove(&engine)
+    })
+    .as_ref()
 }
 
 /// POSIX-portable variable names (what Compose and shells accept everywhere).

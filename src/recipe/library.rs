@@ -61,24 +61,60 @@ pub struct Library {
 /// The recipe file schema (also `schemas/recipe.schema.json`).
 pub fn recipe_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| Schema::new(crate::schema::recipe_schema_json(), "recipe file"))
+    SCHEMA.get_or_init(|| Schema::lazy(crate::schema::recipe_schema_json, "recipe file"))
 }
 
 fn catalog_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        Schema::new(serde_json::to_value(schemars::schema_for!(EngineCatalog)).unwrap_or_default(), "engine catalogue")
+        Schema::lazy(
+            || serde_json::to_value(schemars::schema_for!(EngineCatalog)).unwrap_or_default(),
+            "engine catalogue",
+        )
     })
 }
 
-/// The embedded library. Its files are checked by the test suite; should one still fail to
-/// load, the error names it rather than panicking.
+/// The embedded library, parsed on first use. Its files are checked in full by the test
+/// suite (`check_builtin`); should one still fail to load, the error names it rather than
+/// panicking.
 pub fn builtin() -> Result<&'static Library, Vec<Diagnostic>> {
     static LIB: OnceLock<Result<Library, Vec<Diagnostic>>> = OnceLock::new();
-    LIB.get_or_init(load_builtin).as_ref().map_err(Clone::clone)
+    LIB.get_or_init(|| parse_builtin().map_or_else(check_builtin, Ok)).as_ref().map_err(Clone::clone)
 }
 
-fn load_builtin() -> Result<Library, Vec<Diagnostic>> {
+/// The embedded library from the JSON that build.rs made of it: no YAML, no schema, no
+/// catalogue checks, which the test suite has already run on the same files (this is what
+/// every start pays for). `None` when any file does not convert; `builtin` then takes the
+/// checking path, which says what is wrong.
+pub fn parse_builtin() -> Option<Library> {
+    // Catalogues are parsed per engine on first use; here only check they were converted.
+    if embedded::ENGINE_JSON.iter().any(|(_, json)| json.is_none()) {
+        return None;
+    }
+    let mut lib = Library { recipes: Vec::new(), models: BTreeMap::new(), catalog: Catalog::builtin() };
+    let (mut specific, mut general) = (Vec::new(), Vec::new());
+    for ((name, _), (_, json)) in embedded::RECIPE_FILES.iter().zip(embedded::RECIPE_JSON) {
+        let file = serde_json::from_str::<RecipeFile>((*json)?).ok()?;
+        for m in file.models {
+            lib.models.insert(m.id.clone(), m);
+        }
+        for r in file.recipes {
+            let loaded = LoadedRecipe { recipe: r, origin: Origin::Builtin(name.to_string()), replaces_builtin: false };
+            if loaded.recipe.is_general() {
+                general.push(loaded);
+            } else {
+                specific.push(loaded);
+            }
+        }
+    }
+    lib.recipes.extend(specific);
+    lib.recipes.extend(general);
+    duplicate_ids(&lib.recipes).is_empty().then_some(lib)
+}
+
+/// The embedded library read the way user files are: YAML, schema, catalogue checks, every
+/// problem reported.
+pub fn check_builtin() -> Result<Library, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut catalogs = Vec::new();
     for (name, text) in embedded::ENGINE_FILES {
@@ -263,5 +299,25 @@ fn display_join(shown: &str, path: &Path) -> String {
         format!("{shown}{file}")
     } else {
         format!("{shown}/{file}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What every start uses (the JSON build.rs made) is what the checking path reads from
+    /// the YAML, and the YAML passes every check.
+    #[test]
+    fn builtin_json_matches_checked_yaml() {
+        let checked = match check_builtin() {
+            Ok(l) => l,
+            Err(d) => panic!("built-in library: {}", d.iter().map(|d| d.render(false)).collect::<String>()),
+        };
+        let fast = parse_builtin().expect("every embedded file converts to JSON");
+        let ids = |l: &Library| l.recipes.iter().map(|r| (r.recipe.clone(), r.origin.clone())).collect::<Vec<_>>();
+        assert_eq!(ids(&fast), ids(&checked));
+        assert_eq!(fast.models, checked.models);
+        assert_eq!(fast.catalog.dump(), checked.catalog.dump());
     }
 }

@@ -224,29 +224,49 @@ pub fn rank<'l>(lib: &'l Library, q: &Query) -> Vec<Candidate<'l>> {
         .enumerate()
         .map(|(i, r)| (i, Candidate { recipe: r, verdict: evaluate(r, q, facts, false) }))
         .collect();
-    all.sort_by(|(ia, a), (ib, b)| {
-        let key = |c: &Candidate, i: usize| {
-            let r = &c.recipe.recipe;
-            let gpus = match c.verdict {
-                Verdict::Compatible { gpus } => gpus,
-                _ => u32::MAX,
-            };
-            (
-                c.verdict.distance(),
-                // User recipes first (search order), then model-specific before general.
-                !matches!(c.recipe.origin, super::Origin::User(_)),
-                r.is_general(),
-                r.kind != RecipeKind::Optimized,
-                if q.precision == Precision::Auto { precision_rank(r.precision) } else { 0 },
-                if q.gpus.is_none() { gpus } else { 0 },
-                r.metric,
-                r.id.clone(),
-                i,
-            )
-        };
-        key(a, *ia).cmp(&key(b, *ib))
-    });
+    all.sort_by(|(ia, a), (ib, b)| rank_key(a, *ia, q).cmp(&rank_key(b, *ib, q)));
     all.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The first of `rank`, without sorting the rest: a linear scan (resolving a fleet asks this
+/// once per service). `None` when no recipe is compatible.
+pub fn best<'l>(lib: &'l Library, q: &Query) -> Option<Candidate<'l>> {
+    let facts = lib.models.get(q.model);
+    lib.recipes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, Candidate { recipe: r, verdict: evaluate(r, q, facts, false) }))
+        // Compatible ones rank before all others, so the first overall is among them.
+        .filter(|(_, c)| matches!(c.verdict, Verdict::Compatible { .. }))
+        .min_by(|(ia, a), (ib, b)| rank_key(a, *ia, q).cmp(&rank_key(b, *ib, q)))
+        .map(|(_, c)| c)
+}
+
+/// Sort key of a candidate; `i` is its place in the search order, so no two keys tie.
+/// Borrows the id: this runs for every comparison.
+#[allow(clippy::type_complexity)]
+fn rank_key<'c>(
+    c: &'c Candidate,
+    i: usize,
+    q: &Query,
+) -> (u8, bool, bool, bool, u8, u32, super::Metric, &'c str, usize) {
+    let r = &c.recipe.recipe;
+    let gpus = match c.verdict {
+        Verdict::Compatible { gpus } => gpus,
+        _ => u32::MAX,
+    };
+    (
+        c.verdict.distance(),
+        // User recipes first (search order), then model-specific before general.
+        !matches!(c.recipe.origin, super::Origin::User(_)),
+        r.is_general(),
+        r.kind != RecipeKind::Optimized,
+        if q.precision == Precision::Auto { precision_rank(r.precision) } else { 0 },
+        if q.gpus.is_none() { gpus } else { 0 },
+        r.metric,
+        r.id.as_str(),
+        i,
+    )
 }
 
 /// Why a compatible recipe ranked below the chosen one: the first ranking rule that differs.
