@@ -153,7 +153,8 @@ impl Diagnostic {
             // Tabs would shift the caret; show the line with tabs as single spaces.
             let shown: String = text.chars().map(|ch| if ch.is_control() { ' ' } else { ch }).collect();
             let shown: String = shown.chars().take(200).collect();
-            let width = self.len.min(shown.chars().count().saturating_sub(c - 1).max(1));
+            // Columns are 1-based; a 0 (never made here, but the fields are public) is column 1.
+            let width = self.len.min(shown.chars().count().saturating_sub(c.saturating_sub(1)).max(1));
             let bar = paint("1;34", "|");
             let _ = writeln!(out, "{pad} {bar}");
             let _ = writeln!(out, "{} {bar} {shown}", paint("1;34", &format!("{l:>gutter$}")));

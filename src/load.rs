@@ -90,11 +90,12 @@ pub fn parse_lenient<T: DeserializeOwned>(source: &Source, schema: &Schema) -> (
         Ok(j) => j,
         Err(d) => return (None, vec![d]),
     };
-    // Valid input is the common case, and serde accepts exactly what the schema (generated
-    // from the same types) does, so the schema runs only when serde refuses: it finds every
-    // problem and words it better. The fuzz target `fleet` asserts this equivalence.
+    // Valid input is the common case, and (strict) serde accepts exactly what the schema,
+    // generated from the same types, does; so the schema runs only when serde refuses: it
+    // finds every problem and words it better. The fuzz targets assert this equivalence.
+    // A schema that says more than the types (e.g. a `pattern`) always runs.
     if !schema.stricter_than_serde {
-        if let Ok(v) = <T as serde::Deserialize>::deserialize(&json) {
+        if let Ok(v) = deserialize_strict::<T>(&json) {
             return (Some(v), Vec::new());
         }
     }
@@ -110,6 +111,102 @@ pub fn parse_lenient<T: DeserializeOwned>(source: &Source, schema: &Schema) -> (
     match serde_json::from_value(json) {
         Ok(v) => (Some(v), problems),
         Err(e) => (None, vec![Diagnostic::error(e.to_string()).at("").locate(source)]),
+    }
+}
+
+/// Deserializes `json` as the schema would judge it (see `Strict`): what `parse_lenient`
+/// tries before running the schema.
+pub fn deserialize_strict<T: DeserializeOwned>(json: &Json) -> Result<T, serde_json::Error> {
+    T::deserialize(Strict(json))
+}
+
+/// A JSON value as a serde deserializer that, unlike `&serde_json::Value`, refuses a list
+/// where a struct is expected: serde's derive reads a struct from a list positionally
+/// (`qwen: [Qwen/Qwen3-32B]` would be a service), which the schema rejects. Found by the
+/// `fleet` fuzz target.
+struct Strict<'a>(&'a Json);
+
+impl<'de> serde::de::IntoDeserializer<'de, serde_json::Error> for Strict<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Strict<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use serde::de::value::{MapDeserializer, SeqDeserializer};
+        match self.0 {
+            Json::Array(items) => {
+                let mut seq = SeqDeserializer::new(items.iter().map(Strict));
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
+            Json::Object(map) => {
+                let mut entries = MapDeserializer::new(map.iter().map(|(k, v)| (k.as_str(), Strict(v))));
+                let value = visitor.visit_map(&mut entries)?;
+                entries.end()?;
+                Ok(value)
+            }
+            scalar => serde::Deserializer::deserialize_any(scalar, visitor),
+        }
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Json::Object(_) => self.deserialize_any(visitor),
+            other => Err(serde::de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Json::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        // Spec enums are unit variants, read from strings.
+        serde::Deserializer::deserialize_enum(self.0, name, variants, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+fn unexpected(v: &Json) -> serde::de::Unexpected<'_> {
+    use serde::de::Unexpected as U;
+    match v {
+        Json::Null => U::Unit,
+        Json::Bool(b) => U::Bool(*b),
+        Json::Number(_) => U::Other("number"),
+        Json::String(s) => U::Str(s),
+        Json::Array(_) => U::Seq,
+        Json::Object(_) => U::Map,
     }
 }
 

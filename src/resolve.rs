@@ -158,7 +158,13 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             None => match select::best(lib, &query) {
                 Some(Candidate { recipe, verdict: Verdict::Compatible { gpus } }) => Some((recipe, gpus, false)),
                 _ => {
-                    diags.push(no_recipe(name, &query, &select::rank(lib, &query), &at));
+                    // Only the closest few are named, never recipes for other models or engines:
+                    // rank just those (a spec of thousands of unknown models sorted every recipe
+                    // for each).
+                    let near = select::rank_where(lib, &query, |v| {
+                        !matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch)
+                    });
+                    diags.push(no_recipe(name, &query, &near, &at));
                     None
                 }
             },

@@ -217,12 +217,18 @@ pub struct Candidate<'l> {
 /// Every recipe judged for `q`: compatible ones first in rank order (the first is the
 /// choice), then the others, closest first.
 pub fn rank<'l>(lib: &'l Library, q: &Query) -> Vec<Candidate<'l>> {
+    rank_where(lib, q, |_| true)
+}
+
+/// `rank`, keeping only the verdicts `keep` accepts (sorting only those).
+pub fn rank_where<'l>(lib: &'l Library, q: &Query, keep: impl Fn(&Verdict) -> bool) -> Vec<Candidate<'l>> {
     let facts = lib.models.get(q.model);
     let mut all: Vec<(usize, Candidate)> = lib
         .recipes
         .iter()
         .enumerate()
         .map(|(i, r)| (i, Candidate { recipe: r, verdict: evaluate(r, q, facts, false) }))
+        .filter(|(_, c)| keep(&c.verdict))
         .collect();
     all.sort_by(|(ia, a), (ib, b)| rank_key(a, *ia, q).cmp(&rank_key(b, *ib, q)));
     all.into_iter().map(|(_, c)| c).collect()

@@ -1,0 +1,48 @@
+//! `Diagnostic::render` with arbitrary positions, widths, snippets, messages and help.
+//!
+//! Properties: nothing panics; the output ends with a newline; without colour it holds no
+//! control character but `\n`, and no line longer than the text it was given allows.
+#![no_main]
+
+use aimgen::diagnostic::{Diagnostic, Severity};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    warning: bool,
+    message: String,
+    path: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    len: usize,
+    at_key: bool,
+    snippet: Option<String>,
+    help: Option<String>,
+    color: bool,
+}
+
+fuzz_target!(|i: Input| {
+    let d = Diagnostic {
+        severity: if i.warning { Severity::Warning } else { Severity::Error },
+        message: i.message,
+        path: i.path,
+        line: i.line,
+        column: i.column,
+        pointer: None,
+        help: i.help,
+        len: i.len,
+        at_key: i.at_key,
+        snippet: i.snippet,
+    };
+    let out = d.render(i.color);
+    assert!(out.ends_with('\n'));
+    if !i.color {
+        // User text may hold any character; only what render itself adds is bounded.
+        let limit = d.message.len() + d.path.as_ref().map_or(0, String::len) + d.help.as_ref().map_or(0, String::len);
+        for l in out.lines() {
+            assert!(l.len() <= limit + 4 * 200 + 64, "line of {} bytes", l.len());
+        }
+    }
+    let _ = serde_json::to_string(&d);
+});
