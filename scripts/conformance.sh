@@ -45,6 +45,8 @@ COMPOSE_SUITE=trixie
 COMPOSE_FILE_NAME=docker-compose.cache.yml
 DOCKERFILE_NAME=Dockerfile.optimized
 PINNED_SCHEMA="$ROOT/../shared/conformance/compose-spec.json"
+# shared/conformance/README.md gives this sha256 for the pinned copy.
+PINNED_SCHEMA_SHA256=1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9c3f0e
 
 # hadolint rules switched off, each with its reason. Keep this list empty unless a rule cannot
 # apply to what aimgen generates; a warning about a real problem is a generator bug to fix.
@@ -162,7 +164,12 @@ print_versions() {
         yamllint "$("$YAMLLINT" --version 2>&1 | head -n 1)" \
         dotenv-linter "$("$DOTENV_LINTER" --version 2>&1 | head -n 1)"
     if [ -f "$PINNED_SCHEMA" ]; then
-        printf '  %-18s %s\n' pinned-schema "$(cd "$(dirname "$PINNED_SCHEMA")" && pwd)/compose-spec.json"
+        local sum note
+        sum=$(sha256sum "$PINNED_SCHEMA" | cut -d' ' -f1)
+        if [ "$sum" = "$PINNED_SCHEMA_SHA256" ]; then note="sha256 as pinned"
+        else note="NOTE: sha256 $sum, not the pinned $PINNED_SCHEMA_SHA256"; fi
+        printf '  %-18s %s (%s)\n' pinned-schema \
+            "$(cd "$(dirname "$PINNED_SCHEMA")" && pwd)/compose-spec.json" "$note"
     else
         printf '  %-18s %s\n' pinned-schema "absent (no ../shared/conformance beside the repo)"
     fi

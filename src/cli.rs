@@ -30,7 +30,22 @@ pub enum Command {
     /// Browse the recipe library.
     #[command(subcommand)]
     Recipes(RecipesCommand),
-    /// Print a JSON Schema: the fleet spec's (default) or the recipe file's.
+    /// Pin each Hub model to a commit in the fleet's lock file (fleet.yaml → fleet.lock).
+    ///
+    /// Records, per model, the files the engine loads (path, size, blob id); `render` then pins
+    /// the prefetch job and every server to those commits. Asks HF_ENDPOINT (the fleet's
+    /// `cache.hf_endpoint` wins) with HF_TOKEN for gated models; AIMGEN_HUB_TIMEOUT_SECS and
+    /// AIMGEN_HUB_RETRIES tune the requests.
+    Lock(LockArgs),
+    /// Inspect the local Hugging Face cache (offline).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Show which locked models moved on the Hub and what an update would download.
+    ///
+    /// Exit status: 0 when all are current, 1 when something is outdated or not locked, 2 on
+    /// network or usage errors.
+    Outdated(OutdatedArgs),
+    /// Print a JSON Schema: the fleet spec's (default), the recipe file's or the lock file's.
     Schema {
         /// Which schema.
         #[arg(value_enum, default_value_t = SchemaKind::Fleet)]
@@ -45,6 +60,8 @@ pub enum SchemaKind {
     Fleet,
     /// Recipe files.
     Recipe,
+    /// Lock files (`fleet.lock`, written by `aimgen lock`).
+    Lock,
 }
 
 /// Diagnostic output format.
@@ -103,6 +120,54 @@ pub struct ExplainArgs {
     pub fleet: PathBuf,
     #[command(flatten)]
     pub compile: CompileArgs,
+}
+
+/// `aimgen lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The fleet spec; its lock file is written beside it.
+    pub fleet: PathBuf,
+    /// Re-resolve pinned models to the commit their revision points to now: every model, or
+    /// those of the SERVICEs named. Without it, existing entries are kept.
+    #[arg(long)]
+    pub update: bool,
+    /// Services whose models `--update` re-resolves.
+    #[arg(value_name = "SERVICE", requires = "update")]
+    pub services: Vec<String>,
+}
+
+/// `aimgen cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Per service: is its locked snapshot cached, and what is left to download.
+    ///
+    /// Also lists models and revisions in the cache that no service uses, with the `hf cache
+    /// rm` command that would remove them. Reads only; deletes nothing.
+    Status(CacheStatusArgs),
+}
+
+/// `aimgen cache status`.
+#[derive(Debug, Args)]
+pub struct CacheStatusArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// The hub cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else the fleet's
+    /// `<cache.host_path>/hub`, else ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// `aimgen outdated`.
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// `aimgen recipes …`.
@@ -209,10 +274,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => cmd::check::run(&a),
         Command::Explain(a) => cmd::explain::run(&a),
         Command::Recipes(r) => cmd::recipes::run(&r),
+        Command::Lock(a) => cmd::lock::run(&a),
+        Command::Cache(CacheCommand::Status(a)) => cmd::cache::status(&a),
+        Command::Outdated(a) => cmd::outdated::run(&a),
         Command::Schema { kind } => {
             let schema = match kind {
                 SchemaKind::Fleet => crate::schema::fleet_schema_json(),
                 SchemaKind::Recipe => crate::schema::recipe_schema_json(),
+                SchemaKind::Lock => crate::lockfile::schema_json(),
             };
             crate::cmd::report::out(&crate::schema::to_text(&schema))?;
             Ok(ExitCode::SUCCESS)

@@ -54,7 +54,13 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
         Err(d) => return Err(Failure::Invalid(vec![d])),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    compile_source(source, &base, opts, &Pins::new())
+    // `fleet.lock` beside the spec pins Hub models; a stale or broken one is reported here.
+    let lock = crate::lockfile::read_beside(path, name).map_err(Failure::Read)?;
+    let pins = match &lock {
+        Some(Ok(l)) => l.lock.pins(),
+        _ => Pins::new(),
+    };
+    crate::lockfile::verify(compile_source(source, &base, opts, &pins), lock.as_ref())
 }
 
 /// Compiles spec text; `base` is the folder relative recipe paths start from.

@@ -344,6 +344,8 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         env.insert("HF_HUB_CACHE".to_string(), hub_dir.clone());
         env.insert("HF_HUB_DISABLE_TELEMETRY".to_string(), "1".to_string());
         env.insert("HF_XET_HIGH_PERFORMANCE".to_string(), "1".to_string());
+        // Progress bars are terminal escape codes in `docker compose logs`.
+        env.insert("HF_HUB_DISABLE_PROGRESS_BARS".to_string(), "1".to_string());
         if let Some(e) = &cache_spec.hf_endpoint {
             env.insert("HF_ENDPOINT".to_string(), e.clone());
         }

@@ -10,14 +10,19 @@ LOADED = ("json", "safetensors", "model", "tiktoken", "txt", "py", "jinja")
 
 def engine_files(files):
     """Configs, tokenizers, safetensors weights and remote code; never original/ checkpoints,
-    *.pth, or *.bin duplicates of safetensors weights."""
-    has_safetensors = any(f.endswith(".safetensors") for f in files)
+    *.pth, *.bin duplicates of safetensors weights, or Mistral's consolidated.safetensors
+    beside the Hugging Face shards."""
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    has_safetensors = any(n.endswith(".safetensors") for n in names)
+    has_shards = any(n.endswith(".safetensors") and not n.startswith("consolidated") for n in names)
     keep = []
-    for f in files:
+    for f, name in zip(files, names):
         if f.split("/", 1)[0] == "original":
             continue
-        ext = f.rsplit("/", 1)[-1].rpartition(".")[2]
-        if ext in LOADED or (ext == "bin" and not has_safetensors):
+        ext = name.rpartition(".")[2]
+        if ext == "safetensors" and name.startswith("consolidated") and has_shards:
+            continue
+        if ext in LOADED or name.startswith("tokenizer") or (ext == "bin" and not has_safetensors):
             keep.append(f)
     return sorted(keep)
 

@@ -10,25 +10,18 @@ const HOST: &str = "host: {gpu: {vendor: amd, model: MI300X, count: 8}}\n";
 fn check(spec: &str) -> (Option<i32>, String) {
     let dir = scratch("diag");
     write(&dir, "fleet.yaml", spec);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aimgen"))
-        .args(["check", "fleet.yaml"])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs");
+    run_check(&dir)
+}
+
+fn run_check(dir: &std::path::Path) -> (Option<i32>, String) {
+    let o = command(dir).args(["check", "fleet.yaml"]).output().expect("runs");
     (o.status.code(), stderr(&o))
 }
 
 fn check_bytes(bytes: &[u8]) -> (Option<i32>, String) {
     let dir = scratch("diag-bytes");
     std::fs::write(dir.join("fleet.yaml"), bytes).expect("write");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aimgen"))
-        .args(["check", "fleet.yaml"])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs");
-    (o.status.code(), stderr(&o))
+    run_check(&dir)
 }
 
 #[track_caller]

@@ -16,10 +16,36 @@ pub fn aimgen(args: &[&str]) -> Output {
     aimgen_env(args, &[])
 }
 
-/// Runs aimgen with extra environment variables.
-pub fn aimgen_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The built binary in `dir`, with no Hugging Face variable, token or proxy from the
+/// developer's shell (nothing can reach the internet) and no colour.
+pub fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aimgen"));
-    cmd.args(args).current_dir(root()).env_remove("HF_TOKEN").env_remove("HF_ENDPOINT").env("NO_COLOR", "1");
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    for k in [
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HF_ENDPOINT",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "AIMGEN_HUB_TIMEOUT_SECS",
+        "AIMGEN_HUB_RETRIES",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// Runs aimgen from the crate root with extra environment variables.
+pub fn aimgen_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(&root());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -1,0 +1,302 @@
+//! `aimgen cache status FLEET`: offline. For each service, whether its locked snapshot is in
+//! the Hugging Face cache, the bytes cached and still to download; models and revisions in the
+//! cache that no service uses, with the `hf cache rm` command that would free them. aimgen
+//! deletes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::lock::{print_quiet, read_fleet};
+use crate::cli::{CacheStatusArgs, Format};
+use crate::hub::cache::{self, CacheOrigin, HubCache};
+use crate::hub::{human_bytes, short};
+use crate::lockfile::hub_key;
+use crate::render::shell_quote;
+
+/// One service's line.
+#[derive(Debug, Serialize)]
+struct Row {
+    service: String,
+    model: String,
+    /// The revision the service asks for (`null` for a local `model_path`).
+    revision: Option<String>,
+    /// The locked commit; for an unpinned service, what `refs/<revision>` holds, if anything.
+    sha: Option<String>,
+    /// complete, partial, missing; `unpinned` without a lock entry; `local` for `model_path`.
+    state: &'static str,
+    /// Locked files (for an unpinned service: files in its cached snapshot).
+    files: Option<usize>,
+    /// Of those, present in the snapshot.
+    files_cached: Option<usize>,
+    bytes_total: Option<u64>,
+    bytes_cached: Option<u64>,
+    bytes_missing: Option<u64>,
+}
+
+/// Something in the cache no service needs.
+#[derive(Debug, Serialize)]
+struct Unused {
+    model: String,
+    /// For a revision of a model the fleet uses: its commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha: Option<String>,
+    /// What removing it frees.
+    bytes: u64,
+    /// Of those, bytes of blobs a locked service still needs (another revision of the same
+    /// model shares them but has not linked them yet): removing it means downloading them again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_needed: Option<u64>,
+    /// The command that removes it.
+    command: String,
+}
+
+/// Runs `cache status`.
+pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
+    let Some(fleet) = read_fleet(&args.fleet)? else { return Ok(ExitCode::from(1)) };
+    let host_path = fleet.spec.cache.as_ref().and_then(|c| c.host_path.as_deref());
+    let (root, origin) = cache::locate(args.cache_dir.as_deref(), host_path);
+    let hub = HubCache::new(&root);
+    let lock = fleet.lock_or_empty();
+
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    // Blob → size, per repo: what the whole fleet needs and lacks, each blob once.
+    let mut needed: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut lacking: BTreeSet<(String, String)> = BTreeSet::new();
+    // Snapshots the fleet uses, per repo (kept out of "unused revisions").
+    let mut keep: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut unpinned = Vec::new();
+    for (name, svc) in &fleet.spec.services {
+        let Some((repo, revision)) = hub_key(svc) else {
+            rows.push(Row {
+                service: name.clone(),
+                model: svc.model.clone(),
+                revision: None,
+                sha: None,
+                state: "local",
+                files: None,
+                files_cached: None,
+                bytes_total: None,
+                bytes_cached: None,
+                bytes_missing: None,
+            });
+            continue;
+        };
+        if let Some(entry) = lock.get(&repo, &revision) {
+            let s = hub.status(entry);
+            for f in &entry.files {
+                needed.insert((repo.clone(), f.blob.clone()), f.size);
+            }
+            lacking.extend(s.missing_blobs.keys().map(|b| (repo.clone(), b.clone())));
+            keep.entry(repo.clone()).or_default().push(entry.sha.clone());
+            rows.push(Row {
+                service: name.clone(),
+                model: repo,
+                revision: Some(revision),
+                sha: Some(entry.sha.clone()),
+                state: s.state.as_str(),
+                files: Some(s.files),
+                files_cached: Some(s.files_linked),
+                bytes_total: Some(s.bytes_total),
+                bytes_cached: Some(s.bytes_cached),
+                bytes_missing: Some(s.bytes_missing()),
+            });
+            continue;
+        }
+        // No lock entry: say what the cache itself can tell.
+        unpinned.push(name.clone());
+        let sha = hub.resolve_ref(&repo, &revision);
+        let listing = sha.as_deref().map(|s| hub.snapshot_listing(&repo, s)).unwrap_or_default();
+        let bytes: u64 = listing.iter().map(|(_, n)| n).sum();
+        match &sha {
+            Some(s) if !listing.is_empty() => {
+                keep.entry(repo.clone()).or_default().push(s.clone());
+                notes.push(format!(
+                    "{name} is not locked; refs/{revision} of {repo} points to {}, whose snapshot holds {} file{} ({})",
+                    short(s),
+                    listing.len(),
+                    if listing.len() == 1 { "" } else { "s" },
+                    human_bytes(bytes)
+                ));
+            }
+            Some(s) => notes.push(format!(
+                "{name} is not locked; refs/{revision} of {repo} points to {}, which has no files in the cache",
+                short(s)
+            )),
+            None => notes.push(format!("{name} is not locked, and the cache has no refs/{revision} for {repo}")),
+        }
+        rows.push(Row {
+            service: name.clone(),
+            model: repo,
+            revision: Some(revision),
+            files: sha.as_ref().map(|_| listing.len()),
+            files_cached: sha.as_ref().map(|_| listing.len()),
+            sha,
+            state: "unpinned",
+            bytes_total: None,
+            bytes_cached: Some(bytes),
+            bytes_missing: None,
+        });
+    }
+    if !unpinned.is_empty() {
+        notes.push(format!(
+            "without a lock entry aimgen cannot tell what is left to download: run `aimgen lock {}`",
+            fleet.shown()
+        ));
+    }
+
+    // What the cache holds that the fleet does not use.
+    let rm_dir = match origin {
+        CacheOrigin::Flag | CacheOrigin::HostPath => format!(" --cache-dir {}", shell_quote(&root.to_string_lossy())),
+        _ => String::new(),
+    };
+    let used_repos: BTreeSet<&str> =
+        fleet.spec.services.values().filter(|s| s.model_path.is_none()).map(|s| s.model.as_str()).collect();
+    let mut unused = Vec::new();
+    let mut unused_revisions = Vec::new();
+    for r in hub.repos() {
+        if !used_repos.contains(r.repo.as_str()) {
+            unused.push(Unused {
+                command: format!("hf cache rm{rm_dir} model/{}", r.repo),
+                model: r.repo,
+                sha: None,
+                bytes: r.bytes,
+                bytes_needed: None,
+            });
+            continue;
+        }
+        let kept = keep.get(&r.repo).cloned().unwrap_or_default();
+        for sha in r.snapshots.iter().filter(|s| !kept.contains(s)) {
+            let freed = hub.revision_blobs(&r.repo, sha);
+            let needed: u64 = freed
+                .iter()
+                .filter(|(b, _)| needed.contains_key(&(r.repo.clone(), (*b).clone())))
+                .map(|(_, n)| n)
+                .sum();
+            unused_revisions.push(Unused {
+                model: r.repo.clone(),
+                sha: Some(sha.clone()),
+                bytes: freed.values().sum(),
+                bytes_needed: Some(needed),
+                command: format!("hf cache rm{rm_dir} {sha}"),
+            });
+        }
+    }
+
+    let bytes_total: u64 = needed.values().sum();
+    let bytes_missing: u64 = lacking.iter().filter_map(|k| needed.get(k)).sum();
+    let bytes_cached = bytes_total - bytes_missing;
+    if args.format == Format::Json {
+        let doc = serde_json::json!({
+            "cache": root.to_string_lossy(),
+            "cache_from": origin.describe(),
+            "services": rows,
+            "bytes_total": bytes_total,
+            "bytes_cached": bytes_cached,
+            "bytes_missing": bytes_missing,
+            "unpinned": unpinned,
+            "unused": unused,
+            "unused_revisions": unused_revisions,
+        });
+        print_quiet(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut out = format!("hub cache {} (from {})\n", root.display(), origin.describe());
+    if !root.is_dir() {
+        out.push_str("  (the folder does not exist: nothing is cached yet)\n");
+    }
+    if let (Some(volume), CacheOrigin::Default | CacheOrigin::HubCacheEnv | CacheOrigin::HfHomeEnv) =
+        (fleet_volume(&fleet.spec), origin)
+    {
+        // The deployment's cache is a Docker volume, not this folder: say how to read that one.
+        out.push_str(&format!(
+            "  (the fleet's cache is the Docker volume `{volume}`: to read it, pass --cache-dir \"$(docker volume inspect -f '{{{{.Mountpoint}}}}' {volume})/hub\")\n"
+        ));
+    }
+    let table: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let opt = |n: Option<u64>| n.map(human_bytes).unwrap_or_else(|| "-".into());
+            [
+                r.service.clone(),
+                r.model.clone(),
+                r.revision.clone().unwrap_or_else(|| "-".into()),
+                r.sha.as_deref().map(short).unwrap_or("-").to_string(),
+                r.state.to_string(),
+                match (r.files_cached, r.files, r.state) {
+                    (Some(c), Some(t), s) if s != "unpinned" => format!("{c}/{t}"),
+                    (_, Some(t), _) => t.to_string(),
+                    _ => "-".into(),
+                },
+                opt(r.bytes_cached),
+                opt(r.bytes_missing),
+            ]
+        })
+        .collect();
+    let header =
+        ["SERVICE", "MODEL", "REVISION", "COMMIT", "STATE", "FILES", "CACHED", "TO DOWNLOAD"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&table) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for n in &notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    if !unused.is_empty() || !unused_revisions.is_empty() {
+        out.push_str("\nin the cache but used by no service (aimgen deletes nothing; to free the space, run):\n");
+        let label = |u: &Unused| match &u.sha {
+            Some(s) => format!("{}@{}", u.model, short(s)),
+            None => u.model.clone(),
+        };
+        let w = unused.iter().chain(&unused_revisions).map(|u| label(u).chars().count()).max().unwrap_or(0);
+        for u in unused.iter().chain(&unused_revisions) {
+            out.push_str(&format!("  {:<w$}  {:>9}  {}\n", label(u), human_bytes(u.bytes), u.command));
+            if let Some(n) = u.bytes_needed.filter(|n| *n > 0) {
+                out.push_str(&format!(
+                    "  {:<w$}  (of which {} is shared with a locked revision not yet linked: run the prefetch first)\n",
+                    "",
+                    human_bytes(n)
+                ));
+            }
+        }
+    }
+    let pinned = if unpinned.is_empty() {
+        String::new()
+    } else {
+        format!("; {} service{} not locked", unpinned.len(), if unpinned.len() == 1 { "" } else { "s" })
+    };
+    out.push_str(&format!(
+        "total: {} to download ({bytes_missing} bytes), {} of {} cached{pinned}\n",
+        human_bytes(bytes_missing),
+        human_bytes(bytes_cached),
+        human_bytes(bytes_total)
+    ));
+    print_quiet(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The named volume holding the fleet's cache (as `resolve` names it), unless it uses a host folder.
+fn fleet_volume(spec: &crate::spec::FleetSpec) -> Option<String> {
+    let c = spec.cache.clone().unwrap_or_default();
+    match c.host_path {
+        Some(_) => None,
+        None => Some(c.volume.unwrap_or_else(|| format!("{}-model-cache", spec.name))),
+    }
+}

@@ -1,0 +1,318 @@
+//! Reading a Hugging Face hub cache, offline and read-only. The layout (one folder per repo):
+//!
+//! ```text
+//! models--{org}--{name}/
+//!   refs/<branch>            the commit sha the branch pointed to when last downloaded
+//!   blobs/<etag>             content, named by sha256 (LFS) or git blob sha1
+//!   snapshots/<sha>/<path>   relative symlinks to ../../blobs/<etag>
+//! ```
+//!
+//! Several revisions share a blob, and `huggingface_hub` downloads a file only when its blob
+//! is missing, so what a revision costs is the size of the blobs it needs that are not there.
+//! aimgen never writes or deletes here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::lockfile::{is_safe_path, LockedModel};
+use crate::validate::is_sha;
+
+/// A hub cache folder (what `HF_HUB_CACHE` points at).
+#[derive(Debug, Clone)]
+pub struct HubCache {
+    /// The folder holding `models--*` folders.
+    pub root: PathBuf,
+}
+
+/// Where the cache folder came from, for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOrigin {
+    /// `--cache-dir`.
+    Flag,
+    /// `HF_HUB_CACHE`.
+    HubCacheEnv,
+    /// `$HF_HOME/hub`.
+    HfHomeEnv,
+    /// The fleet's `cache.host_path` + `/hub`.
+    HostPath,
+    /// `~/.cache/huggingface/hub`.
+    Default,
+}
+
+impl CacheOrigin {
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CacheOrigin::Flag => "--cache-dir",
+            CacheOrigin::HubCacheEnv => "HF_HUB_CACHE",
+            CacheOrigin::HfHomeEnv => "HF_HOME",
+            CacheOrigin::HostPath => "the fleet's cache.host_path",
+            CacheOrigin::Default => "the default location",
+        }
+    }
+}
+
+/// Picks the cache folder: `--cache-dir`, else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else the
+/// fleet's `<host_path>/hub`, else `~/.cache/huggingface/hub`. What the user set explicitly
+/// wins over what the fleet implies; the report says which one was read.
+pub fn locate(flag: Option<&Path>, host_path: Option<&str>) -> (PathBuf, CacheOrigin) {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = flag {
+        return (p.to_path_buf(), CacheOrigin::Flag);
+    }
+    if let Some(p) = env("HF_HUB_CACHE") {
+        return (p, CacheOrigin::HubCacheEnv);
+    }
+    if let Some(p) = env("HF_HOME") {
+        return (p.join("hub"), CacheOrigin::HfHomeEnv);
+    }
+    if let Some(p) = host_path {
+        return (Path::new(p).join("hub"), CacheOrigin::HostPath);
+    }
+    let home = env("HOME").unwrap_or_else(|| PathBuf::from("~"));
+    (home.join(".cache").join("huggingface").join("hub"), CacheOrigin::Default)
+}
+
+/// How much of a locked snapshot is in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Every locked file is linked in `snapshots/<sha>/` with its blob.
+    Complete,
+    /// Some are.
+    Partial,
+    /// None is, and no blob of it is there either.
+    Missing,
+}
+
+impl State {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Complete => "complete",
+            State::Partial => "partial",
+            State::Missing => "missing",
+        }
+    }
+}
+
+/// One locked model revision checked against the cache.
+#[derive(Debug, Clone)]
+pub struct SnapshotStatus {
+    /// Complete, partial or missing.
+    pub state: State,
+    /// Locked files.
+    pub files: usize,
+    /// Files present in the snapshot folder.
+    pub files_linked: usize,
+    /// Bytes of all locked files.
+    pub bytes_total: u64,
+    /// Bytes of locked files whose content is on disk (linked, or a blob another revision
+    /// brought that a download would re-link).
+    pub bytes_cached: u64,
+    /// Blobs still to download, with their sizes.
+    pub missing_blobs: BTreeMap<String, u64>,
+}
+
+impl SnapshotStatus {
+    /// Bytes still to download for this revision alone.
+    pub fn bytes_missing(&self) -> u64 {
+        self.bytes_total - self.bytes_cached
+    }
+}
+
+/// A model folder found in the cache.
+#[derive(Debug, Clone)]
+pub struct CachedRepo {
+    /// Repo id, `org/name`.
+    pub repo: String,
+    /// Bytes of its blobs, each counted once (what deleting the folder frees).
+    pub bytes: u64,
+    /// Commit shas with a snapshot folder.
+    pub snapshots: Vec<String>,
+}
+
+impl HubCache {
+    /// A cache at `root`; nothing is read yet.
+    pub fn new(root: impl Into<PathBuf>) -> HubCache {
+        HubCache { root: root.into() }
+    }
+
+    fn repo_dir(&self, repo: &str) -> PathBuf {
+        self.root.join(super::repo_folder(repo))
+    }
+
+    /// The commit `refs/<revision>` holds, if it is a well-formed sha. A sha revision is its
+    /// own commit (no ref file is written for it).
+    pub fn resolve_ref(&self, repo: &str, revision: &str) -> Option<String> {
+        if is_sha(revision) {
+            return Some(revision.to_string());
+        }
+        if !crate::validate::is_revision(revision) {
+            return None;
+        }
+        let text = fs::read_to_string(self.repo_dir(repo).join("refs").join(revision)).ok()?;
+        let sha = text.trim();
+        is_sha(sha).then(|| sha.to_string())
+    }
+
+    /// Size of `blobs/<blob>` when it is a complete file (an interrupted download leaves
+    /// `<blob>.incomplete`, which is not it).
+    fn blob_size(&self, repo: &str, blob: &str) -> Option<u64> {
+        if blob.is_empty() || !blob.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        fs::metadata(self.repo_dir(repo).join("blobs").join(blob)).ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+
+    /// Size of `snapshots/<sha>/<path>`, following its link, when it resolves to a file.
+    fn snapshot_file(&self, repo: &str, sha: &str, path: &str) -> Option<u64> {
+        if !is_sha(sha) || !is_safe_path(path) {
+            return None;
+        }
+        let p = self.repo_dir(repo).join("snapshots").join(sha).join(path);
+        fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+
+    /// Checks a locked revision: which files are linked, which blobs are there.
+    pub fn status(&self, m: &LockedModel) -> SnapshotStatus {
+        let mut s = SnapshotStatus {
+            state: State::Missing,
+            files: m.files.len(),
+            files_linked: 0,
+            bytes_total: 0,
+            bytes_cached: 0,
+            missing_blobs: BTreeMap::new(),
+        };
+        for f in &m.files {
+            s.bytes_total += f.size;
+            let linked = self.snapshot_file(&m.repo, &m.sha, &f.path);
+            // A link whose target has the wrong size is a file the Hub has changed under a
+            // sha (impossible) or a damaged cache: count it as absent either way.
+            let linked_ok = linked == Some(f.size);
+            if linked_ok {
+                s.files_linked += 1;
+            }
+            if linked_ok || self.blob_size(&m.repo, &f.blob) == Some(f.size) {
+                s.bytes_cached += f.size;
+            } else {
+                s.missing_blobs.insert(f.blob.clone(), f.size);
+            }
+        }
+        s.state = if s.files_linked == s.files {
+            State::Complete
+        } else if s.files_linked == 0 && s.bytes_cached == 0 {
+            State::Missing
+        } else {
+            State::Partial
+        };
+        s
+    }
+
+    /// Every file of a snapshot (for an unpinned service: what the cache holds without a
+    /// lock to compare with), sorted, with sizes; broken links are left out.
+    pub fn snapshot_listing(&self, repo: &str, sha: &str) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        if !is_sha(sha) {
+            return out;
+        }
+        let dir = self.repo_dir(repo).join("snapshots").join(sha);
+        walk(&dir, String::new(), &mut |rel, path| {
+            if let Ok(m) = fs::metadata(path) {
+                if m.is_file() {
+                    out.push((rel.to_string(), m.len()));
+                }
+            }
+        });
+        out.sort();
+        out
+    }
+
+    /// Blob names a snapshot links to.
+    fn snapshot_blobs(&self, repo: &str, sha: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let dir = self.repo_dir(repo).join("snapshots").join(sha);
+        walk(&dir, String::new(), &mut |_, path| {
+            if let Ok(target) = fs::read_link(path) {
+                if let Some(name) = target.file_name() {
+                    out.insert(name.to_string_lossy().into_owned());
+                }
+            }
+        });
+        out
+    }
+
+    /// The blobs (with sizes) that deleting the snapshot `sha` frees, as `hf cache rm <sha>`
+    /// does: those no other snapshot of the repo links to.
+    pub fn revision_blobs(&self, repo: &str, sha: &str) -> BTreeMap<String, u64> {
+        let others: BTreeSet<String> = fs::read_dir(self.repo_dir(repo).join("snapshots"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|s| s != sha)
+                    .flat_map(|s| self.snapshot_blobs(repo, &s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.snapshot_blobs(repo, sha)
+            .into_iter()
+            .filter(|b| !others.contains(b))
+            .filter_map(|b| self.blob_size(repo, &b).map(|n| (b, n)))
+            .collect()
+    }
+
+    /// Every model folder in the cache, sorted by repo id. Datasets and spaces are not
+    /// aimgen's business and are skipped.
+    pub fn repos(&self) -> Vec<CachedRepo> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(&self.root) else { return out };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("models--") else { continue };
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            // Repo ids cannot contain `--`, so the first `--` is the `/`.
+            let repo = rest.replacen("--", "/", 1);
+            let dir = e.path();
+            let bytes = fs::read_dir(dir.join("blobs"))
+                .map(|rd| {
+                    rd.flatten().filter_map(|b| b.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum::<u64>()
+                })
+                .unwrap_or(0);
+            let mut snapshots: Vec<String> = fs::read_dir(dir.join("snapshots"))
+                .map(|rd| {
+                    rd.flatten().map(|s| s.file_name().to_string_lossy().into_owned()).filter(|s| is_sha(s)).collect()
+                })
+                .unwrap_or_default();
+            snapshots.sort();
+            out.push(CachedRepo { repo, bytes, snapshots });
+        }
+        out.sort_by(|a, b| a.repo.cmp(&b.repo));
+        out
+    }
+}
+
+/// Visits every non-directory entry under `dir` (not following directory links), depth first,
+/// with its `/`-separated path relative to the start. Bounded depth: a cache is shallow.
+fn walk(dir: &Path, prefix: String, visit: &mut dyn FnMut(&str, &Path)) {
+    fn go(dir: &Path, prefix: &str, depth: usize, visit: &mut dyn FnMut(&str, &Path)) {
+        if depth > 32 {
+            return;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            match e.file_type() {
+                Ok(t) if t.is_dir() => go(&e.path(), &rel, depth + 1, visit),
+                Ok(_) => visit(&rel, &e.path()),
+                Err(_) => {}
+            }
+        }
+    }
+    go(dir, &prefix, 0, visit);
+}
