@@ -5,9 +5,11 @@
 set -euo pipefail
 FUZZ=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$FUZZ")
-mkdir -p "$FUZZ/corpus/fleet" "$FUZZ/corpus/recipe_file" "$FUZZ/corpus/diagnostic"
+mkdir -p "$FUZZ/corpus/fleet" "$FUZZ/corpus/recipe_file" "$FUZZ/corpus/diagnostic" "$FUZZ/corpus/lockfile"
 cp "$ROOT"/examples/*.yaml "$ROOT/tests/e2e/fleet.yaml" "$FUZZ"/seeds/fleet-*.yaml "$FUZZ/corpus/fleet/"
 cp "$ROOT"/recipes/*.yaml "$FUZZ"/seeds/recipe-*.yaml "$FUZZ/corpus/recipe_file/"
+cp "$FUZZ"/seeds/lock-*.lock "$FUZZ/corpus/lockfile/"
+find "$ROOT/examples" "$ROOT/tests" -name '*.lock' -exec cp {} "$FUZZ/corpus/lockfile/" \;
 # Spec snippets from the integration tests: every string literal that starts `version:`
 # (escapes decoded, `format!` braces undone, `{HOST}` filled in).
 python3 - "$ROOT/tests" "$FUZZ/corpus/fleet" <<'PY'
@@ -27,6 +29,6 @@ PY
 printf 'error\x00\x01\x02line\x05\x00\x00\x00\x00\x00\x00\x00' >"$FUZZ/corpus/diagnostic/seed-1"
 printf '\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00' >"$FUZZ/corpus/diagnostic/seed-2"
 ls "$FUZZ/corpus"/* | wc -l >/dev/null
-for t in fleet recipe_file diagnostic; do
+for t in fleet recipe_file diagnostic lockfile; do
     echo "$t: $(ls "$FUZZ/corpus/$t" | wc -l) seeds" >&2
 done
