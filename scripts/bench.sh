@@ -195,10 +195,14 @@ target "linear: 1,000 services <= 12 x 100 services (check ${LIN_CHECK}x, render
     "$(py "${T[n1000.check]} <= 12 * ${T[n100.check]} and ${T[n1000.render]} <= 12 * ${T[n100.render]}")"
 target "peak RSS < 50 MB at 1,000 services (${RSS_CHECK} KB, ${RSS_RENDER} KB)" \
     "$(py "max($RSS_CHECK, $RSS_RENDER) < 50 * 1024")"
+ten_x() { py "${T[$1.compose]} >= 10 * ${T[$1.check]} and ${T[$1.compose]} >= 10 * ${T[$1.render]}"; }
 ALL10=True
-for c in "${CASES[@]}"; do
-    [ "$(py "${T[$c.compose]} >= 10 * ${T[$c.check]} and ${T[$c.compose]} >= 10 * ${T[$c.render]}")" = True ] || ALL10=False
+for c in ref n10 n100 n1000; do
+    [ "$(ten_x "$c")" = True ] || ALL10=False
 done
-target ">= 10 x faster than docker-compose config -q on its own output (check and render, every fleet)" "$ALL10"
-echo "bench: $((7 - MISSED)) targets met, $MISSED missed"
+target ">= 10 x faster than docker-compose config -q on its own output (check and render; reference, 10, 100, 1,000 services)" "$ALL10"
+# Reported on its own: aimgen reads 1,000 user recipes (~350 KB of YAML) while Compose only
+# sees the reference fleet's three services.
+target ">= 10 x faster than docker-compose config -q with a 1,000-recipe --recipes folder" "$(ten_x lib)"
+echo "bench: $((8 - MISSED)) targets met, $MISSED missed"
 if [ "$STRICT" = 1 ] && [ "$MISSED" -gt 0 ]; then exit 1; fi
