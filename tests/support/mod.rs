@@ -10,7 +10,6 @@ pub use common::{stderr, stdout};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs aimgen in `dir` with only the variables given (see `common::command`), a private
 /// HF_HOME (no token file of the developer's is read; the default cache is inside the
@@ -28,27 +27,14 @@ pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-/// A fresh, empty folder under target/.
+/// A fresh, empty folder under target/ (the shared helper, with a `hub-` prefix).
 pub fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-scratch").join(format!(
-        "hub-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+    common::scratch(&format!("hub-{name}"))
 }
 
 /// Writes `text` at `dir/name`.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent).expect("parent");
-    }
-    std::fs::write(&p, text).expect("write");
-    p
+    PathBuf::from(common::write(dir, name, text))
 }
 
 /// A recipe every test service pins, so rendering does not depend on the built-in library.
