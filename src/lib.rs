@@ -11,6 +11,7 @@ pub mod diagnostic;
 mod embedded;
 pub mod emit;
 pub mod hub;
+pub mod image;
 pub mod load;
 pub mod lockfile;
 pub mod plan;

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::image;
 use crate::plan::*;
 use crate::recipe::select::{self, Candidate, Query, Verdict};
 use crate::recipe::{known_gpu_memory_gb, Library, LoadedRecipe, KNOWN_GPUS};
 use crate::source::escape_segment;
-use crate::spec::{Backend, FleetSpec, Precision, ServiceSpec, Vendor};
+use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
 
 /// Default cache mount inside containers.
 pub const DEFAULT_MOUNT: &str = "/workspace/model-cache";
@@ -131,16 +132,23 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     }
     let mut next_port = FIRST_PORT;
 
+    // One image per engine, decided before the services: the image says which engine
+    // release their arguments are checked against.
+    let image_spec = spec.image.clone().unwrap_or_default();
+    let backends: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
+    let bases: BTreeMap<Backend, ImageBase> = backends
+        .iter()
+        .filter_map(|&b| image_base(&image_spec, b, gpu.vendor, &canonical_model, &mut diags).map(|i| (b, i)))
+        .collect();
+
     let mut free: Vec<u32> = (0..gpu.count).collect();
     let mut holders: Vec<(String, Vec<u32>)> = Vec::new();
     let mut servers = Vec::new();
     let mut selections = Vec::new();
-    let mut backends = BTreeSet::new();
 
     for (name, svc) in &spec.services {
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
-        backends.insert(backend);
         let precision = svc.precision.unwrap_or(Precision::Auto);
         let query = Query {
             model: &svc.model,
@@ -284,9 +292,11 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             cache_env.insert("HF_ENDPOINT".to_string(), e.clone());
         }
 
+        let engine_version = bases.get(&backend).and_then(|b| b.version.clone()).unwrap_or_default();
         servers.push(ServerPlan {
             name: name.clone(),
             backend,
+            engine_version,
             model_id: svc.model.clone(),
             source,
             served_model_name: served,
@@ -308,30 +318,6 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         });
     }
 
-    // The one image.
-    let image_spec = spec.image.clone().unwrap_or_default();
-    let base = match &image_spec.base {
-        Some(b) => b.clone(),
-        None => match default_base(gpu.vendor, &backends) {
-            Ok(b) => {
-                diags.push(
-                    Diagnostic::warning(format!("no `image.base`: using aimgen's default `{b}`")).at("/image").help(
-                        "set `image.base` to the engine release you have validated; the default changes with aimgen",
-                    ),
-                );
-                b.to_string()
-            }
-            Err(msg) => {
-                diags.push(
-                    Diagnostic::error(msg)
-                        .at("/services")
-                        .help("set `image.base` to an image that has every engine the fleet uses"),
-                );
-                String::new()
-            }
-        },
-    };
-
     let hub_models: BTreeMap<HubModel, Vec<String>> = servers.iter().fold(BTreeMap::new(), |mut acc, s| {
         if let ModelSource::Hub(h) = &s.source {
             acc.entry(h.clone()).or_insert_with(Vec::new).push(s.name.clone());
@@ -351,6 +337,8 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         }
         PrefetchPlan {
             name: PREFETCH_NAME.to_string(),
+            // The first server's engine: any engine image has huggingface_hub.
+            image: servers.first().map_or(Backend::Vllm, |s| s.backend),
             downloads: hub_models
                 .iter()
                 .map(|(m, users)| Download {
@@ -374,13 +362,18 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         name: spec.name.clone(),
         spec_path: spec_path.to_string(),
         gpu: inventory,
-        image: ImagePlan {
-            base,
-            name: format!("{}-base", spec.name),
-            pip: image_spec.pip.clone(),
-            preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
-            env: image_env,
-        },
+        images: bases
+            .into_iter()
+            .map(|(backend, b)| ImagePlan {
+                backend,
+                base: b.base,
+                engine_version: b.version,
+                name: format!("{}-{}", spec.name, backend.as_str()),
+                pip: image_spec.pip.clone(),
+                preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
+                env: image_env.clone(),
+            })
+            .collect(),
         cache: CachePlan {
             storage,
             mount: mount.clone(),
@@ -404,16 +397,116 @@ fn json_u64(v: &Json) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
-fn default_base(vendor: Vendor, backends: &BTreeSet<Backend>) -> Result<&'static str, String> {
-    if backends.len() > 1 {
-        return Err("the fleet uses both vLLM and SGLang, and no default image has both".into());
+/// An engine's base image as resolved: the reference and the release it runs, when known.
+struct ImageBase {
+    base: String,
+    version: Option<String>,
+}
+
+/// The base image of one engine: its own `image.<engine>.base`, else `image.base`, else the
+/// default for the host. Problems (a contradicting vendor or engine, a floating tag, an
+/// unknown release) are reported at the spec line that names the image.
+fn image_base(
+    spec: &ImageSpec,
+    backend: Backend,
+    vendor: Vendor,
+    gpu_model: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ImageBase> {
+    let engine = backend.as_str();
+    let Some((base, stated, at)) = spec.base_for(backend) else {
+        return match image::default_image(vendor, backend, gpu_model) {
+            Ok(d) => {
+                diags.push(
+                    Diagnostic::warning(format!("no `image.base`: using aimgen's default `{}` for {engine}", d.reference))
+                        .at("/image")
+                        .help("set `image.base` (or `image.<engine>.base`) to the engine release you have validated; the default changes with aimgen"),
+                );
+                Some(ImageBase { base: d.reference.to_string(), version: Some(d.version.to_string()) })
+            }
+            Err(msg) => {
+                diags.push(
+                    Diagnostic::error(msg)
+                        .at("/services")
+                        .help(format!("set `image.{engine}.base` to a {engine} image built for this GPU")),
+                );
+                None
+            }
+        };
+    };
+    let base_at = format!("{at}/base");
+    let reference = image::Reference::parse(base);
+    if let Some(family) = image::family(&reference) {
+        if family.backend != backend {
+            let other = if at == "/image" {
+                format!("; give {engine} its own image with `image.{engine}.base`")
+            } else {
+                String::new()
+            };
+            diags.push(
+                Diagnostic::error(format!("`{base}` is a {} image, but {engine} services run in it", family.backend.as_str()))
+                    .at(base_at)
+                    .help(format!("use a {engine} image{other}")),
+            );
+            return None;
+        }
+        if let Some(v) = family.vendor.filter(|v| *v != vendor) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{base}` is built for {} GPUs, but the host has {} GPUs",
+                    v.as_str(),
+                    vendor.as_str()
+                ))
+                .at(base_at)
+                .help(format!("use a {engine} image built for {}", vendor.as_str())),
+            );
+            return None;
+        }
     }
-    match (vendor, backends.iter().next().copied().unwrap_or(Backend::Vllm)) {
-        // Pinned release tags, so an unpinned spec still builds the same image tomorrow.
-        (Vendor::Amd, Backend::Vllm) => Ok("rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210"),
-        (Vendor::Nvidia, Backend::Vllm) => Ok("vllm/vllm-openai:v0.11.0"),
-        (Vendor::Nvidia, Backend::Sglang) => Ok("lmsysorg/sglang:v0.4.6.post1-cu124"),
-        (Vendor::Amd, Backend::Sglang) => Err("there is no default SGLang image for ROCm".into()),
+    if let Some(tag) = reference.floating_tag() {
+        diags.push(
+            Diagnostic::warning(format!(
+                "`{base}` follows the moving tag `{tag}`: the built image's tag is a hash of the Dockerfile, \
+                 so it will not change (and nothing is rebuilt) when `{tag}` moves to a new release"
+            ))
+            .at(base_at.clone())
+            .help("pin a release tag or a digest (`@sha256:…`) and change it deliberately"),
+        );
+    }
+    let derived = derive_version(base, backend);
+    let version = match (stated, derived) {
+        (Some(s), Some(d)) if s != d => {
+            diags.push(
+                Diagnostic::error(format!("`engine_version: {s}` contradicts `{base}`, whose tag names {engine} {d}"))
+                    .at(format!("{at}/engine_version"))
+                    .help(format!("drop `engine_version` or set it to {d}")),
+            );
+            return None;
+        }
+        (Some(s), _) => Some(s.to_string()),
+        (None, Some(d)) => Some(d),
+        (None, None) => {
+            diags.push(
+                Diagnostic::warning(format!("cannot tell which {engine} release `{base}` runs"))
+                    .at(base_at)
+                    .help(format!("state it with `{}engine_version`", if at == "/image" { "image.".to_string() } else { format!("image.{engine}.") })),
+            );
+            None
+        }
+    };
+    Some(ImageBase { base: base.to_string(), version })
+}
+
+/// The release an image tag names, by the engines' own tag conventions.
+fn derive_version(reference: &str, backend: Backend) -> Option<String> {
+    let r = image::Reference::parse(reference);
+    let tag = r.tag?;
+    match (backend, r.repository.as_str()) {
+        (Backend::Vllm, "vllm/vllm-openai" | "vllm/vllm-openai-rocm") | (Backend::Sglang, "lmsysorg/sglang") => {
+            let v = tag.strip_prefix('v')?;
+            Some(v.split('-').next().unwrap_or(v).to_string())
+        }
+        _ => None,
     }
 }
 
@@ -431,12 +524,11 @@ pub fn engine_argv(
         ModelSource::Hub(h) => h.repo.clone(),
         ModelSource::Local { path } => path.clone(),
     };
-    let mut argv: Vec<String> = match backend {
-        Backend::Vllm => vec!["vllm".into(), "serve".into(), model],
-        Backend::Sglang => {
-            vec!["python3".into(), "-m".into(), "sglang.launch_server".into(), "--model-path".into(), model]
-        }
-    };
+    let mut argv: Vec<String> = image::entrypoint(backend).iter().map(|a| a.to_string()).collect();
+    match backend {
+        Backend::Vllm => argv.push(model),
+        Backend::Sglang => argv.extend(["--model-path".into(), model]),
+    }
     let tp_flag = match backend {
         Backend::Vllm => "--tensor-parallel-size",
         Backend::Sglang => "--tp-size",

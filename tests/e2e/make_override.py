@@ -7,8 +7,8 @@ The override ONLY:
   * adds the `mock-hub` service (network alias `mock-cdn` for its LFS redirects),
   * sets every service's image to the test image and removes `build`,
   * removes GPU/host-specific keys: devices, group_add, deploy, security_opt, cap_add, ipc,
-  * replaces each SERVER's command with tests/e2e/stub_server.py (bind-mounted), passing the
-    model id, --revision and --port read from the generated command.
+  * replaces each SERVER's entrypoint + command with tests/e2e/stub_server.py (bind-mounted),
+    passing the model id, --revision and --port read from the generated argv.
 The prefetch service's command is left exactly as generated.
 
 Also writes a plan (JSON) for run.sh: which service is the prefetch, and per server the
@@ -53,7 +53,8 @@ def opt(argv, *names):
 
 
 def parse_server(name, svc):
-    argv = flat_args(svc.get("command"))
+    # The engine's argv is `entrypoint` + `command` (aimgen sets both on every service).
+    argv = flat_args(svc.get("entrypoint")) + flat_args(svc.get("command"))
     joined = " ".join(argv)
     if "sglang" in joined:
         engine, default_port = "sglang", 30000
@@ -110,7 +111,7 @@ def main():
             networks |= set((svc.get("networks") or {"default": None}).keys())
             continue
         if svc.get("entrypoint"):
-            plan["warnings"].append(f"{name}: has an entrypoint {svc['entrypoint']}; reset so the stub runs")
+            # The stub replaces the whole engine argv (entrypoint + command).
             lines.append("    entrypoint: !reset null")
         s = parse_server(name, svc)
         s["ports"] = [
