@@ -17,7 +17,8 @@ fn hook_pattern() -> String {
 /// Which of `paths` the pattern selects, decided by Python's `re.search` exactly as
 /// pre-commit does (`re.compile(files).search(filename)`), so the test asks the consumer.
 fn selected(pattern: &str, paths: &[&str]) -> Vec<String> {
-    let script = "import re, sys\np = re.compile(sys.argv[1])\nfor f in sys.argv[2:]:\n    if p.search(f):\n        print(f)\n";
+    let script =
+        "import re, sys\np = re.compile(sys.argv[1])\nfor f in sys.argv[2:]:\n    if p.search(f):\n        print(f)\n";
     let o = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -74,7 +75,9 @@ fn unknown_gpu_model_is_an_error_with_the_known_list() {
         (
             Some(2),
             String::new(),
-            format!("error: unknown GPU model `h10`\n  = help: did you mean `H100`?\n  = note: known models: {known}\n")
+            format!(
+                "error: unknown GPU model `h10`\n  = help: did you mean `H100`?\n  = note: known models: {known}\n"
+            )
         )
     );
     assert_eq!(
@@ -112,7 +115,8 @@ fn recipes_show_suggests_the_closest_id() {
 fn state_of(args: &[&str], id: &str) -> String {
     let (code, out, err) = run(args);
     assert_eq!(code, Some(0), "{err}");
-    let line = out.lines().find(|l| l.split_whitespace().next() == Some(id)).unwrap_or_else(|| panic!("{id} not in\n{out}"));
+    let line =
+        out.lines().find(|l| l.split_whitespace().next() == Some(id)).unwrap_or_else(|| panic!("{id} not in\n{out}"));
     line.split_whitespace().nth(1).expect("state").to_string()
 }
 

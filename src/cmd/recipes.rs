@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use crate::cli::{Format, RecipesCommand};
+use crate::diagnostic::did_you_mean;
 use crate::recipe::select::{self, Query};
 use crate::recipe::{known_gpu_memory_gb, library, Library, KNOWN_GPUS};
-use crate::diagnostic::did_you_mean;
 use crate::spec::{Backend, Precision, Vendor};
 
 /// GPUs `recipes list` assumes free on the host without `--free` (an 8-GPU node).

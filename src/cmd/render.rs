@@ -48,10 +48,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
                 msg.push_str(&format!("missing: {}\n", shown(rel)));
             }
             for rel in &drift.unexpected {
-                msg.push_str(&format!(
-                    "unexpected: {} (generated for a service the spec no longer has)\n",
-                    shown(rel)
-                ));
+                msg.push_str(&format!("unexpected: {} (generated for a service the spec no longer has)\n", shown(rel)));
             }
             msg.push_str(&format!(
                 "error: {} is out of date with {}; regenerate it with:\n    aimgen render {} -o {}\n",
