@@ -350,3 +350,19 @@ fn several_files_in_one_check() {
     assert!(err.contains("a.yaml:1:1") && err.contains("b.yaml:3:1") && err.contains("unknown field `foo`"), "{err}");
     assert!(err.ends_with("errors\n"), "{err}");
 }
+
+#[test]
+fn hub_token_in_env_is_called_a_secret_not_something_aimgen_sets() {
+    expect(
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    env: {{HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}}\n"),
+        "error: `HUGGING_FACE_HUB_TOKEN` is a secret: it would be written into committed files
+ --> fleet.yaml:8:11
+  |
+8 |     env: {HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}
+  |           ^^^^^^^^^^^^^^^^^^^^^^
+  = help: export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download
+
+1 error
+",
+    );
+}
