@@ -842,11 +842,7 @@ mod tests {
         let out = errors(
             &c,
             "0.11.0",
-            &[
-                ("gpu-memory-utilization", Json::from(1.5)),
-                ("max-num-seqs", Json::from(-4)),
-                ("seed", Json::from(100)),
-            ],
+            &[("gpu-memory-utilization", Json::from(1.5)), ("max-num-seqs", Json::from(-4)), ("seed", Json::from(100))],
         );
         assert_eq!(
             out,
@@ -856,11 +852,8 @@ mod tests {
                 "`--seed`: `100` is out of range: must be in [0, 100) | ",
             ]
         );
-        let fine = [
-            ("gpu-memory-utilization", Json::from(1.0)),
-            ("max-num-seqs", Json::from("256")),
-            ("seed", Json::from(0)),
-        ];
+        let fine =
+            [("gpu-memory-utilization", Json::from(1.0)), ("max-num-seqs", Json::from("256")), ("seed", Json::from(0))];
         assert!(errors(&c, "0.11.0", &fine).is_empty());
         assert_eq!(
             errors(&c, "0.11.0", &[("gpu-memory-utilization", Json::from(0))]),
