@@ -220,7 +220,7 @@ fn engine_flags_and_variables_are_checked() {
         &format!(
             "version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  q:\n    model: Qwen/Qwen3-32B\n    gpus: 1\n    args:\n      tensor-paralel-size: 2\n      dtype: float8_e5m2\n      mem-fraction-static: 0.8\n      port: 9000\n    env:\n      VLLM_CACHE_DIR: /x\n"
         ),
-        "error: `--tensor-paralel-size` is not a vllm flag
+        "error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
   --> fleet.yaml:10:7
    |
 10 |       tensor-paralel-size: 2
@@ -232,9 +232,9 @@ error: `--dtype`: `float8_e5m2` is not an accepted value
    |
 11 |       dtype: float8_e5m2
    |              ^^^^^^^^^^^
-   = help: expected one of auto, bfloat16, float, float16, float32, half
+   = help: vLLM 0.33.0 accepts auto, bfloat16, float, float16, float32, half
 
-error: `--mem-fraction-static` is not a vllm flag
+error: `--mem-fraction-static` is not a flag of vLLM 0.33.0
   --> fleet.yaml:12:7
    |
 12 |       mem-fraction-static: 0.8

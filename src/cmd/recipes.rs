@@ -113,7 +113,8 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
         RecipesCommand::Flags { engine } => {
             let lib = library(&[])?;
             let mut text = String::new();
-            for f in lib.catalog.flags(*engine) {
+            let version = lib.catalog.newest(*engine);
+            for f in version.iter().flat_map(|v| lib.catalog.flags(*engine, v)) {
                 let owned = if f.owned { " (set by aimgen)" } else { "" };
                 text.push_str(&format!(
                     "--{:<36} {:?}{owned}  {}\n",
