@@ -439,7 +439,7 @@ error: unknown field `precison`
    |     ^^^^^^^^
    = help: did you mean `precision`?
 
-error: `--tensor-paralel-size` is not a vllm flag
+error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
   --> fleet.yaml:15:12
    |
 15 |     args: {tensor-paralel-size: 2}
@@ -527,7 +527,13 @@ error: host port 8000 is used by both `a` and `b`
         "mine/r.yaml",
         "recipes:\n  - id: mine/x\n    engine: vllm\n    gpu: {vendor: amd}\n    precision: bf16\n    metric: latency\n",
     );
-    write(&dir, "fleet.yaml", &format!("version: 1\nname: demo\nrecipes: [./mine]\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, port: 0}}\n"));
+    write(
+        &dir,
+        "fleet.yaml",
+        &format!(
+            "version: 1\nname: demo\nrecipes: [./mine]\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, port: 0}}\n"
+        ),
+    );
     let (code, err) = run_check(&dir);
     assert_eq!(code, Some(1));
     assert_eq!(
