@@ -162,8 +162,11 @@ fn help_section<'a>(help: &'a str, heading: &str) -> Vec<&'a str> {
 
 /// Every leaf command as its words (`["cache", "status"]`) with its long options, read from
 /// the binary's own `--help` output.
-fn commands_from_help() -> Vec<(Vec<String>, Vec<(String, Option<String>)>)> {
-    type Found = Vec<(Vec<String>, Vec<(String, Option<String>)>)>;
+/// Leaf commands: (words, [(long option, short option)]).
+type Commands = Vec<(Vec<String>, Vec<(String, Option<String>)>)>;
+
+fn commands_from_help() -> Commands {
+    type Found = Commands;
     fn walk(path: Vec<String>, out: &mut Found) {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
