@@ -205,8 +205,11 @@ pub fn family(reference: &Reference) -> Option<Family> {
         "vllm/vllm-openai-cpu" => (None, Backend::Vllm),
         "rocm/sgl-dev" => (Some(Vendor::Amd), Backend::Sglang),
         "lmsysorg/sglang" => {
-            // One repository for every platform; the tag suffix names it.
-            let vendor = if tag.contains("rocm") {
+            // One repository for every platform; the tag suffix names it (a bare digest
+            // says nothing).
+            let vendor = if reference.tag.is_none() {
+                None
+            } else if tag.contains("rocm") {
                 Some(Vendor::Amd)
             } else if ["xeon", "cpu", "npu", "xpu", "musa"].iter().any(|p| tag.contains(p)) {
                 None
@@ -237,7 +240,10 @@ mod tests {
                 assert!(!d.tag_source.is_empty() && !d.entrypoint_source.is_empty());
             }
         }
-        assert_eq!(default_image(Vendor::Amd, Backend::Sglang, "mi355x").map(|d| d.reference), Ok("lmsysorg/sglang:v0.5.23-rocm720-mi35x"));
+        assert_eq!(
+            default_image(Vendor::Amd, Backend::Sglang, "mi355x").map(|d| d.reference),
+            Ok("lmsysorg/sglang:v0.5.23-rocm720-mi35x")
+        );
         let err = default_image(Vendor::Amd, Backend::Sglang, "MI250X").expect_err("no gfx90a build");
         assert!(err.contains("MI250X") && err.contains("MI300X"), "{err}");
     }
@@ -266,11 +272,15 @@ mod tests {
     #[test]
     fn families_come_from_repository_and_tag_suffix() {
         let fam = |s: &str| family(&Reference::parse(s));
-        assert_eq!(fam("rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210").map(|f| (f.vendor, f.backend)), Some((Some(Vendor::Amd), Backend::Vllm)));
+        assert_eq!(
+            fam("rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210").map(|f| (f.vendor, f.backend)),
+            Some((Some(Vendor::Amd), Backend::Vllm))
+        );
         assert_eq!(fam("lmsysorg/sglang:v0.5.23-rocm720-mi30x").and_then(|f| f.vendor), Some(Vendor::Amd));
         assert_eq!(fam("lmsysorg/sglang:v0.4.6.post1-cu124").and_then(|f| f.vendor), Some(Vendor::Nvidia));
         assert_eq!(fam("lmsysorg/sglang:v0.5.20-xeon").map(|f| f.vendor), Some(None));
         assert_eq!(fam("vllm/vllm-openai-cpu:v0.32.0").map(|f| (f.vendor, f.backend)), Some((None, Backend::Vllm)));
+        assert_eq!(fam("lmsysorg/sglang@sha256:ab").map(|f| f.vendor), Some(None));
         assert_eq!(fam("example/custom:1"), None);
     }
 }

@@ -10,6 +10,7 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::image;
 use crate::plan::*;
 use crate::recipe::select::{self, Candidate, Query, Verdict};
+use crate::recipe::version::{version_from_image, EngineVersion};
 use crate::recipe::{known_gpu_memory_gb, Library, LoadedRecipe, KNOWN_GPUS};
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
@@ -138,7 +139,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     let backends: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
     let bases: BTreeMap<Backend, ImageBase> = backends
         .iter()
-        .filter_map(|&b| image_base(&image_spec, b, gpu.vendor, &canonical_model, &mut diags).map(|i| (b, i)))
+        .filter_map(|&b| image_base(&image_spec, b, gpu.vendor, &canonical_model, lib, &mut diags).map(|i| (b, i)))
         .collect();
 
     let mut free: Vec<u32> = (0..gpu.count).collect();
@@ -230,8 +231,9 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             (None, None) => continue,
         };
 
-        // The catalogue the service is checked against.
-        let version = lib.catalog.newest(backend);
+        // The catalogue the service is checked against: the one of the release its image runs
+        // (or the nearest one; `image_base` warned when the release is unknown).
+        let version = checked_version(lib, backend, &bases);
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
@@ -300,7 +302,9 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             cache_env.insert("HF_ENDPOINT".to_string(), e.clone());
         }
 
-        let engine_version = bases.get(&backend).and_then(|b| b.version.clone()).unwrap_or_default();
+        // The label names the release the image runs, else the catalogue it was checked with.
+        let engine_version =
+            bases.get(&backend).and_then(|b| b.version.clone()).or(version).map(|v| v.to_string()).unwrap_or_default();
         servers.push(ServerPlan {
             name: name.clone(),
             backend,
@@ -375,7 +379,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             .map(|(backend, b)| ImagePlan {
                 backend,
                 base: b.base,
-                engine_version: b.version,
+                engine_version: b.version.map(|v| v.to_string()),
                 name: format!("{}-{}", spec.name, backend.as_str()),
                 pip: image_spec.pip.clone(),
                 preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
@@ -408,7 +412,19 @@ fn json_u64(v: &Json) -> Option<u64> {
 /// An engine's base image as resolved: the reference and the release it runs, when known.
 struct ImageBase {
     base: String,
-    version: Option<String>,
+    version: Option<EngineVersion>,
+}
+
+fn vendor_name(v: Vendor) -> &'static str {
+    match v {
+        Vendor::Amd => "AMD",
+        Vendor::Nvidia => "NVIDIA",
+    }
+}
+
+/// The catalogue version an engine's services are checked against.
+fn checked_version(lib: &Library, backend: Backend, bases: &BTreeMap<Backend, ImageBase>) -> Option<EngineVersion> {
+    lib.catalog.pick(backend, bases.get(&backend).and_then(|b| b.version.as_ref())).map(|p| p.version().clone())
 }
 
 /// The base image of one engine: its own `image.<engine>.base`, else `image.base`, else the
@@ -419,6 +435,7 @@ fn image_base(
     backend: Backend,
     vendor: Vendor,
     gpu_model: &str,
+    lib: &Library,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<ImageBase> {
     let engine = backend.as_str();
@@ -430,7 +447,7 @@ fn image_base(
                         .at("/image")
                         .help("set `image.base` (or `image.<engine>.base`) to the engine release you have validated; the default changes with aimgen"),
                 );
-                Some(ImageBase { base: d.reference.to_string(), version: Some(d.version.to_string()) })
+                Some(ImageBase { base: d.reference.to_string(), version: EngineVersion::parse(d.version) })
             }
             Err(msg) => {
                 diags.push(
@@ -452,9 +469,12 @@ fn image_base(
                 String::new()
             };
             diags.push(
-                Diagnostic::error(format!("`{base}` is a {} image, but {engine} services run in it", family.backend.as_str()))
-                    .at(base_at)
-                    .help(format!("use a {engine} image{other}")),
+                Diagnostic::error(format!(
+                    "`{base}` is a {} image, but {engine} services run in it",
+                    family.backend.as_str()
+                ))
+                .at(base_at)
+                .help(format!("use a {engine} image{other}")),
             );
             return None;
         }
@@ -462,11 +482,11 @@ fn image_base(
             diags.push(
                 Diagnostic::error(format!(
                     "`{base}` is built for {} GPUs, but the host has {} GPUs",
-                    v.as_str(),
-                    vendor.as_str()
+                    vendor_name(v),
+                    vendor_name(vendor)
                 ))
                 .at(base_at)
-                .help(format!("use a {engine} image built for {}", vendor.as_str())),
+                .help(format!("use a {engine} image built for {}", vendor_name(vendor))),
             );
             return None;
         }
@@ -481,7 +501,9 @@ fn image_base(
             .help("pin a release tag or a digest (`@sha256:…`) and change it deliberately"),
         );
     }
-    let derived = derive_version(base, backend);
+    let derived = version_from_image(base, backend);
+    // `validate` reported a stated release that does not parse.
+    let stated = stated.and_then(EngineVersion::parse);
     let version = match (stated, derived) {
         (Some(s), Some(d)) if s != d => {
             diags.push(
@@ -491,31 +513,28 @@ fn image_base(
             );
             return None;
         }
-        (Some(s), _) => Some(s.to_string()),
+        (Some(s), _) => Some(s),
         (None, Some(d)) => Some(d),
         (None, None) => {
+            let nearest = lib
+                .catalog
+                .pick(backend, None)
+                .map(|p| format!(": checking its arguments against the {engine} {} catalogue", p.version()))
+                .unwrap_or_default();
+            let field = if at == "/image" {
+                "image.engine_version".to_string()
+            } else {
+                format!("image.{engine}.engine_version")
+            };
             diags.push(
-                Diagnostic::warning(format!("cannot tell which {engine} release `{base}` runs"))
+                Diagnostic::warning(format!("cannot tell which {engine} release `{base}` runs{nearest}"))
                     .at(base_at)
-                    .help(format!("state it with `{}engine_version`", if at == "/image" { "image.".to_string() } else { format!("image.{engine}.") })),
+                    .help(format!("state the release with `{field}: \"X.Y.Z\"`")),
             );
             None
         }
     };
     Some(ImageBase { base: base.to_string(), version })
-}
-
-/// The release an image tag names, by the engines' own tag conventions.
-fn derive_version(reference: &str, backend: Backend) -> Option<String> {
-    let r = image::Reference::parse(reference);
-    let tag = r.tag?;
-    match (backend, r.repository.as_str()) {
-        (Backend::Vllm, "vllm/vllm-openai" | "vllm/vllm-openai-rocm") | (Backend::Sglang, "lmsysorg/sglang") => {
-            let v = tag.strip_prefix('v')?;
-            Some(v.split('-').next().unwrap_or(v).to_string())
-        }
-        _ => None,
-    }
 }
 
 /// The engine command line. Flags aimgen owns come first, then the recipe's and the

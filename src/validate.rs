@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::source::escape_segment;
 use crate::spec::{FleetSpec, Vendor};
@@ -246,8 +247,9 @@ fn vendor_name(v: Vendor) -> &'static str {
 fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     let Some(image) = &spec.image else { return };
     let engines = [("/image/vllm", image.vllm.as_ref()), ("/image/sglang", image.sglang.as_ref())];
-    let bases = std::iter::once(("/image", image.base.as_deref(), image.engine_version.as_deref()))
-        .chain(engines.iter().filter_map(|(at, e)| e.map(|e| (*at, Some(e.base.as_str()), e.engine_version.as_deref()))));
+    let bases = std::iter::once(("/image", image.base.as_deref(), image.engine_version.as_deref())).chain(
+        engines.iter().filter_map(|(at, e)| e.map(|e| (*at, Some(e.base.as_str()), e.engine_version.as_deref()))),
+    );
     for (at, base, version) in bases {
         if let Some(base) = base {
             if !is_image_ref(base) {

@@ -121,9 +121,9 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     // Each image is built by the first service that runs it, and only by that one: Compose
     // would otherwise build it once per service.
     let mut built = BTreeSet::new();
-    for (svc, backend) in services.iter_mut().zip(
-        plan.prefetch.iter().map(|p| p.image).chain(plan.servers.iter().map(|s| s.backend)),
-    ) {
+    for (svc, backend) in
+        services.iter_mut().zip(plan.prefetch.iter().map(|p| p.image).chain(plan.servers.iter().map(|s| s.backend)))
+    {
         if built.insert(backend) {
             svc.build_target = Some(backend.as_str().to_string());
         }
