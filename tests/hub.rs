@@ -497,7 +497,10 @@ fn cache_status_without_a_lock_says_what_the_cache_holds() {
     assert!(out.contains("run `aimgen lock fleet.yaml`"), "{out}");
     // What is left to download is unknown without a lock entry: never "0 B".
     assert!(
-        out.contains(&format!("svc      acme/chat  main      {}  unpinned  2      2.6 kB  unknown\n", &sha("chat1")[..12])),
+        out.contains(&format!(
+            "svc      acme/chat  main      {}  unpinned  2      2.6 kB  unknown\n",
+            &sha("chat1")[..12]
+        )),
         "{out}"
     );
     assert_eq!(out.lines().last(), Some("total: to download unknown; 1 service not locked"), "{out}");
