@@ -321,10 +321,7 @@ fn explain_shows_weights_kv_cache_and_the_engine_share_per_gpu() {
     let o = aimgen(&["explain", "examples/nvidia-sglang.yaml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(
-        out.contains("  0  llama-70b   ███████████▒▒▒▒▒▒▒▒▒░░░░  ~35 GB   ~33 GB    12 GB\n"),
-        "{out}"
-    );
+    assert!(out.contains("  0  llama-70b   ███████████▒▒▒▒▒▒▒▒▒░░░░  ~35 GB   ~33 GB    12 GB\n"), "{out}");
     assert!(out.contains("the engine takes 85% of each GPU (--mem-fraction-static): ~35 GB weights + ~33 GB KV cache per GPU, 12 GB not the engine's"), "{out}");
     snapshot_settings().bind(|| insta::assert_snapshot!("explain-nvidia-sglang", out));
     let o = aimgen(&["explain", "examples/nvidia-sglang.yaml", "--format", "json"]);
