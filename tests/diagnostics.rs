@@ -554,3 +554,20 @@ error: port 0 is not a port
 "
     );
 }
+
+/// A model too big for the GPUs says so in the title, with the sizes and what would hold it.
+#[test]
+fn too_big_is_does_not_fit_with_the_sizes() {
+    expect(
+        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
+        "error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB
+ --> fleet.yaml:6:18
+  |
+6 |   llama: {model: meta-llama/Llama-3.1-70B-Instruct}
+  |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: the weights need at least 4 × H100 (weights may take 80% of the engine's 90% of each GPU; the rest is KV cache); closest: `llama-3.1-70b-instruct/vllm-h100-bf16-tp8-latency`: needs 8 GPUs, 1 left; `llama-3.1-70b-instruct/vllm-h100-bf16-tp4-throughput`: needs 4 GPUs, 1 left; `general/vllm-nvidia-bf16`: 141 GB of weights do not fit in 1 × 80 GB
+
+1 error
+",
+    );
+}
