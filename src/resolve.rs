@@ -714,21 +714,53 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
         .take(3)
         .map(|c| format!("`{}`: {}", c.recipe.recipe.id, c.verdict.reason(c.recipe, q)))
         .collect();
-    let mut d = Diagnostic::error(format!(
-        "no recipe serves `{}` with {} on {} × {}{}",
-        q.model,
-        q.backend.as_str(),
-        q.available,
-        q.gpu_model,
-        if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
-    ))
-    .at(format!("{at}/model"));
-    d = if closest.is_empty() {
-        d.help(format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)"))
-    } else {
-        d.help(format!("closest: {}", closest.join("; ")))
+    // The GPUs the service asked for, else the ones still free: what the title talks about.
+    let on = q.gpus.unwrap_or(q.available);
+    // When a recipe fails only on size, say so in the title, with the sizes: "no recipe"
+    // reads as a gap in the library when the model is simply too big for these GPUs.
+    let too_big = ranked.iter().find_map(|c| match c.verdict {
+        Verdict::DoesNotFit { weights_gb, gpus, memory_gb } => Some((c.recipe, weights_gb, gpus, memory_gb)),
+        _ => None,
+    });
+    let (title, needs) = match too_big {
+        Some((r, weights, gpus, memory)) => {
+            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
+            let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
+            (
+                format!(
+                    "`{}` does not fit on {gpus} × {} ({memory:.0} GB each): ~{weights:.0} GB of {} weights, room for {room:.0} GB",
+                    q.model,
+                    q.gpu_model,
+                    r.recipe.precision.as_str()
+                ),
+                need.map(|n| {
+                    format!(
+                        "the weights need at least {n} × {} (weights may take {:.0}% of the engine's {:.0}% of each GPU; the rest is KV cache); ",
+                        q.gpu_model,
+                        select::WEIGHTS_SHARE * 100.0,
+                        fraction * 100.0
+                    )
+                }),
+            )
+        }
+        None => (
+            format!(
+                "no recipe serves `{}` with {} on {on} × {}{}",
+                q.model,
+                q.backend.as_str(),
+                q.gpu_model,
+                if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
+            ),
+            None,
+        ),
     };
-    d
+    let help = if closest.is_empty() {
+        format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)")
+    } else {
+        format!("closest: {}", closest.join("; "))
+    };
+    Diagnostic::error(title).at(format!("{at}/model")).help(format!("{}{help}", needs.unwrap_or_default()))
 }
 
 fn oversubscribed(

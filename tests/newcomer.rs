@@ -154,3 +154,155 @@ fn check_paths_have_no_doubled_slash() {
         "missing: deploy/env/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"
     );
 }
+
+/// The lines of a `--help` section (`Commands:`, `Options:`, …), up to the next heading.
+fn help_section<'a>(help: &'a str, heading: &str) -> Vec<&'a str> {
+    help.lines().skip_while(|l| *l != heading).skip(1).take_while(|l| l.is_empty() || l.starts_with(' ')).collect()
+}
+
+/// Every leaf command as its words (`["cache", "status"]`) with its long options, read from
+/// the binary's own `--help` output.
+/// Leaf commands: (words, [(long option, short option)]).
+type Commands = Vec<(Vec<String>, Vec<(String, Option<String>)>)>;
+
+fn commands_from_help() -> Commands {
+    type Found = Commands;
+    fn walk(path: Vec<String>, out: &mut Found) {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = aimgen(&args);
+        assert!(o.status.success(), "aimgen {args:?}: {}", stderr(&o));
+        let help = stdout(&o);
+        let subs: Vec<String> = help_section(&help, "Commands:")
+            .iter()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| *w != "help")
+            .map(str::to_string)
+            .collect();
+        if subs.is_empty() {
+            // `  -o, --out-dir <DIR>` or `      --format <FORMAT>`: (long, short).
+            let options = help_section(&help, "Options:")
+                .iter()
+                .map(|l| l.trim_start())
+                // Not the `- human: …` lines that list possible values.
+                .filter(|l| l.starts_with("--") || (l.starts_with('-') && l.get(2..6) == Some(", --")))
+                .map(|l| {
+                    let (short, long) = match l.split_once(", ") {
+                        Some((s, rest)) if s.len() == 2 => (Some(s.to_string()), rest),
+                        _ => (None, l),
+                    };
+                    (long_options(long).into_iter().next().unwrap_or_default(), short)
+                })
+                .filter(|(o, _)| o != "help" && o != "version")
+                .collect();
+            out.push((path, options));
+        } else {
+            for s in subs {
+                let mut p = path.clone();
+                p.push(s);
+                walk(p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Vec::new(), &mut out);
+    out
+}
+
+/// The README's `## Commands` table: (first cell, whole row), and the text after it up to the
+/// next heading (where options shared by several commands are listed).
+fn readme_commands() -> (Vec<String>, String) {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section: String = readme
+        .split("\n## Commands\n")
+        .nth(1)
+        .expect("README has ## Commands")
+        .split("\n#")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let cells = section
+        .lines()
+        .filter(|l| l.starts_with("| `aimgen "))
+        .map(|l| {
+            // The first cell ends at the first `|` that is not escaped (`vllm\|sglang`).
+            let body = &l[2..];
+            let mut end = body.len();
+            let bytes = body.as_bytes();
+            for i in 0..bytes.len() {
+                if bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\') {
+                    end = i;
+                    break;
+                }
+            }
+            body[..end].trim().to_string()
+        })
+        .collect();
+    let rest = section.lines().filter(|l| !l.starts_with('|')).collect::<Vec<_>>().join(" ");
+    (cells, rest)
+}
+
+/// Long options written in a text, without dashes.
+fn long_options(text: &str) -> Vec<String> {
+    text.split("--")
+        .skip(1)
+        .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or_default().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// README's command table and `--help` cannot drift: every command has a row, every option of
+/// every command is written in its rows (or in the "Options shared by" sentence naming it), and
+/// no row names a command or option that does not exist. A new command or option fails this
+/// test until the README documents it.
+#[test]
+fn readme_command_table_matches_help() {
+    let commands = commands_from_help();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let (cells, rest) = readme_commands();
+    let shared = rest
+        .split("Options shared by ")
+        .nth(1)
+        .map(|s| s.split_once(':').map(|(who, opts)| (who.to_string(), opts.to_string())).unwrap_or_default());
+    let mut problems = Vec::new();
+    for (path, options) in &commands {
+        let name = format!("aimgen {}", path.join(" "));
+        let rows: Vec<&String> = cells
+            .iter()
+            .filter(|c| {
+                let c = c.trim_matches('`');
+                c == name || c.starts_with(&format!("{name} "))
+            })
+            .collect();
+        if rows.is_empty() {
+            problems.push(format!("`{name}` has no row in README's command table"));
+            continue;
+        }
+        let written: Vec<String> = rows.iter().flat_map(|c| long_options(c)).collect();
+        let shared_here = shared.as_ref().filter(|(who, _)| who.contains(&format!("`{}`", path[0])));
+        for (o, short) in options {
+            let in_shared = shared_here.is_some_and(|(_, opts)| long_options(opts).contains(o));
+            let short_written = short
+                .as_ref()
+                .is_some_and(|s| rows.iter().any(|c| c.split_whitespace().any(|w| w.trim_matches('`') == s)));
+            if !written.contains(o) && !in_shared && !short_written {
+                problems.push(format!("`{name}` option `--{o}` is not in README's command table"));
+            }
+        }
+        for o in &written {
+            if !options.iter().any(|(long, _)| long == o) {
+                problems.push(format!("README's row for `{name}` names `--{o}`, which it does not have"));
+            }
+        }
+    }
+    for c in &cells {
+        let c = c.trim_matches('`');
+        if !commands.iter().any(|(p, _)| {
+            let name = format!("aimgen {}", p.join(" "));
+            c == name || c.starts_with(&format!("{name} "))
+        }) {
+            problems.push(format!("README's row `{c}` is not a command"));
+        }
+    }
+    assert!(problems.is_empty(), "README and --help disagree:\n{}", problems.join("\n"));
+}
