@@ -724,7 +724,7 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
     });
     let (title, needs) = match too_big {
         Some((r, weights, gpus, memory)) => {
-            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let fraction = q.memory_fraction.or(r.recipe.memory_fraction()).unwrap_or(select::DEFAULT_MEMORY_FRACTION);
             let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
             let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
             (

@@ -559,7 +559,7 @@ error: port 0 is not a port
 #[test]
 fn too_big_is_does_not_fit_with_the_sizes() {
     expect(
-        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
+        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: 0.33.0}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
         "error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB
  --> fleet.yaml:6:18
   |
