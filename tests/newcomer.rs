@@ -306,3 +306,27 @@ fn readme_command_table_matches_help() {
     }
     assert!(problems.is_empty(), "README and --help disagree:\n{}", problems.join("\n"));
 }
+
+fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// `explain` per GPU: weights, KV cache (the rest of the engine's share) and what is not the
+/// engine's, with the fraction read from the recipe's `--mem-fraction-static` (SGLang).
+#[test]
+fn explain_shows_weights_kv_cache_and_the_engine_share_per_gpu() {
+    let o = aimgen(&["explain", "examples/nvidia-sglang.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("  0  llama-70b   ███████████▒▒▒▒▒▒▒▒▒░░░░  ~35 GB   ~33 GB    12 GB\n"), "{out}");
+    assert!(out.contains("the engine takes 85% of each GPU (--mem-fraction-static): ~35 GB weights + ~33 GB KV cache per GPU, 12 GB not the engine's"), "{out}");
+    snapshot_settings().bind(|| insta::assert_snapshot!("explain-nvidia-sglang", out));
+    let o = aimgen(&["explain", "examples/nvidia-sglang.yaml", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let m = &doc["services"][0]["memory_per_gpu"];
+    assert_eq!(m["engine_fraction"], 0.85);
+    assert_eq!(m["engine_fraction_from"], "flag");
+}
