@@ -192,9 +192,20 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         let at = if base.is_some() { "/image/base" } else { "/image" };
         used.iter()
             .map(|&b| {
-                let image = base.clone().or_else(|| default_base(gpu.vendor, &used).ok().map(str::to_string));
-                let known = stated.clone().or_else(|| image.as_deref().and_then(|i| version_from_image(i, b)));
-                (b, checked_release(lib, b, image.as_deref().unwrap_or_default(), known.as_ref(), at, &mut diags))
+                let release = match &base {
+                    Some(image) => {
+                        let known = stated.clone().or_else(|| version_from_image(image, b));
+                        checked_release(lib, b, image, known.as_ref(), at, &mut diags)
+                    }
+                    // aimgen's own default: catalogueing its release is aimgen's job, not
+                    // something the user can fix with `image.engine_version`.
+                    None => {
+                        let image = default_base(gpu.vendor, &used).ok().unwrap_or_default();
+                        let known = version_from_image(image, b);
+                        checked_release(lib, b, image, known.as_ref(), at, &mut Vec::new())
+                    }
+                };
+                (b, release)
             })
             .collect()
     };
