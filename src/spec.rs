@@ -155,6 +155,13 @@ pub struct CacheSpec {
     /// Hugging Face Hub mirror URL, set as `HF_ENDPOINT` wherever something downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hf_endpoint: Option<String>,
+    /// Disk space the model cache may take, in GB (10^9 bytes): the free space of the disk
+    /// the volume or `host_path` lives on, or your quota. `aimgen check` warns when the
+    /// fleet's models need more (exact sizes from the lock file, estimates from parameter
+    /// counts otherwise; it says which), and `aimgen cache status` reports the cache's use
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_gb: Option<u32>,
 }
 
 /// One model server.

@@ -269,9 +269,9 @@ fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
                 );
             } else if EngineVersion::parse(v).is_none() {
                 out.push(
-                    Diagnostic::error(format!("`{}` is not an engine release", v.escape_debug()))
+                    Diagnostic::error(format!("`{}` is not an engine version", v.escape_debug()))
                         .at(format!("{at}/engine_version"))
-                        .help("write the release as the engine's package does, e.g. `0.33.0` or `0.4.6.post1`"),
+                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
                 );
             }
         }
@@ -313,6 +313,13 @@ fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     }
     if let Some(p) = &cache.host_path {
         check_abs_path(p, "/cache/host_path", "host_path", out);
+    }
+    if cache.budget_gb == Some(0) {
+        out.push(
+            Diagnostic::error("`budget_gb` must be more than 0")
+                .at("/cache/budget_gb")
+                .help("the disk space the cache may take, in GB; leave it out for no limit"),
+        );
     }
     if let Some(p) = &cache.mount {
         check_abs_path(p, "/cache/mount", "mount", out);

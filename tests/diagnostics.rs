@@ -88,7 +88,7 @@ error: `count` has the wrong type: expected a whole number, found text
 fn every_layer_reports_in_one_run() {
     let spec = "version: 1
 name: fleet
-image: {base: b/c:1, engine_version: \"0.33.0\"}
+image: {base: b/c:1, engine_version: 0.33.0}
 host: {gpu: {vendor: amd, model: MI300X, count: 4}}
 cache:
   volume: v
@@ -348,7 +348,8 @@ fn several_files_in_one_check() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("a.yaml:1:1") && err.contains("b.yaml:3:1") && err.contains("unknown field `foo`"), "{err}");
-    assert!(err.ends_with("errors\n"), "{err}");
+    // The summary counts errors (and any warnings the example draws).
+    assert!(err.lines().last().is_some_and(|l| l.ends_with(" errors") || l.contains(" errors, ")), "{err}");
 }
 
 #[test]
@@ -559,7 +560,7 @@ error: port 0 is not a port
 #[test]
 fn too_big_is_does_not_fit_with_the_sizes() {
     expect(
-        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
+        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: 0.33.0}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
         "error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB
  --> fleet.yaml:6:18
   |
@@ -569,5 +570,69 @@ fn too_big_is_does_not_fit_with_the_sizes() {
 
 1 error
 ",
+    );
+}
+
+/// `cache.budget_gb`: a warning when the fleet's models need more, with exact sizes from the
+/// lock file, or estimates from parameter counts (said so) without one; nothing when they fit.
+#[test]
+fn budget_warns_when_the_models_need_more_disk() {
+    let dir = scratch("budget");
+    let spec = |budget: u32| {
+        format!(
+            "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}cache: {{budget_gb: {budget}}}\nservices:\n  qwen: {{model: Qwen/Qwen3-32B, gpus: 4}}\n  llama: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n  other: {{model: acme/unknown-model, gpus: 1}}\n"
+        )
+    };
+    // No lock: estimates, and a model of unknown size that is not counted.
+    write(&dir, "fleet.yaml", &spec(70));
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        "warning: the fleet's models need at least ~81.7 GB, more than `budget_gb: 70` allows
+ --> fleet.yaml:5:20
+  |
+5 | cache: {budget_gb: 70}
+  |                    ^^
+  = help: sizes: 2 models estimated from parameter counts, 1 model of unknown size, not counted; per model: Qwen/Qwen3-32B ~65.6 GB (estimate), acme/unknown-model unknown, meta-llama/Llama-3.1-8B-Instruct ~16.1 GB (estimate)
+
+1 warning
+"
+    );
+    write(&dir, "fleet.yaml", &spec(90));
+    let (code, err) = run_check(&dir);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+
+    // Locked: exact bytes, the unknown model's included.
+    let entry = |repo: &str, seed: char, size: u64| {
+        format!(
+            "  - repo: \"{repo}\"\n    revision: \"main\"\n    sha: \"{}\"\n    files:\n      - {{path: \"model.safetensors\", size: {size}, blob: \"{}\"}}\n",
+            seed.to_string().repeat(40),
+            seed.to_string().repeat(64)
+        )
+    };
+    write(
+        &dir,
+        "fleet.lock",
+        &format!(
+            "version: 1\nmodels:\n{}{}{}",
+            entry("Qwen/Qwen3-32B", 'a', 65_536_000_000),
+            entry("acme/unknown-model", 'b', 30_000_000_000),
+            entry("meta-llama/Llama-3.1-8B-Instruct", 'c', 16_060_000_000)
+        ),
+    );
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        "warning: the fleet's models need 111.6 GB, more than `budget_gb: 90` allows
+ --> fleet.yaml:5:20
+  |
+5 | cache: {budget_gb: 90}
+  |                    ^^
+  = help: sizes: exact, from the lock file; per model: Qwen/Qwen3-32B 65.5 GB, acme/unknown-model 30.0 GB, meta-llama/Llama-3.1-8B-Instruct 16.1 GB
+
+1 warning
+"
     );
 }

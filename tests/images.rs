@@ -157,7 +157,7 @@ fn labels_name_the_release_the_image_runs() {
         );
         let (code, err) = check_output(&spec);
         assert_eq!(code, Some(0), "{image}: {err}");
-        assert!(!err.contains("moving tag") && !err.contains("cannot tell"), "{image}: {err}");
+        assert!(!err.contains("moving tag") && !err.contains("does not say which"), "{image}: {err}");
         let (doc, dockerfile) = render_both(&spec).remove(0);
         let labels = &doc["services"]["s"]["labels"];
         assert_eq!(labels["aimgen.engine"].as_str(), Some(engine), "{image}");
@@ -171,13 +171,22 @@ fn an_image_of_unknown_release_is_checked_against_the_nearest_catalogue_and_says
     let spec = spec_file("unknown", &format!("{HOST_AMD}image: {{base: \"team/custom-vllm:7\"}}\nservices:\n  s: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n"));
     let (code, err) = check_output(&spec);
     assert_eq!(code, Some(0), "{err}");
-    let warning = err.split("\n\n").find(|w| w.contains("cannot tell")).unwrap_or_else(|| panic!("{err}"));
+    let warning = err.split("\n\n").find(|w| w.contains("does not say which")).unwrap_or_else(|| panic!("{err}"));
     let (doc, _) = render_both(&spec).remove(0);
     let used = doc["services"]["s"]["labels"]["aimgen.engine-version"].as_str().expect("label").to_string();
     assert!(!used.is_empty());
-    assert!(warning.contains(&format!("the vllm {used} catalogue")), "{warning}");
+    assert!(warning.contains(&format!("against vLLM {used}, the nearest catalogue")), "{warning}");
     assert!(warning.contains("image.engine_version"), "{warning}");
     assert!(warning.contains("fleet.yaml:4:15"), "at the base: {warning}");
+}
+
+#[test]
+fn a_per_engine_image_of_unknown_release_names_its_own_field() {
+    let spec = spec_file("unknown-sglang", &format!("{HOST_AMD}image:\n  sglang: {{base: \"team/custom-sglang:7\"}}\nservices:\n  s: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1, backend: sglang}}\n"));
+    let (code, err) = check_output(&spec);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("set `image.sglang.engine_version` to the release the image runs"), "{err}");
+    assert!(err.contains("fleet.yaml:5:18"), "at the sglang base: {err}");
 }
 
 #[test]
@@ -250,7 +259,7 @@ fn an_image_of_another_vendor_or_engine_is_an_error_at_its_line() {
             HOST_AMD,
             "image: {base: \"team/x:1\", engine_version: \"eleven\"}\n",
             "",
-            "`eleven` is not an engine release",
+            "`eleven` is not an engine version",
             "4:",
         ),
     ];
