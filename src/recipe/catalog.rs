@@ -175,6 +175,11 @@ impl Catalog {
         idx.flags.get(name).or_else(|| idx.aliases.get(name).and_then(|n| idx.flags.get(n)))
     }
 
+    /// The environment variable called `name`, when the engine's catalogue lists it.
+    pub fn env_var(&self, engine: Backend, name: &str) -> Option<&EnvVar> {
+        self.index(engine)?.env.get(name)
+    }
+
     /// Whether a catalogue for `engine` was loaded at all.
     pub fn knows(&self, engine: Backend) -> bool {
         self.index(engine).is_some_and(|i| !i.flags.is_empty())

@@ -195,6 +195,7 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
         }
         problems.extend(catalog.check_args(r.engine, &r.args, &format!("{base}/args")));
         problems.extend(catalog.check_env(r.engine, &r.env, &format!("{base}/env")));
+        problems.extend(crate::secrets::check_literals(catalog, r.engine, &r.args, &r.env, &base));
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {
