@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::*;
 use crate::recipe::select::{self, Candidate, Query, Verdict};
+use crate::recipe::version::EngineVersion;
 use crate::recipe::{known_gpu_memory_gb, Library, LoadedRecipe, KNOWN_GPUS};
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, Precision, ServiceSpec, Vendor};
@@ -76,12 +77,13 @@ const JIT_CACHES: &[(&str, &str, CacheScope)] = &[
 pub fn jit_caches(
     catalog: &crate::recipe::Catalog,
     engine: Backend,
+    version: Option<&EngineVersion>,
     vendor: Vendor,
 ) -> Vec<(&'static str, &'static str)> {
     JIT_CACHES
         .iter()
         .filter(|(var, _, scope)| match scope {
-            CacheScope::Engine(e) => *e == engine && catalog.env_var(engine, var).is_some(),
+            CacheScope::Engine(e) => *e == engine && version.is_some_and(|v| catalog.env_var(engine, v, var).is_some()),
             CacheScope::Vendor(v) => *v == vendor,
             CacheScope::All => true,
         })
@@ -92,9 +94,13 @@ pub fn jit_caches(
 /// Variables that switch usage statistics off. vLLM (vllm/usage/usage_lib.py,
 /// `is_usage_stats_enabled`) honours `VLLM_NO_USAGE_STATS=1` and `DO_NOT_TRACK=1`; SGLang
 /// 0.5.23 sends no usage statistics; `DO_NOT_TRACK=1` is also read by huggingface_hub.
-fn telemetry_off(catalog: &crate::recipe::Catalog, engine: Backend) -> Vec<(&'static str, &'static str)> {
+fn telemetry_off(
+    catalog: &crate::recipe::Catalog,
+    engine: Backend,
+    version: Option<&EngineVersion>,
+) -> Vec<(&'static str, &'static str)> {
     let mut out = vec![("DO_NOT_TRACK", "1")];
-    if catalog.env_var(engine, "VLLM_NO_USAGE_STATS").is_some() {
+    if version.is_some_and(|v| catalog.env_var(engine, v, "VLLM_NO_USAGE_STATS").is_some()) {
         out.push(("VLLM_NO_USAGE_STATS", "1"));
     }
     out
@@ -308,32 +314,50 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             (None, None) => continue,
         };
 
+        // The catalogue the service is checked against.
+        let version = lib.catalog.newest(backend);
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
             // Aliases (`q`, `tp`, …) become the canonical flag, so an override replaces the
             // recipe's value instead of passing the flag twice.
-            let name = lib.catalog.flag(backend, k).map(|f| f.name.clone()).unwrap_or_else(|| k.clone());
+            let name = version
+                .as_ref()
+                .and_then(|ver| lib.catalog.flag(backend, ver, k))
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| k.clone());
             args.insert(name, v.clone());
         }
-        diags.extend(lib.catalog.check_args(backend, &svc.args, &format!("{at}/args")));
-        diags.extend(lib.catalog.check_env(backend, &svc.env, &format!("{at}/env")));
-        diags.extend(crate::secrets::check_literals(&lib.catalog, backend, &svc.args, &svc.env, &at));
-        if (svc.api_key_env.is_some() || serving.api_key_env.is_some())
-            && crate::secrets::api_key_delivery(&lib.catalog, backend).is_none()
-        {
-            diags.push(
-                Diagnostic::error(format!(
-                    "the {} catalogue has no API-key variable or `--api-key` flag: `{name}` cannot be given a key",
-                    backend.as_str()
-                ))
-                .at(if svc.api_key_env.is_some() {
-                    format!("{at}/api_key_env")
-                } else {
-                    "/serving/api_key_env".into()
-                }),
-            );
+        if let Some(ver) = &version {
+            diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
+            diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
+            // The Hub token's names in a service's `env` are reported by `validate` already.
+            let env: BTreeMap<String, crate::spec::EnvValue> = svc
+                .env
+                .iter()
+                .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            diags.extend(crate::secrets::check_literals(&lib.catalog, backend, ver, &svc.args, &env, &at));
         }
+        let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
+            let delivery =
+                version.as_ref().and_then(|ver| crate::secrets::api_key_delivery(&lib.catalog, backend, ver));
+            if delivery.is_none() {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "the {} catalogue has no API-key variable or `--api-key` flag: `{name}` cannot be given a key",
+                        backend.as_str()
+                    ))
+                    .at(if svc.api_key_env.is_some() {
+                        format!("{at}/api_key_env")
+                    } else {
+                        "/serving/api_key_env".into()
+                    }),
+                );
+            }
+            delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
+        });
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -374,11 +398,11 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         // (read-only) model cache, on the per-service scratch volume that outlives the
         // container, so a recreated server starts warm.
         env.insert("HF_MODULES_CACHE".into(), format!("{scratch}/hf-modules"));
-        for (var, dir) in jit_caches(&lib.catalog, backend, gpu.vendor) {
+        for (var, dir) in jit_caches(&lib.catalog, backend, version.as_ref(), gpu.vendor) {
             env.entry(var.to_string()).or_insert_with(|| format!("{scratch}/{dir}"));
         }
         if !serving.telemetry.unwrap_or(false) {
-            for (var, value) in telemetry_off(&lib.catalog, backend) {
+            for (var, value) in telemetry_off(&lib.catalog, backend, version.as_ref()) {
                 env.entry(var.to_string()).or_insert_with(|| value.to_string());
             }
         }
@@ -407,10 +431,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             needs_token: !prefetching && svc.model_path.is_none(),
             health_path: "/health".into(),
             bind: svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND),
-            api_key: svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|v| {
-                crate::secrets::api_key_delivery(&lib.catalog, backend)
-                    .map(|delivery| ApiKey { variable: v.clone(), delivery })
-            }),
+            api_key,
             runtime: RuntimePlan {
                 restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),
                 stop_grace_seconds: STOP_GRACE_SECONDS
@@ -651,21 +672,53 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
         .take(3)
         .map(|c| format!("`{}`: {}", c.recipe.recipe.id, c.verdict.reason(c.recipe, q)))
         .collect();
-    let mut d = Diagnostic::error(format!(
-        "no recipe serves `{}` with {} on {} × {}{}",
-        q.model,
-        q.backend.as_str(),
-        q.available,
-        q.gpu_model,
-        if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
-    ))
-    .at(format!("{at}/model"));
-    d = if closest.is_empty() {
-        d.help(format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)"))
-    } else {
-        d.help(format!("closest: {}", closest.join("; ")))
+    // The GPUs the service asked for, else the ones still free: what the title talks about.
+    let on = q.gpus.unwrap_or(q.available);
+    // When a recipe fails only on size, say so in the title, with the sizes: "no recipe"
+    // reads as a gap in the library when the model is simply too big for these GPUs.
+    let too_big = ranked.iter().find_map(|c| match c.verdict {
+        Verdict::DoesNotFit { weights_gb, gpus, memory_gb } => Some((c.recipe, weights_gb, gpus, memory_gb)),
+        _ => None,
+    });
+    let (title, needs) = match too_big {
+        Some((r, weights, gpus, memory)) => {
+            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
+            let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
+            (
+                format!(
+                    "`{}` does not fit on {gpus} × {} ({memory:.0} GB each): ~{weights:.0} GB of {} weights, room for {room:.0} GB",
+                    q.model,
+                    q.gpu_model,
+                    r.recipe.precision.as_str()
+                ),
+                need.map(|n| {
+                    format!(
+                        "the weights need at least {n} × {} (weights may take {:.0}% of the engine's {:.0}% of each GPU; the rest is KV cache); ",
+                        q.gpu_model,
+                        select::WEIGHTS_SHARE * 100.0,
+                        fraction * 100.0
+                    )
+                }),
+            )
+        }
+        None => (
+            format!(
+                "no recipe serves `{}` with {} on {on} × {}{}",
+                q.model,
+                q.backend.as_str(),
+                q.gpu_model,
+                if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
+            ),
+            None,
+        ),
     };
-    d
+    let help = if closest.is_empty() {
+        format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)")
+    } else {
+        format!("closest: {}", closest.join("; "))
+    };
+    Diagnostic::error(title).at(format!("{at}/model")).help(format!("{}{help}", needs.unwrap_or_default()))
 }
 
 fn oversubscribed(

@@ -1,9 +1,11 @@
 //! Credentials in engine arguments and variables. Everything in `args` and `env` (a service's
 //! or a recipe's) is written verbatim into the generated files, which are meant to be
 //! committed, so a literal credential there is an error. Which flags and variables carry a
-//! credential is derived from the engine catalogue in this one place: a flag or variable the
-//! catalogue marks, or whose name or help says it holds a key, token, password or secret.
-//! There is no hand-kept list per engine version.
+//! credential is derived from the engine catalogue of the version in use, in this one place: a
+//! flag or variable the catalogue marks `secret` (the generator derives the mark from the
+//! engine's parser), or whose name or help says it holds a key, token, password or secret
+//! (for catalogues without marks, and for variables no catalogue lists). There is no
+//! hand-kept list per engine version.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::Diagnostic;
 use crate::recipe::catalog::{Flag, FlagKind};
-use crate::recipe::Catalog;
+use crate::recipe::{Catalog, EngineVersion};
 use crate::source::escape_segment;
 use crate::spec::{Backend, EnvValue};
 
@@ -42,8 +44,12 @@ fn help_is_secret(help: &str) -> bool {
     ["password", "api key", "secret", "access token", "bearer"].iter().any(|w| h.contains(w))
 }
 
-/// Whether an engine flag takes a credential as its value. Switches and numbers never do.
+/// Whether an engine flag takes a credential as its value: marked so by the catalogue, or
+/// named or described so. Switches and numbers never do.
 pub fn flag_is_secret(flag: &Flag) -> bool {
+    if flag.secret {
+        return true;
+    }
     if !matches!(flag.kind, FlagKind::String | FlagKind::Json) {
         return false;
     }
@@ -53,19 +59,22 @@ pub fn flag_is_secret(flag: &Flag) -> bool {
 
 /// Whether an environment variable holds a credential: by its name (catalogued or not), or by
 /// the catalogue's description of it.
-pub fn env_is_secret(catalog: &Catalog, engine: Backend, name: &str) -> bool {
-    name_is_secret(name) || catalog.env_var(engine, name).and_then(|v| v.help.as_deref()).is_some_and(help_is_secret)
+pub fn env_is_secret(catalog: &Catalog, engine: Backend, version: &EngineVersion, name: &str) -> bool {
+    name_is_secret(name)
+        || catalog
+            .env_var(engine, version, name)
+            .is_some_and(|v| v.secret || v.help.as_deref().is_some_and(help_is_secret))
 }
 
 /// What to do instead of writing the credential.
-fn help_for(name: &str, engine: Backend, catalog: &Catalog) -> String {
+fn help_for(name: &str, engine: Backend, version: &EngineVersion, catalog: &Catalog) -> String {
     let upper = name.to_ascii_uppercase().replace('-', "_");
     if upper.ends_with("TOKEN") && (upper.starts_with("HF") || upper.contains("HUGGING")) {
         return "export HF_TOKEN where you run `docker compose up`: aimgen passes `${HF_TOKEN}` by reference \
                 to whatever downloads, and never writes the token"
             .into();
     }
-    let is_server_key = match api_key_delivery(catalog, engine) {
+    let is_server_key = match api_key_delivery(catalog, engine, version) {
         Some(crate::plan::KeyDelivery::Env(v)) => v == name || name == "api-key",
         Some(crate::plan::KeyDelivery::Flag(f)) => f.trim_start_matches('-') == name,
         None => false,
@@ -86,6 +95,7 @@ fn help_for(name: &str, engine: Backend, catalog: &Catalog) -> String {
 pub fn check_literals(
     catalog: &Catalog,
     engine: Backend,
+    version: &EngineVersion,
     args: &BTreeMap<String, Json>,
     env: &BTreeMap<String, EnvValue>,
     base: &str,
@@ -97,7 +107,7 @@ pub fn check_literals(
         if !matches!(value, Json::String(_) | Json::Number(_) | Json::Object(_) | Json::Array(_)) {
             continue;
         }
-        let Some(flag) = catalog.flag(engine, name) else { continue };
+        let Some(flag) = catalog.flag(engine, version, name) else { continue };
         if flag_is_secret(flag) {
             out.push(
                 Diagnostic::error(format!(
@@ -105,18 +115,18 @@ pub fn check_literals(
                     flag.name
                 ))
                 .at(format!("{base}/args/{}", escape_segment(name)))
-                .help(help_for(&flag.name, engine, catalog)),
+                .help(help_for(&flag.name, engine, version, catalog)),
             );
         }
     }
     for name in env.keys() {
-        if env_is_secret(catalog, engine, name) {
+        if env_is_secret(catalog, engine, version, name) {
             out.push(
                 Diagnostic::error(format!(
                     "`{name}` holds a credential: its value would be written in plain text into the generated files"
                 ))
                 .at_key(format!("{base}/env/{}", escape_segment(name)))
-                .help(help_for(name, engine, catalog)),
+                .help(help_for(name, engine, version, catalog)),
             );
         }
     }
@@ -126,16 +136,20 @@ pub fn check_literals(
 /// How an engine takes its server API key, read from its catalogue: vLLM's variable when the
 /// version has it (`VLLM_API_KEY`; a variable keeps the key out of `ps` and the container's
 /// command line), else the `--api-key` flag (SGLang, which reads no variable for it).
-pub fn api_key_delivery(catalog: &Catalog, engine: Backend) -> Option<crate::plan::KeyDelivery> {
+pub fn api_key_delivery(
+    catalog: &Catalog,
+    engine: Backend,
+    version: &EngineVersion,
+) -> Option<crate::plan::KeyDelivery> {
     use crate::plan::KeyDelivery;
     let var = match engine {
         Backend::Vllm => Some("VLLM_API_KEY"),
         Backend::Sglang => None,
     };
-    if let Some(v) = var.filter(|v| catalog.env_var(engine, v).is_some()) {
+    if let Some(v) = var.filter(|v| catalog.env_var(engine, version, v).is_some()) {
         return Some(KeyDelivery::Env(v.to_string()));
     }
-    catalog.flag(engine, "api-key").map(|f| KeyDelivery::Flag(format!("--{}", f.name)))
+    catalog.flag(engine, version, "api-key").map(|f| KeyDelivery::Flag(format!("--{}", f.name)))
 }
 
 #[cfg(test)]
@@ -177,18 +191,32 @@ mod tests {
     #[test]
     fn the_builtin_catalogues_yield_the_known_credentials() {
         let cat = Catalog::builtin();
+        for engine in [Backend::Vllm, Backend::Sglang] {
+            // Every catalogued version of both engines can take a key one way or the other.
+            for v in cat.versions(engine) {
+                assert!(api_key_delivery(&cat, engine, &v).is_some(), "{engine:?} {v:?}");
+            }
+        }
+        let newest = |e| cat.newest(e).expect("a catalogue");
         for (engine, flags) in [
             (Backend::Vllm, &["api-key", "hf-token"][..]),
             (Backend::Sglang, &["api-key", "admin-api-key", "ssl-keyfile-password"][..]),
         ] {
-            let found: Vec<&str> = cat.flags(engine).filter(|f| flag_is_secret(f)).map(|f| f.name.as_str()).collect();
+            let found: Vec<&str> =
+                cat.flags(engine, &newest(engine)).filter(|f| flag_is_secret(f)).map(|f| f.name.as_str()).collect();
             for f in flags {
                 assert!(found.contains(f), "{engine:?}: {f} not found in {found:?}");
             }
             // Derived, not everything: a handful of flags out of hundreds.
             assert!(found.len() < 10, "{engine:?}: too many secret flags: {found:?}");
         }
-        assert_eq!(api_key_delivery(&cat, Backend::Vllm), Some(crate::plan::KeyDelivery::Env("VLLM_API_KEY".into())));
-        assert_eq!(api_key_delivery(&cat, Backend::Sglang), Some(crate::plan::KeyDelivery::Flag("--api-key".into())));
+        assert_eq!(
+            api_key_delivery(&cat, Backend::Vllm, &newest(Backend::Vllm)),
+            Some(crate::plan::KeyDelivery::Env("VLLM_API_KEY".into()))
+        );
+        assert_eq!(
+            api_key_delivery(&cat, Backend::Sglang, &newest(Backend::Sglang)),
+            Some(crate::plan::KeyDelivery::Flag("--api-key".into()))
+        );
     }
 }

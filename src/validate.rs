@@ -24,6 +24,9 @@ const VISIBILITY_VARS: &[&str] = &[
 const CACHE_VARS: &[&str] =
     &["HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
 
+/// The Hub token's names (current and deprecated): secrets, never spec values.
+pub const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+
 /// How to read `render_nodes` from the host.
 const RENDER_NODES_HELP: &str = "read them on the host: for each /sys/class/kfd/kfd/topology/nodes/<N> whose \
      gpu_id file is not 0, in ascending <N>, the drm_render_minor line of its properties file (e.g. 128, 136, …)";
@@ -145,13 +148,20 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                         .at_key(kat)
                         .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
                 );
+            } else if TOKEN_VARS.contains(&k.as_str()) {
+                // aimgen does not set the token: it passes the caller's `HF_TOKEN` through, so
+                // the message is about where a secret belongs, not about who sets it.
+                out.push(
+                    Diagnostic::error(format!("`{k}` is a secret: it would be written into committed files"))
+                        .at_key(kat)
+                        .help("export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download"),
+                );
             } else if CACHE_VARS.contains(&k.as_str()) {
-                let help = if k.contains("TOKEN") {
-                    "secrets never go into the spec: export HF_TOKEN where you run `docker compose up`"
-                } else {
-                    "aimgen wires the cache itself; set `cache:` instead"
-                };
-                out.push(Diagnostic::error(format!("`{k}` is set by aimgen")).at_key(kat).help(help));
+                out.push(
+                    Diagnostic::error(format!("`{k}` is set by aimgen"))
+                        .at_key(kat)
+                        .help("aimgen wires the cache itself; set `cache:` instead"),
+                );
             } else {
                 let text = v.as_text();
                 if text.contains('\n') || text.contains('\r') || text.contains('\0') || text.contains('\'') {
