@@ -200,7 +200,7 @@ fn check_fails(name: &str, spec: &str, extra: &[&str]) -> String {
 #[test]
 fn secrets_given_as_literal_values_are_refused() {
     let base = "version: 1\nname: s\nhost: {gpu: {vendor: nvidia, model: H100, count: 8}}\n\
-                image: {base: \"vllm/vllm-openai:v0.11.0\"}\nservices:\n";
+                image: {base: \"vllm/vllm-openai:v0.33.0\"}\nservices:\n";
     let err = check_fails(
         "secret-args",
         &format!("{base}  a:\n    model: meta-llama/Llama-3.1-8B-Instruct\n    args: {{api-key: secret123, hf-token: hf_abcdef}}\n"),
@@ -225,7 +225,7 @@ fn secrets_given_as_literal_values_are_refused() {
     let err = check_fails(
         "secret-sglang",
         &format!("{base}  a:\n    model: Qwen/Qwen3-32B\n    backend: sglang\n    args: {{admin-api-key: adm, ssl-keyfile-password: pw}}\n")
-            .replace("vllm/vllm-openai:v0.11.0", "lmsysorg/sglang:v0.5.23-cu129"),
+            .replace("vllm/vllm-openai:v0.33.0", "lmsysorg/sglang:v0.5.23-cu129"),
         &[],
     );
     assert!(err.contains("`--admin-api-key` takes a credential"), "{err}");
@@ -250,7 +250,7 @@ fn secrets_given_as_literal_values_are_refused() {
 #[test]
 fn a_server_exposed_without_a_key_is_a_warning_naming_it() {
     let spec = "version: 1\nname: open\nhost: {gpu: {vendor: nvidia, model: H100, count: 8}}\n\
-                image: {base: \"vllm/vllm-openai:v0.11.0\"}\nservices:\n  \
+                image: {base: \"vllm/vllm-openai:v0.33.0\"}\nservices:\n  \
                 open-chat: {model: meta-llama/Llama-3.1-8B-Instruct, bind: 0.0.0.0}\n  \
                 inside: {model: meta-llama/Llama-3.1-8B-Instruct}\n";
     let dir = scratch("exposed");
