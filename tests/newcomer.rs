@@ -149,8 +149,227 @@ fn check_paths_have_no_doubled_slash() {
     std::fs::remove_file(dir.join("deploy/env/llama.env")).expect("remove");
     let o = command(&dir).args(["render", "fleet.yaml", "-o", "deploy/", "--check"]).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        stderr(&o),
-        "missing: deploy/env/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"
+    // After any warnings about the spec itself (the example's image release).
+    let err = stderr(&o);
+    assert!(
+        err.ends_with("missing: deploy/env/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"),
+        "{err}"
     );
+    assert!(!err.contains("//"), "{err}");
+}
+
+/// The lines of a `--help` section (`Commands:`, `Options:`, …), up to the next heading.
+fn help_section<'a>(help: &'a str, heading: &str) -> Vec<&'a str> {
+    help.lines().skip_while(|l| *l != heading).skip(1).take_while(|l| l.is_empty() || l.starts_with(' ')).collect()
+}
+
+/// Every leaf command as its words (`["cache", "status"]`) with its long options, read from
+/// the binary's own `--help` output.
+/// Leaf commands: (words, [(long option, short option)]).
+type Commands = Vec<(Vec<String>, Vec<(String, Option<String>)>)>;
+
+fn commands_from_help() -> Commands {
+    type Found = Commands;
+    fn walk(path: Vec<String>, out: &mut Found) {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = aimgen(&args);
+        assert!(o.status.success(), "aimgen {args:?}: {}", stderr(&o));
+        let help = stdout(&o);
+        let subs: Vec<String> = help_section(&help, "Commands:")
+            .iter()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| *w != "help")
+            .map(str::to_string)
+            .collect();
+        if subs.is_empty() {
+            // `  -o, --out-dir <DIR>` or `      --format <FORMAT>`: (long, short).
+            let options = help_section(&help, "Options:")
+                .iter()
+                .map(|l| l.trim_start())
+                // Not the `- human: …` lines that list possible values.
+                .filter(|l| l.starts_with("--") || (l.starts_with('-') && l.get(2..6) == Some(", --")))
+                .map(|l| {
+                    let (short, long) = match l.split_once(", ") {
+                        Some((s, rest)) if s.len() == 2 => (Some(s.to_string()), rest),
+                        _ => (None, l),
+                    };
+                    (long_options(long).into_iter().next().unwrap_or_default(), short)
+                })
+                .filter(|(o, _)| o != "help" && o != "version")
+                .collect();
+            out.push((path, options));
+        } else {
+            for s in subs {
+                let mut p = path.clone();
+                p.push(s);
+                walk(p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Vec::new(), &mut out);
+    out
+}
+
+/// The README's `## Commands` table: (first cell, whole row), and the text after it up to the
+/// next heading (where options shared by several commands are listed).
+fn readme_commands() -> (Vec<String>, String) {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section: String = readme
+        .split("\n## Commands\n")
+        .nth(1)
+        .expect("README has ## Commands")
+        .split("\n#")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let cells = section
+        .lines()
+        .filter(|l| l.starts_with("| `aimgen "))
+        .map(|l| {
+            // The first cell ends at the first `|` that is not escaped (`vllm\|sglang`).
+            let body = &l[2..];
+            let mut end = body.len();
+            let bytes = body.as_bytes();
+            for i in 0..bytes.len() {
+                if bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\') {
+                    end = i;
+                    break;
+                }
+            }
+            body[..end].trim().to_string()
+        })
+        .collect();
+    let rest = section.lines().filter(|l| !l.starts_with('|')).collect::<Vec<_>>().join(" ");
+    (cells, rest)
+}
+
+/// Long options written in a text, without dashes.
+fn long_options(text: &str) -> Vec<String> {
+    text.split("--")
+        .skip(1)
+        .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or_default().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// README's command table and `--help` cannot drift: every command has a row, every option of
+/// every command is written in its rows (or in the "Options shared by" sentence naming it), and
+/// no row names a command or option that does not exist. A new command or option fails this
+/// test until the README documents it.
+#[test]
+fn readme_command_table_matches_help() {
+    let commands = commands_from_help();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let (cells, rest) = readme_commands();
+    let shared = rest
+        .split("Options shared by ")
+        .nth(1)
+        .map(|s| s.split_once(':').map(|(who, opts)| (who.to_string(), opts.to_string())).unwrap_or_default());
+    let mut problems = Vec::new();
+    for (path, options) in &commands {
+        let name = format!("aimgen {}", path.join(" "));
+        let rows: Vec<&String> = cells
+            .iter()
+            .filter(|c| {
+                let c = c.trim_matches('`');
+                c == name || c.starts_with(&format!("{name} "))
+            })
+            .collect();
+        if rows.is_empty() {
+            problems.push(format!("`{name}` has no row in README's command table"));
+            continue;
+        }
+        let written: Vec<String> = rows.iter().flat_map(|c| long_options(c)).collect();
+        let shared_here = shared.as_ref().filter(|(who, _)| who.contains(&format!("`{}`", path[0])));
+        for (o, short) in options {
+            let in_shared = shared_here.is_some_and(|(_, opts)| long_options(opts).contains(o));
+            let short_written = short
+                .as_ref()
+                .is_some_and(|s| rows.iter().any(|c| c.split_whitespace().any(|w| w.trim_matches('`') == s)));
+            if !written.contains(o) && !in_shared && !short_written {
+                problems.push(format!("`{name}` option `--{o}` is not in README's command table"));
+            }
+        }
+        for o in &written {
+            if !options.iter().any(|(long, _)| long == o) {
+                problems.push(format!("README's row for `{name}` names `--{o}`, which it does not have"));
+            }
+        }
+    }
+    for c in &cells {
+        let c = c.trim_matches('`');
+        if !commands.iter().any(|(p, _)| {
+            let name = format!("aimgen {}", p.join(" "));
+            c == name || c.starts_with(&format!("{name} "))
+        }) {
+            problems.push(format!("README's row `{c}` is not a command"));
+        }
+    }
+    assert!(problems.is_empty(), "README and --help disagree:\n{}", problems.join("\n"));
+}
+
+fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// `explain` per GPU: weights, KV cache (the rest of the engine's share) and what is not the
+/// engine's, with the fraction read from the recipe's `--mem-fraction-static` (SGLang).
+#[test]
+fn explain_shows_weights_kv_cache_and_the_engine_share_per_gpu() {
+    let o = aimgen(&["explain", "examples/nvidia-sglang.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("  0  llama-70b   ███████████▒▒▒▒▒▒▒▒▒░░░░  ~35 GB   ~33 GB    12 GB\n"), "{out}");
+    assert!(out.contains("the engine takes 85% of each GPU (--mem-fraction-static): ~35 GB weights + ~33 GB KV cache per GPU, 12 GB not the engine's"), "{out}");
+    snapshot_settings().bind(|| insta::assert_snapshot!("explain-nvidia-sglang", out));
+    let o = aimgen(&["explain", "examples/nvidia-sglang.yaml", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let m = &doc["services"][0]["memory_per_gpu"];
+    assert_eq!(m["engine_fraction"], 0.85);
+    assert_eq!(m["engine_fraction_from"], "flag");
+}
+
+/// `cache status` reports the cache's use and the fleet's needs against `cache.budget_gb`, and
+/// says "unknown", never "0 B", for what an unlocked service still needs.
+#[test]
+fn cache_status_reports_against_the_budget_and_unknown_sizes() {
+    let dir = scratch("budget-status");
+    std::fs::create_dir_all(dir.join("hub")).expect("cache folder");
+    let spec = |budget: u32| {
+        format!("version: 1\nname: x\nhost: {{gpu: {{vendor: amd, model: MI300X, count: 8}}}}\ncache: {{budget_gb: {budget}}}\nservices:\n  svc: {{model: meta-llama/Llama-3.1-8B-Instruct}}\n")
+    };
+    write(&dir, "fleet.yaml", &spec(20));
+    let o = command(&dir).args(["cache", "status", "fleet.yaml", "--cache-dir", "hub"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "hub cache hub (from --cache-dir)
+SERVICE  MODEL                             REVISION  COMMIT  STATE     FILES  CACHED  TO DOWNLOAD
+svc      meta-llama/Llama-3.1-8B-Instruct  main      -       unpinned  -      0 B     unknown
+note: svc is not locked, and the cache has no refs/main for meta-llama/Llama-3.1-8B-Instruct
+note: without a lock entry aimgen cannot tell what is left to download: run `aimgen lock fleet.yaml`
+total: to download unknown; 1 service not locked
+budget: the cache holds 0 B of `budget_gb: 20` (0%); the fleet's models need ~16.1 GB (80%; 1 model estimated from parameter counts)
+"
+    );
+    write(&dir, "fleet.yaml", &spec(10));
+    let o = command(&dir).args(["cache", "status", "fleet.yaml", "--cache-dir", "hub"]).output().expect("runs");
+    assert!(stdout(&o).ends_with(
+        "budget: the cache holds 0 B of `budget_gb: 10` (0%); the fleet's models need ~16.1 GB (161%; 1 model estimated from parameter counts)
+warning: over budget: free space, raise `budget_gb`, or remove what no service uses (above)
+"
+    ), "{}", stdout(&o));
+    let o = command(&dir)
+        .args(["cache", "status", "fleet.yaml", "--cache-dir", "hub", "--format", "json"])
+        .output()
+        .expect("runs");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["budget"]["budget_bytes"], 10_000_000_000u64);
+    assert_eq!(doc["budget"]["fleet_bytes"], 16_060_000_000u64);
+    assert_eq!(doc["budget"]["cache_bytes"], 0);
 }
