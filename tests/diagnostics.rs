@@ -580,7 +580,7 @@ fn budget_warns_when_the_models_need_more_disk() {
     let dir = scratch("budget");
     let spec = |budget: u32| {
         format!(
-            "version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}cache: {{budget_gb: {budget}}}\nservices:\n  qwen: {{model: Qwen/Qwen3-32B, gpus: 4}}\n  llama: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n  other: {{model: acme/unknown-model, gpus: 1}}\n"
+            "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}cache: {{budget_gb: {budget}}}\nservices:\n  qwen: {{model: Qwen/Qwen3-32B, gpus: 4}}\n  llama: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n  other: {{model: acme/unknown-model, gpus: 1}}\n"
         )
     };
     // No lock: estimates, and a model of unknown size that is not counted.

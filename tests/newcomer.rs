@@ -392,7 +392,7 @@ fn explain_bandwidth_table_for_a_locked_fleet() {
     write(
         &dir,
         "fleet.yaml",
-        "version: 1\nname: shared\nimage: {base: b/c:1}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices:\n  chat: {model: Qwen/Qwen3-32B, gpus: 4}\n  batch: {model: Qwen/Qwen3-32B, gpus: 2}\n  small: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n",
+        "version: 1\nname: shared\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices:\n  chat: {model: Qwen/Qwen3-32B, gpus: 4}\n  batch: {model: Qwen/Qwen3-32B, gpus: 2}\n  small: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n",
     );
     write(
         &dir,
