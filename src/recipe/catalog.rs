@@ -360,6 +360,11 @@ impl Catalog {
         self.index(engine, version)?.flag(name)
     }
 
+    /// The environment variable called `name`, when that version's catalogue lists it.
+    pub fn env_var(&self, engine: Backend, version: &EngineVersion, name: &str) -> Option<&EnvVar> {
+        self.index(engine, version)?.env.get(name)
+    }
+
     /// Whether a catalogue for `engine` was loaded at all.
     pub fn knows(&self, engine: Backend) -> bool {
         !self.versions(engine).is_empty()
