@@ -17,6 +17,7 @@ pub mod plan;
 pub mod recipe;
 pub mod render;
 pub mod resolve;
+pub mod safe_fs;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -119,6 +119,9 @@ struct Indexed {
     deny: BTreeMap<String, DeniedEnv>,
 }
 
+/// Unknown flags per argument list that get a "did you mean" (the report shows 200 at most).
+const SUGGESTIONS: usize = 200;
+
 /// Variable prefixes an engine owns: an unknown name with such a prefix is a typo.
 fn owned_prefixes(engine: Backend) -> &'static [&'static str] {
     match engine {
@@ -187,6 +190,7 @@ impl Catalog {
         if idx.flags.is_empty() {
             return out;
         }
+        let mut suggested = 0usize;
         for (name, value) in args {
             let at = format!("{base}/{}", escape_segment(name));
             let bare = name.trim_start_matches('-');
@@ -204,7 +208,16 @@ impl Catalog {
                     Backend::Vllm => Backend::Sglang,
                     Backend::Sglang => Backend::Vllm,
                 };
-                let help = if let Some(f) = did_you_mean(bare, idx.flags.keys().map(String::as_str)) {
+                // A suggestion compares the name with every flag the engine has; past the first
+                // `SUGGESTIONS` unknown flags (more than anyone reads) it is skipped, so 100,000
+                // unknown flags stay well under a second.
+                suggested += 1;
+                let close = if suggested <= SUGGESTIONS {
+                    did_you_mean(bare, idx.flags.keys().map(String::as_str))
+                } else {
+                    None
+                };
+                let help = if let Some(f) = close {
                     format!("did you mean `{f}`?")
                 } else if self.flag(other, bare).is_some() {
                     format!("`--{bare}` is a {} flag, not a {} one", other.as_str(), engine.as_str())

@@ -195,6 +195,17 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
         }
         problems.extend(catalog.check_args(r.engine, &r.args, &format!("{base}/args")));
         problems.extend(catalog.check_env(r.engine, &r.env, &format!("{base}/env")));
+        // A recipe is checked like a spec: it may not set what aimgen owns, nor values an env
+        // file cannot hold (a recipe once injected variables with quotes and newlines).
+        problems.extend(crate::validate::check_env(&r.env, &format!("{base}/env")));
+        for (k, v) in &r.args {
+            if v.as_str().is_some_and(|s| s.contains('\0')) {
+                problems.push(
+                    Diagnostic::error("argument values may not contain NUL")
+                        .at(format!("{base}/args/{}", crate::source::escape_segment(k))),
+                );
+            }
+        }
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {
