@@ -219,6 +219,10 @@ pub struct RecipeQueryArgs {
     /// Precision.
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
+    /// The engine release the image runs (e.g. `0.11.0`, `0.4.6.post1`): recipes not valid
+    /// for it are `engine_version_mismatch` [default: the newest catalogued release].
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
     /// Extra recipe folder.
     #[arg(long = "recipes", value_name = "DIR")]
     pub recipes: Vec<PathBuf>,

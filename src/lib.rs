@@ -10,6 +10,7 @@ pub mod compile;
 pub mod diagnostic;
 mod embedded;
 pub mod emit;
+pub mod footprint;
 pub mod hub;
 pub mod load;
 pub mod lockfile;

@@ -8,8 +8,11 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::*;
+use crate::recipe::catalog::{engine_name, Picked};
 use crate::recipe::select::{self, Candidate, Query, Verdict};
-use crate::recipe::{known_gpu_memory_gb, Library, LoadedRecipe, KNOWN_GPUS};
+use crate::recipe::{
+    known_gpu_memory_gb, memory_fraction, version_from_image, EngineVersion, Library, LoadedRecipe, KNOWN_GPUS,
+};
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, Precision, ServiceSpec, Vendor};
 
@@ -29,6 +32,9 @@ pub struct Pin {
     pub sha: String,
     /// Files the engine loads.
     pub files: Vec<String>,
+    /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
+    /// no facts about.
+    pub weights_bytes: u64,
 }
 
 /// Pins keyed by (repo, requested revision).
@@ -57,14 +63,34 @@ struct SavedQuery {
     gpus: Option<u32>,
     available: u32,
     precision: Precision,
+    engine_version: Option<EngineVersion>,
+    memory_fraction: Option<f64>,
+    locked_gb: Option<f64>,
+}
+
+impl SavedQuery {
+    fn new(q: &Query) -> SavedQuery {
+        SavedQuery {
+            model: q.model.to_string(),
+            backend: q.backend,
+            vendor: q.vendor,
+            gpu_model: q.gpu_model.to_string(),
+            memory_gb: q.memory_gb,
+            gpus: q.gpus,
+            available: q.available,
+            precision: q.precision,
+            engine_version: q.engine_version.cloned(),
+            memory_fraction: q.memory_fraction,
+            locked_gb: q.locked_gb,
+        }
+    }
 }
 
 impl Selection {
-    /// Every recipe's verdict with its reason, compatible ones first in rank order, as judged
-    /// when the service was resolved. `lib` is the library it was resolved with.
-    pub fn candidates(&self, lib: &Library) -> Vec<(String, Verdict, String)> {
+    /// What the recipes were judged against.
+    pub fn query(&self) -> Query<'_> {
         let q = &self.query;
-        let query = Query {
+        Query {
             model: &q.model,
             backend: q.backend,
             vendor: q.vendor,
@@ -73,7 +99,16 @@ impl Selection {
             gpus: q.gpus,
             available: q.available,
             precision: q.precision,
-        };
+            engine_version: q.engine_version.as_ref(),
+            memory_fraction: q.memory_fraction,
+            locked_gb: q.locked_gb,
+        }
+    }
+
+    /// Every recipe's verdict with its reason, compatible ones first in rank order, as judged
+    /// when the service was resolved. `lib` is the library it was resolved with.
+    pub fn candidates(&self, lib: &Library) -> Vec<(String, Verdict, String)> {
+        let query = self.query();
         select::rank(lib, &query)
             .iter()
             .map(|c| (c.recipe.recipe.id.clone(), c.verdict.clone(), c.verdict.reason(c.recipe, &query)))
@@ -137,11 +172,55 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     let mut selections = Vec::new();
     let mut backends = BTreeSet::new();
 
+    // The engine release each engine's services are checked against.
+    let releases: BTreeMap<Backend, Option<Release>> = {
+        let used: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
+        let base = spec.image.as_ref().and_then(|i| i.base.clone());
+        let stated = spec.image.as_ref().and_then(|i| i.engine_version.as_deref());
+        let stated = match stated.map(|t| (t, EngineVersion::parse(t))) {
+            Some((_, Some(v))) => Some(v),
+            Some((t, None)) => {
+                diags.push(
+                    Diagnostic::error(format!("`{t}` is not an engine version"))
+                        .at("/image/engine_version")
+                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
+                );
+                None
+            }
+            None => None,
+        };
+        let at = if base.is_some() { "/image/base" } else { "/image" };
+        used.iter()
+            .map(|&b| {
+                let release = match &base {
+                    Some(image) => {
+                        let known = stated.clone().or_else(|| version_from_image(image, b));
+                        checked_release(lib, b, image, known.as_ref(), at, &mut diags)
+                    }
+                    // aimgen's own default: catalogueing its release is aimgen's job, not
+                    // something the user can fix with `image.engine_version`.
+                    None => {
+                        let image = default_base(gpu.vendor, &used).ok().unwrap_or_default();
+                        let known = version_from_image(image, b);
+                        checked_release(lib, b, image, known.as_ref(), at, &mut Vec::new())
+                    }
+                };
+                (b, release)
+            })
+            .collect()
+    };
+
     for (name, svc) in &spec.services {
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
         backends.insert(backend);
         let precision = svc.precision.unwrap_or(Precision::Auto);
+        let release = releases.get(&backend).and_then(Option::as_ref);
+        let revision = svc.revision.as_deref().unwrap_or("main");
+        let locked_gb = pins
+            .get(&(svc.model.clone(), revision.to_string()))
+            .filter(|p| p.weights_bytes > 0 && svc.model_path.is_none())
+            .map(|p| p.weights_bytes as f64 / 1e9);
         let query = Query {
             model: &svc.model,
             backend,
@@ -151,6 +230,9 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             gpus: svc.gpus,
             available: free.len() as u32,
             precision,
+            engine_version: release.map(|r| &r.runs),
+            memory_fraction: memory_fraction(&svc.args),
+            locked_gb,
         };
         let facts = lib.models.get(&svc.model);
         let chosen: Option<(&LoadedRecipe, u32, bool)> = match &svc.recipe {
@@ -169,19 +251,20 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 }
             },
         };
+        if let Some((recipe, _, pinned)) = chosen {
+            let unsized_count = recipe.recipe.gpu_count.is_none() && svc.gpus.is_none();
+            if unsized_count && facts.is_none() && locked_gb.is_none() {
+                diags.push(unknown_size(svc, &at));
+            }
+            if !pinned {
+                diags.extend(dropped_tuned(lib, &query, recipe, svc, &at));
+            }
+        }
         selections.push(Selection {
             service: name.clone(),
-            query: SavedQuery {
-                model: svc.model.clone(),
-                backend,
-                vendor: gpu.vendor,
-                gpu_model: canonical_model.clone(),
-                memory_gb: f64::from(memory_gb),
-                gpus: svc.gpus,
-                available: query.available,
-                precision,
-            },
-            weights_gb: chosen.and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision))),
+            query: SavedQuery::new(&query),
+            weights_gb: chosen
+                .and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision)).or(locked_gb)),
         });
 
         // GPUs: the next free ones, in spec order.
@@ -223,7 +306,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         };
 
         // The catalogue the service is checked against.
-        let version = lib.catalog.newest(backend);
+        let version = release.map(|r| r.checked.clone());
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
@@ -311,7 +394,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 origin: recipe.origin.clone(),
                 pinned,
                 precision: recipe.recipe.precision,
-                weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)),
+                weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)).or(locked_gb),
             },
         });
     }
@@ -479,6 +562,114 @@ pub fn engine_argv(
     argv
 }
 
+/// The engine release an engine's services run and the catalogue they are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The release the image runs, or, when that is not known, the catalogue's.
+    pub runs: EngineVersion,
+    /// The release whose catalogue checks the services' arguments and variables.
+    pub checked: EngineVersion,
+}
+
+/// The engine release an engine's services are checked against: the catalogue of `known`
+/// (the release `image` runs, when its tag or `engine_version` says), else the nearest
+/// catalogue, with a warning at `at` naming it. `None` when aimgen has no catalogue of the
+/// engine at all.
+pub fn checked_release(
+    lib: &Library,
+    backend: Backend,
+    image: &str,
+    known: Option<&EngineVersion>,
+    at: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Release> {
+    let picked = lib.catalog.pick(backend, known)?;
+    let name = engine_name(backend);
+    if let Picked::Nearest(v) = &picked {
+        let list: Vec<String> = lib.catalog.versions(backend).iter().map(EngineVersion::to_string).collect();
+        let d = match known {
+            Some(k) => Diagnostic::warning(format!(
+                "aimgen has no catalogue of {name} {k} (`{image}`): checking {} arguments against {name} {v}, the nearest",
+                backend.as_str()
+            ))
+            .help(format!("catalogued {name} releases: {}", list.join(", "))),
+            None => Diagnostic::warning(format!(
+                "`{image}` does not say which {name} release it runs: checking {} arguments against {name} {v}, the nearest catalogue",
+                backend.as_str()
+            ))
+            .help(format!(
+                "set `image.engine_version` to the release the image runs (catalogued: {})",
+                list.join(", ")
+            )),
+        };
+        diags.push(d.at(at));
+    }
+    let checked = picked.version().clone();
+    Some(Release { runs: known.cloned().unwrap_or_else(|| checked.clone()), checked })
+}
+
+/// The error for a service whose model has no known size and whose GPU count nothing states.
+fn unknown_size(svc: &ServiceSpec, at: &str) -> Diagnostic {
+    let fix = if svc.model_path.is_some() { "set `gpus:`" } else { "set `gpus:` or run `aimgen lock`" };
+    Diagnostic::error(format!("`{}`: aimgen does not know its size; {fix}", svc.model)).at(format!("{at}/model")).help(
+        "aimgen sizes a model from its recipe file's `params_b`, or from the lock file's safetensors sizes; \
+         without either it cannot tell how many GPUs the weights need",
+    )
+}
+
+/// A warning when the service's own `gpus:` or `precision:` ruled out a tuned recipe that
+/// would otherwise have been chosen, naming the settings the service loses with it.
+fn dropped_tuned(lib: &Library, q: &Query, chosen: &LoadedRecipe, svc: &ServiceSpec, at: &str) -> Option<Diagnostic> {
+    let mut relaxed = q.clone();
+    let mut culprits = Vec::new();
+    if let Some(n) = svc.gpus {
+        if n > q.available {
+            // The service cannot be placed at all: that error says enough.
+            return None;
+        }
+        relaxed.gpus = None;
+        culprits.push((format!("gpus: {n}"), format!("{at}/gpus")));
+    }
+    if let Some(p) = svc.precision.filter(|p| *p != Precision::Auto) {
+        relaxed.precision = Precision::Auto;
+        culprits.push((format!("precision: {}", p.as_str()), format!("{at}/precision")));
+    }
+    // Only a general recipe standing in for a tuned one loses settings worth a warning; a
+    // tuned recipe for another count is the service's choice.
+    if !chosen.recipe.is_general() {
+        return None;
+    }
+    let (culprit, place) = culprits.first()?.clone();
+    let Candidate { recipe: tuned, .. } = select::best(lib, &relaxed)?;
+    if tuned.recipe.id == chosen.recipe.id || tuned.recipe.is_general() {
+        return None;
+    }
+    let (t, c) = (&tuned.recipe, &chosen.recipe);
+    let mut lost: Vec<String> = t
+        .args
+        .iter()
+        .filter(|(k, v)| c.args.get(*k) != Some(v))
+        .map(|(k, v)| match v {
+            Json::Null | Json::Bool(true) => format!("`--{k}`"),
+            Json::Bool(false) => format!("`--no-{k}`"),
+            Json::String(s) => format!("`--{k} {s}`"),
+            other => format!("`--{k} {other}`"),
+        })
+        .collect();
+    lost.extend(t.env.iter().filter(|(k, v)| c.env.get(*k) != Some(v)).map(|(k, v)| format!("`{k}={}`", v.as_text())));
+    let what = if culprits.len() > 1 {
+        culprits.iter().map(|(c, _)| format!("`{c}`")).collect::<Vec<_>>().join(" and ")
+    } else {
+        format!("`{culprit}`")
+    };
+    let loses = if lost.is_empty() { String::new() } else { format!(": the service loses {}", lost.join(", ")) };
+    Some(Diagnostic::warning(format!("{what} rules out the tuned recipe `{}`{loses}", t.id)).at(place).help(format!(
+        "`{}` is used instead; remove `{}` to get the tuned recipe, or pin one with `recipe:`",
+        c.id,
+        culprit.split(':').next().unwrap_or_default()
+    )))
+}
+
 fn pick_pinned<'l>(
     lib: &'l Library,
     id: &str,
@@ -544,7 +735,7 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
     });
     let (title, needs) = match too_big {
         Some((r, weights, gpus, memory)) => {
-            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let fraction = q.memory_fraction.or(r.recipe.memory_fraction()).unwrap_or(select::DEFAULT_MEMORY_FRACTION);
             let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
             let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
             (

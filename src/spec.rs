@@ -80,6 +80,11 @@ pub struct ImageSpec {
     /// pinned engine release per vendor and backend (with a warning). aimgen never adds a tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// The engine release `base` runs (`"0.33.0"`, `"0.4.6.post1"`), for a reference whose tag
+    /// does not say (a custom build, a bare `@sha256:` digest). aimgen checks engine arguments
+    /// against this release; it must agree with the tag when the tag names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
     /// Extra Python packages (pip requirement specifiers), installed in one cached layer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pip: Vec<String>,
@@ -113,6 +118,13 @@ pub struct CacheSpec {
     /// Hugging Face Hub mirror URL, set as `HF_ENDPOINT` wherever something downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hf_endpoint: Option<String>,
+    /// Disk space the model cache may take, in GB (10^9 bytes): the free space of the disk
+    /// the volume or `host_path` lives on, or your quota. `aimgen check` warns when the
+    /// fleet's models need more (exact sizes from the lock file, estimates from parameter
+    /// counts otherwise; it says which), and `aimgen cache status` reports the cache's use
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_gb: Option<u32>,
 }
 
 /// One model server.

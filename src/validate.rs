@@ -319,6 +319,13 @@ fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     if let Some(p) = &cache.host_path {
         check_abs_path(p, "/cache/host_path", "host_path", out);
     }
+    if cache.budget_gb == Some(0) {
+        out.push(
+            Diagnostic::error("`budget_gb` must be more than 0")
+                .at("/cache/budget_gb")
+                .help("the disk space the cache may take, in GB; leave it out for no limit"),
+        );
+    }
     if let Some(p) = &cache.mount {
         check_abs_path(p, "/cache/mount", "mount", out);
         if p == "/" {

@@ -373,14 +373,26 @@ impl Catalog {
         self.versions(engine).into_iter().filter(|v| self.index(engine, v).is_some_and(&has)).collect()
     }
 
-    /// Checks engine arguments against the catalogue of `version`; `base` is the JSON pointer
-    /// of the `args` mapping.
+    /// Checks a service's engine arguments against the catalogue of `version`, the release
+    /// its image runs; `base` is the JSON pointer of the `args` mapping.
     pub fn check_args(
         &self,
         engine: Backend,
         version: &EngineVersion,
         args: &BTreeMap<String, Json>,
         base: &str,
+    ) -> Vec<Diagnostic> {
+        self.check_args_in(engine, version, args, base, &format!("this image runs {version}"))
+    }
+
+    /// `check_args`, with `context` saying why `version` was checked (the end of each help).
+    pub fn check_args_in(
+        &self,
+        engine: Backend,
+        version: &EngineVersion,
+        args: &BTreeMap<String, Json>,
+        base: &str,
+        context: &str,
     ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let Some(idx) = self.index(engine, version) else { return out };
@@ -416,7 +428,7 @@ impl Catalog {
                     None
                 };
                 let help = if !having.is_empty() {
-                    format!("`--{bare}` {}; this image runs {version}", which_versions(engine, &having, version))
+                    format!("`--{bare}` {}; {context}", which_versions(engine, &having, version))
                 } else if let Some(f) = close {
                     format!("did you mean `{f}`?")
                 } else if self.newest(other).is_some_and(|v| self.flag(other, &v, bare).is_some()) {
@@ -441,7 +453,7 @@ impl Catalog {
                     let elsewhere =
                         self.versions_where(engine, |i| i.flag(&flag.name).is_some_and(|f| f.choices.contains(&got)));
                     if !elsewhere.is_empty() {
-                        format!("`{got}` {}; this image runs {version}", which_versions(engine, &elsewhere, version))
+                        format!("`{got}` {}; {context}", which_versions(engine, &elsewhere, version))
                     } else {
                         did_you_mean(&got, flag.choices.iter().map(String::as_str))
                             .map(|c| format!("did you mean `{c}`?"))
@@ -454,14 +466,26 @@ impl Catalog {
         out
     }
 
-    /// Checks environment variables against the catalogue of `version`; `base` is the JSON
-    /// pointer of the `env` mapping.
+    /// Checks a service's environment variables against the catalogue of `version`, the
+    /// release its image runs; `base` is the JSON pointer of the `env` mapping.
     pub fn check_env(
         &self,
         engine: Backend,
         version: &EngineVersion,
         env: &BTreeMap<String, EnvValue>,
         base: &str,
+    ) -> Vec<Diagnostic> {
+        self.check_env_in(engine, version, env, base, &format!("this image runs {version}"))
+    }
+
+    /// `check_env`, with `context` saying why `version` was checked (the end of each help).
+    pub fn check_env_in(
+        &self,
+        engine: Backend,
+        version: &EngineVersion,
+        env: &BTreeMap<String, EnvValue>,
+        base: &str,
+        context: &str,
     ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let Some(idx) = self.index(engine, version) else { return out };
@@ -491,7 +515,7 @@ impl Catalog {
             if prefixed && !idx.env.is_empty() && !idx.env.contains_key(name) {
                 let having = self.versions_where(engine, |i| i.env.contains_key(name));
                 let help = if !having.is_empty() {
-                    format!("`{name}` is read by {}; this image runs {version}", list_versions(engine, &having))
+                    format!("`{name}` is read by {}; {context}", list_versions(engine, &having))
                 } else {
                     did_you_mean(name, idx.env.keys().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`?"))
