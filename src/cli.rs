@@ -189,6 +189,10 @@ pub enum RecipesCommand {
         /// Engine.
         #[arg(value_enum)]
         engine: Backend,
+        /// The engine release whose flags to list (e.g. `0.11.0`); without a catalogue of it,
+        /// the nearest one's [default: the newest catalogued release].
+        #[arg(long, value_name = "VERSION")]
+        engine_version: Option<String>,
     },
 }
 

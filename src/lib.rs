@@ -20,6 +20,7 @@ pub mod render;
 pub mod resolve;
 pub mod safe_fs;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 pub mod spec;
 pub mod validate;

@@ -24,6 +24,89 @@ pub const SCRATCH_MOUNT: &str = "/var/cache/aimgen";
 pub const FIRST_PORT: u16 = 8000;
 /// The prefetch job's name.
 pub const PREFETCH_NAME: &str = "aimgen-prefetch";
+/// Where published ports listen unless the spec says otherwise: this host only.
+pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+/// Restarts after an error exit before Docker gives up (`on-failure:N`). Docker's restart
+/// manager (moby `restartmanager.go`) restarts `unless-stopped` containers unconditionally and
+/// resets its back-off after any run of 10 s or more, so a server that loads for minutes and
+/// then fails (out of memory at start) would loop forever; `on-failure:N` stops after N.
+pub const DEFAULT_RESTART_ATTEMPTS: u32 = 3;
+/// Seconds from the stop signal to the kill. Docker's default is 10 s; vLLM 0.33.0 gives its
+/// engine process 15 s to release the GPUs on ROCm before force-killing it
+/// (`ROCM_ENGINE_PROCESS_SHUTDOWN_TIMEOUT_S`, vllm/v1/engine/utils.py: "force-killing during
+/// teardown can leave VRAM resident"), and multi-GPU workers tear down one by one after it.
+pub const STOP_GRACE_SECONDS: u32 = 60;
+/// Log rotation defaults: at most 5 × 100 MB of logs per server.
+pub const DEFAULT_LOG_MAX_SIZE: &str = "100m";
+/// Rotated log files kept per server.
+pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
+
+/// Where a cache variable applies.
+enum CacheScope {
+    /// Read by this engine; emitted only when the engine's catalogue lists it.
+    Engine(Backend),
+    /// Read by a library below the engine on this vendor's stack.
+    Vendor(Vendor),
+    /// Read by a library every engine uses.
+    All,
+}
+
+/// Every JIT/compile cache the engines use, and its folder under the server's scratch.
+/// Engine variables must exist in that engine's catalogue (so in the version it runs); the
+/// others belong to libraries below the engine, each with its source:
+const JIT_CACHES: &[(&str, &str, CacheScope)] = &[
+    // vLLM: torch.compile artefacts and its other caches (vllm/envs.py, VLLM_CACHE_ROOT).
+    ("VLLM_CACHE_ROOT", "vllm", CacheScope::Engine(Backend::Vllm)),
+    // SGLang 0.5.23 (srt/environ.py): DeepGEMM and CuTe AOT caches follow SGLANG_CACHE_DIR …
+    ("SGLANG_CACHE_DIR", "sglang", CacheScope::Engine(Backend::Sglang)),
+    // … its kernel JIT cache does not (kernels/jit/utils/compile/cache.py: ~/.cache/sglang/jit).
+    ("SGLANG_JIT_CACHE_DIR", "sglang/jit", CacheScope::Engine(Backend::Sglang)),
+    // Triton (triton/runtime/cache.py; default ~/.triton/cache): every Triton kernel, AITER's too.
+    ("TRITON_CACHE_DIR", "triton", CacheScope::All),
+    // TorchInductor (torch/_inductor/runtime/cache_dir_utils.py; default /tmp/torchinductor_<user>).
+    ("TORCHINDUCTOR_CACHE_DIR", "inductor", CacheScope::All),
+    // FlashInfer (flashinfer/jit/env.py) appends `.cache/flashinfer` to this base.
+    ("FLASHINFER_WORKSPACE_BASE", "flashinfer", CacheScope::Vendor(Vendor::Nvidia)),
+    // CUDA's JIT compute cache (CUDA environment variables; default ~/.nv/ComputeCache).
+    ("CUDA_CACHE_PATH", "cuda", CacheScope::Vendor(Vendor::Nvidia)),
+    // MIOpen's user performance database (default ~/.config/miopen) and kernel binary cache
+    // (default ~/.cache/miopen), from MIOpen's documentation.
+    ("MIOPEN_USER_DB_PATH", "miopen/db", CacheScope::Vendor(Vendor::Amd)),
+    ("MIOPEN_CUSTOM_CACHE_DIR", "miopen/cache", CacheScope::Vendor(Vendor::Amd)),
+];
+
+/// The cache variables a server of `engine` on `vendor` gets, with their folder names.
+pub fn jit_caches(
+    catalog: &crate::recipe::Catalog,
+    engine: Backend,
+    version: Option<&EngineVersion>,
+    vendor: Vendor,
+) -> Vec<(&'static str, &'static str)> {
+    JIT_CACHES
+        .iter()
+        .filter(|(var, _, scope)| match scope {
+            CacheScope::Engine(e) => *e == engine && version.is_some_and(|v| catalog.env_var(engine, v, var).is_some()),
+            CacheScope::Vendor(v) => *v == vendor,
+            CacheScope::All => true,
+        })
+        .map(|(var, dir, _)| (*var, *dir))
+        .collect()
+}
+
+/// Variables that switch usage statistics off. vLLM (vllm/usage/usage_lib.py,
+/// `is_usage_stats_enabled`) honours `VLLM_NO_USAGE_STATS=1` and `DO_NOT_TRACK=1`; SGLang
+/// 0.5.23 sends no usage statistics; `DO_NOT_TRACK=1` is also read by huggingface_hub.
+fn telemetry_off(
+    catalog: &crate::recipe::Catalog,
+    engine: Backend,
+    version: Option<&EngineVersion>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![("DO_NOT_TRACK", "1")];
+    if version.is_some_and(|v| catalog.env_var(engine, v, "VLLM_NO_USAGE_STATS").is_some()) {
+        out.push(("VLLM_NO_USAGE_STATS", "1"));
+    }
+    out
+}
 
 /// A lock file's pin for one (model, revision).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +220,15 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         .map(|(m, _)| m.to_string())
         .unwrap_or_else(|| gpu.model.clone());
     let memory_gb = gpu.memory_gb.or_else(|| known_gpu_memory_gb(&gpu.model)).unwrap_or(0);
-    let inventory = GpuInventory { vendor: gpu.vendor, model: canonical_model.clone(), count: gpu.count, memory_gb };
+    let inventory = GpuInventory {
+        vendor: gpu.vendor,
+        model: canonical_model.clone(),
+        count: gpu.count,
+        memory_gb,
+        group_ids: gpu.group_ids.clone(),
+        render_nodes: gpu.render_nodes.clone(),
+    };
+    let serving = spec.serving.clone().unwrap_or_default();
 
     let cache_spec = spec.cache.clone().unwrap_or_default();
     let prefetching = cache_spec.prefetch.unwrap_or(true);
@@ -322,7 +413,33 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         if let Some(ver) = &version {
             diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
             diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
+            // The Hub token's names in a service's `env` are reported by `validate` already.
+            let env: BTreeMap<String, crate::spec::EnvValue> = svc
+                .env
+                .iter()
+                .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            diags.extend(crate::secrets::check_literals(&lib.catalog, backend, ver, &svc.args, &env, &at));
         }
+        let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
+            let delivery =
+                version.as_ref().and_then(|ver| crate::secrets::api_key_delivery(&lib.catalog, backend, ver));
+            if delivery.is_none() {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "the {} catalogue has no API-key variable or `--api-key` flag: `{name}` cannot be given a key",
+                        backend.as_str()
+                    ))
+                    .at(if svc.api_key_env.is_some() {
+                        format!("{at}/api_key_env")
+                    } else {
+                        "/serving/api_key_env".into()
+                    }),
+                );
+            }
+            delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
+        });
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -360,10 +477,16 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             env.insert(k.clone(), v.as_text());
         }
         // Remote code and compile caches are written at run time: keep them off the
-        // (read-only) model cache.
+        // (read-only) model cache, on the per-service scratch volume that outlives the
+        // container, so a recreated server starts warm.
         env.insert("HF_MODULES_CACHE".into(), format!("{scratch}/hf-modules"));
-        if backend == Backend::Vllm {
-            env.insert("VLLM_CACHE_ROOT".into(), format!("{scratch}/vllm"));
+        for (var, dir) in jit_caches(&lib.catalog, backend, version.as_ref(), gpu.vendor) {
+            env.entry(var.to_string()).or_insert_with(|| format!("{scratch}/{dir}"));
+        }
+        if !serving.telemetry.unwrap_or(false) {
+            for (var, value) in telemetry_off(&lib.catalog, backend, version.as_ref()) {
+                env.entry(var.to_string()).or_insert_with(|| value.to_string());
+            }
         }
         let mut cache_env = BTreeMap::new();
         cache_env.insert("HF_HOME".to_string(), mount.clone());
@@ -389,6 +512,20 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             cache_env,
             needs_token: !prefetching && svc.model_path.is_none(),
             health_path: "/health".into(),
+            bind: svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND),
+            api_key,
+            runtime: RuntimePlan {
+                restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),
+                stop_grace_seconds: STOP_GRACE_SECONDS
+                    + match backend {
+                        // `--shutdown-timeout N` lets in-flight requests drain for N seconds first.
+                        Backend::Vllm => args.get("shutdown-timeout").and_then(json_u64).unwrap_or(0) as u32,
+                        Backend::Sglang => 0,
+                    },
+                log_max_size: serving.log_max_size.clone().unwrap_or_else(|| DEFAULT_LOG_MAX_SIZE.to_string()),
+                log_max_files: serving.log_max_files.unwrap_or(DEFAULT_LOG_MAX_FILES),
+                nvidia_ulimits: gpu.vendor == Vendor::Nvidia,
+            },
             recipe: ChosenRecipe {
                 id: recipe.recipe.id.clone(),
                 origin: recipe.origin.clone(),

@@ -233,3 +233,19 @@ fn a_recipe_whose_releases_no_catalogue_covers_or_that_names_another_engine_is_a
     assert!(text.contains("error: a vllm recipe cannot state sglang releases\n"), "{text}");
     assert!(text.contains("error: `~0.3` is not a version (e.g. `0.11.0`, `0.4.6.post1`)\n"), "{text}");
 }
+
+#[test]
+fn recipes_flags_lists_one_release() {
+    let o = aimgen(&["recipes", "flags", "vllm", "--engine-version", "0.33.0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("# vLLM 0.33.0\n--"), "{out}");
+    let o = aimgen(&["recipes", "flags", "sglang", "--engine-version", "0.0.1"]);
+    assert!(
+        stdout(&o).starts_with("# SGLang ")
+            && stdout(&o).contains("aimgen has no catalogue of 0.0.1; this is the nearest")
+    );
+    let o = aimgen(&["recipes", "flags", "vllm", "--engine-version", "latest"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "error: `latest` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n");
+}

@@ -363,6 +363,11 @@ impl Catalog {
         self.index(engine, version)?.flag(name)
     }
 
+    /// The environment variable called `name`, when that version's catalogue lists it.
+    pub fn env_var(&self, engine: Backend, version: &EngineVersion, name: &str) -> Option<&EnvVar> {
+        self.index(engine, version)?.env.get(name)
+    }
+
     /// Whether a catalogue for `engine` was loaded at all.
     pub fn knows(&self, engine: Backend) -> bool {
         !self.versions(engine).is_empty()
@@ -447,6 +452,16 @@ impl Catalog {
                 );
                 continue;
             }
+            if flag.secret {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`--{bare}` takes a secret, which would be written into committed files"
+                    ))
+                    .at_key(at)
+                    .help("keep secrets out of the spec: give them to the engine where you run `docker compose up`"),
+                );
+                continue;
+            }
             if let Some(problem) = check_value(engine, flag, value) {
                 let help = (flag.kind == FlagKind::Choice).then(|| {
                     let got = show(value);
@@ -508,6 +523,14 @@ impl Catalog {
                     Diagnostic::error(format!("`{name}` is not a valid environment variable name"))
                         .at_key(at)
                         .help("use letters, digits and `_`, not starting with a digit"),
+                );
+                continue;
+            }
+            if idx.env.get(name).is_some_and(|e| e.secret) {
+                out.push(
+                    Diagnostic::error(format!("`{name}` holds a secret, which would be written into committed files"))
+                        .at_key(at)
+                        .help("keep secrets out of the spec: set it where you run `docker compose up`"),
                 );
                 continue;
             }
@@ -783,7 +806,7 @@ mod tests {
             "engine: vllm\nversion: '0.11.0'\nflags:\n  - {name: swap-space, type: float}\n  - {name: dtype, type: choice, choices: [auto, half]}\n  - {name: max-num-seqs, type: int}\n  - {name: gpu-memory-utilization, type: float}\n  - {name: seed, type: int, min: 0, max: 100, exclusive_max: true}\n  - {name: tensor-parallel-size, type: int, owned: true, aliases: [tp]}\nenv:\n  - {name: VLLM_OLD}\n",
         );
         let new = file(
-            "engine: vllm\nversion: '0.33.0'\nbase: '0.11.0'\nremove_flags: [swap-space]\nremove_env: [VLLM_OLD]\nflags:\n  - {name: attention-backend, type: string}\n  - {name: dtype, type: choice, choices: [auto, half, bfloat16]}\n  - {name: api-key, type: string, nargs: '+', secret: true}\nenv:\n  - {name: VLLM_NEW, secret: true}\n",
+            "engine: vllm\nversion: '0.33.0'\nbase: '0.11.0'\nremove_flags: [swap-space]\nremove_env: [VLLM_OLD]\nflags:\n  - {name: attention-backend, type: string}\n  - {name: dtype, type: choice, choices: [auto, half, bfloat16]}\n  - {name: api-key, type: string, nargs: '+', secret: true}\n  - {name: tags, type: string, nargs: '+'}\n  - {name: pair, type: int, nargs: '2'}\n  - {name: maybe, type: string, nargs: '?'}\nenv:\n  - {name: VLLM_NEW}\n  - {name: VLLM_KEY, secret: true}\n",
         );
         Catalog::new(vec![new, old]).unwrap_or_else(|d| panic!("{d:?}"))
     }
@@ -899,13 +922,29 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_refused() {
+        let c = two_versions();
+        assert_eq!(
+            errors(&c, "0.33.0", &[("api-key", Json::from("sk-1"))]),
+            ["`--api-key` takes a secret, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
+        );
+        let env: BTreeMap<String, EnvValue> = [("VLLM_KEY".to_string(), EnvValue::String("x".into()))].into();
+        let d = c.check_env(Backend::Vllm, &v("0.33.0"), &env, "/env");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].message, "`VLLM_KEY` holds a secret, which would be written into committed files");
+    }
+
+    #[test]
     fn nargs_decides_whether_a_list_is_accepted() {
         let c = two_versions();
-        assert!(errors(&c, "0.33.0", &[("api-key", serde_json::json!(["a", "b"]))]).is_empty());
+        assert!(errors(&c, "0.33.0", &[("tags", serde_json::json!(["a", "b"]))]).is_empty());
+        assert_eq!(errors(&c, "0.33.0", &[("tags", serde_json::json!([]))]), ["`--tags`: needs at least one value | "]);
         assert_eq!(
-            errors(&c, "0.33.0", &[("api-key", serde_json::json!([]))]),
-            ["`--api-key`: needs at least one value | "]
+            errors(&c, "0.33.0", &[("pair", serde_json::json!([1, 2, 3]))]),
+            ["`--pair`: takes exactly 2 values, found 3 | "]
         );
+        assert!(errors(&c, "0.33.0", &[("pair", serde_json::json!([1, 2]))]).is_empty());
+        assert!(errors(&c, "0.33.0", &[("maybe", Json::Null)]).is_empty());
         assert_eq!(
             errors(&c, "0.33.0", &[("max-num-seqs", serde_json::json!([1, 2]))]),
             ["`--max-num-seqs`: takes one value, not a list | "]
