@@ -455,7 +455,7 @@ impl Catalog {
             if flag.secret {
                 out.push(
                     Diagnostic::error(format!(
-                        "`--{bare}` takes a secret, which would be written into committed files"
+                        "`--{bare}` takes a credential, which would be written into committed files"
                     ))
                     .at_key(at)
                     .help("keep secrets out of the spec: give them to the engine where you run `docker compose up`"),
@@ -926,7 +926,7 @@ mod tests {
         let c = two_versions();
         assert_eq!(
             errors(&c, "0.33.0", &[("api-key", Json::from("sk-1"))]),
-            ["`--api-key` takes a secret, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
+            ["`--api-key` takes a credential, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
         );
         let env: BTreeMap<String, EnvValue> = [("VLLM_KEY".to_string(), EnvValue::String("x".into()))].into();
         let d = c.check_env(Backend::Vllm, &v("0.33.0"), &env, "/env");
