@@ -17,20 +17,30 @@ fn spec_file(name: &str, text: &str) -> String {
     write(&scratch(name), "fleet.yaml", &format!("version: 1\nname: t\n{text}"))
 }
 
-/// `render` to stdout and to a folder: the Compose document (merge keys applied) and the
-/// Dockerfile of each.
+/// `render` to stdout and to a folder: the Compose document and the Dockerfile of each.
 fn render_both(spec: &str) -> Vec<(Value, String)> {
     let o = aimgen(&["render", spec]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut single = yaml(&stdout(&o));
-    single.apply_merge().expect("merge keys");
-    let dockerfile = single["x-aimgen-build"]["dockerfile_inline"].as_str().expect("inline").to_string();
+    let single = yaml(&stdout(&o));
+    // Each builder carries the whole Dockerfile inline (no YAML merge keys: not every YAML
+    // reader applies them); they must agree.
+    let inline: BTreeSet<&str> = single["services"]
+        .as_mapping()
+        .expect("services")
+        .values()
+        .filter_map(|s| s.get("build"))
+        .map(|b| b["dockerfile_inline"].as_str().expect("inline Dockerfile"))
+        .collect();
+    assert_eq!(inline.len(), 1, "{inline:?}");
+    let dockerfile = inline.into_iter().next().expect("one").to_string();
     let dir = scratch("images-folder");
     let o = aimgen(&["render", spec, "-o", dir.to_str().expect("utf-8")]);
     assert!(o.status.success(), "{}", stderr(&o));
     let files = read_tree(&dir);
-    let mut folder = yaml(&files["docker-compose.cache.yml"]);
-    folder.apply_merge().expect("merge keys");
+    let folder = yaml(&files["docker-compose.cache.yml"]);
+    for b in folder["services"].as_mapping().expect("services").values().filter_map(|s| s.get("build")) {
+        assert_eq!((b["context"].as_str(), b["dockerfile"].as_str()), (Some("."), Some("Dockerfile.optimized")));
+    }
     vec![(single, dockerfile), (folder, files["Dockerfile.optimized"].clone())]
 }
 

@@ -62,7 +62,7 @@ fn stage_ctx(plan: &Plan, image: &ImagePlan) -> StageCtx {
         env: image.env.clone(),
         pip: image.pip.clone(),
         preload: !pairs.is_empty(),
-        preload_json: serde_json::to_string(&pairs).unwrap_or_default(),
+        preload_json: super::ascii_json(&pairs, false).unwrap_or_default(),
         hf_endpoint: plan.cache.hf_endpoint.is_some(),
     }
 }
