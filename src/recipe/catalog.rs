@@ -439,6 +439,16 @@ impl Catalog {
                 );
                 continue;
             }
+            if flag.secret {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`--{bare}` takes a credential, which would be written into committed files"
+                    ))
+                    .at_key(at)
+                    .help("keep secrets out of the spec: give them to the engine where you run `docker compose up`"),
+                );
+                continue;
+            }
             if let Some(problem) = check_value(engine, flag, value) {
                 let help = (flag.kind == FlagKind::Choice).then(|| {
                     let got = show(value);
@@ -500,6 +510,14 @@ impl Catalog {
                     Diagnostic::error(format!("`{name}` is not a valid environment variable name"))
                         .at_key(at)
                         .help("use letters, digits and `_`, not starting with a digit"),
+                );
+                continue;
+            }
+            if idx.env.get(name).is_some_and(|e| e.secret) {
+                out.push(
+                    Diagnostic::error(format!("`{name}` holds a secret, which would be written into committed files"))
+                        .at_key(at)
+                        .help("keep secrets out of the spec: set it where you run `docker compose up`"),
                 );
                 continue;
             }
@@ -888,6 +906,19 @@ mod tests {
             errors(&c, "0.11.0", &[("gpu-memory-utilization", Json::from(0))]),
             ["`--gpu-memory-utilization`: `0` is out of range: must be in (0, 1] | "]
         );
+    }
+
+    #[test]
+    fn secrets_are_refused() {
+        let c = two_versions();
+        assert_eq!(
+            errors(&c, "0.33.0", &[("api-key", Json::from("sk-1"))]),
+            ["`--api-key` takes a credential, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
+        );
+        let env: BTreeMap<String, EnvValue> = [("VLLM_KEY".to_string(), EnvValue::String("x".into()))].into();
+        let d = c.check_env(Backend::Vllm, &v("0.33.0"), &env, "/env");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].message, "`VLLM_KEY` holds a secret, which would be written into committed files");
     }
 
     #[test]
