@@ -412,7 +412,6 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         }
         if let Some(ver) = &version {
             diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
-            diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
             // The Hub token's names in a service's `env` are reported by `validate` already.
             let env: BTreeMap<String, crate::spec::EnvValue> = svc
                 .env
@@ -420,7 +419,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            diags.extend(crate::secrets::check_literals(&lib.catalog, backend, ver, &svc.args, &env, &at));
+            diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
         }
         let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
             let delivery =
