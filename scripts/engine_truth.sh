@@ -54,5 +54,6 @@ if [ "$status" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
 else
     log "inputs and results kept in $WORK"
 fi
-log "took $((SECONDS - START))s; .tools/engines: $(du -sh "$TOOLS/engines" 2>/dev/null | cut -f1), download cache: $(du -sh "$TOOLS/uv-cache" 2>/dev/null | cut -f1) (shared, hard-linked)"
+# du counts a hard-linked file once per run, so venvs + cache together give the real size.
+log "took $((SECONDS - START))s; .tools/engines + .tools/uv-cache on disk: $(du -shc "$TOOLS/engines" "$TOOLS/uv-cache" 2>/dev/null | tail -n 1 | cut -f1)"
 exit "$status"
