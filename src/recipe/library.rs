@@ -210,6 +210,17 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
             problems.push(Diagnostic::error("`gpu_count` must be at least 1").at(format!("{base}/gpu_count")));
         }
         problems.extend(check_against_releases(r, catalog, &base));
+        // A recipe is checked like a spec: it may not set what aimgen owns, nor values an env
+        // file cannot hold (a recipe once injected variables with quotes and newlines).
+        problems.extend(crate::validate::check_env(&r.env, &format!("{base}/env")));
+        for (k, v) in &r.args {
+            if v.as_str().is_some_and(|s| s.contains('\0')) {
+                problems.push(
+                    Diagnostic::error("argument values may not contain NUL")
+                        .at(format!("{base}/args/{}", crate::source::escape_segment(k))),
+                );
+            }
+        }
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {
@@ -264,8 +275,7 @@ fn check_against_releases(r: &Recipe, catalog: &Catalog, base: &str) -> Vec<Diag
         let found = catalog
             .check_args_in(r.engine, v, &r.args, &format!("{base}/args"), &context)
             .into_iter()
-            .chain(catalog.check_env_in(r.engine, v, &r.env, &format!("{base}/env"), &context))
-            .chain(crate::secrets::check_literals(catalog, r.engine, v, &r.args, &r.env, base));
+            .chain(catalog.check_env_in(r.engine, v, &r.env, &format!("{base}/env"), &context));
         for d in found {
             if seen.insert(d.pointer.clone()) {
                 problems.push(d);
