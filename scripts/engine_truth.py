@@ -124,7 +124,8 @@ def compose_json(compose: str, out: str) -> tuple[dict | None, str]:
 def dockerfile_stages(path: str) -> list[dict]:
     """FROM/AS, ENTRYPOINT and CMD of each stage (exec form or shell form)."""
     stages: list[dict] = []
-    text = open(path, encoding="utf-8").read().replace("\\\n", " ")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read().replace("\\\n", " ")
     for line in text.splitlines():
         s = line.strip()
         m = re.match(r"(?i)FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", s)
