@@ -18,6 +18,7 @@
 #   scripts/conformance.sh                 render and check every examples/*.yaml
 #   scripts/conformance.sh --dir DIR ...   check already-rendered output directories (repeatable)
 #   scripts/conformance.sh --install-only  only install the tools into .tools/
+#   scripts/conformance.sh --install-compose  only install Compose v2 (for scripts/engine_truth.sh)
 #
 # Environment:
 #   AIMGEN   path to the aimgen binary; when unset, `cargo build --release` is run (a no-op when
@@ -82,6 +83,7 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --install-only) INSTALL_ONLY=1; shift ;;
+        --install-compose) mkdir -p "$TOOLS"; install_compose_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -354,6 +356,10 @@ resolve_aimgen() {
 # --- main ---------------------------------------------------------------------------------
 
 START=$SECONDS
+if [ "${install_compose_only:-0}" = 1 ]; then
+    install_compose
+    exit 0
+fi
 install_all
 log "tools ready in $((SECONDS - START))s"
 print_versions
