@@ -62,6 +62,9 @@ class Argv(unittest.TestCase):
             self.assertEqual(et.base_of(svc), {"ref": "vllm/vllm-openai:v0.33.0"})
             svc["build"]["target"] = "sglang"
             self.assertEqual(et.base_of(svc), {"ref": "lmsysorg/sglang:v0.5.23", "entrypoint": ["python3"]})
+            # A service that names the tag another service builds runs that build.
+            builds = {"f-sglang:1": svc["build"]}
+            self.assertEqual(et.base_of({"image": "f-sglang:1"}, builds)["ref"], "lmsysorg/sglang:v0.5.23")
 
     def test_programs(self):
         self.assertEqual(split_program(["python3", "-m", "sglang.launch_server", "--x"]),
