@@ -390,7 +390,9 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
             fail(f"pip words {got_pip!r} != {want_pip!r}")
     pre = doc["services"]["aimgen-prefetch"]
     try:
-        jobs = json.loads(unescape(pre["command"][3]))
+        # The prefetch's argv is entrypoint (`python3`) + command (`-c`, program, jobs).
+        argv = (pre.get("entrypoint") or []) + (pre.get("command") or [])
+        jobs = json.loads(unescape(argv[3]))
         if {j["repo"] for j in jobs} != {s["model"] for s in f.services.values() if "model_path" not in s}:
             fail("prefetch jobs name other models than the spec")
     except Exception as e:  # noqa: BLE001 - any failure to read it back is the finding
@@ -482,7 +484,13 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
             continue
         doc = json.loads(cout)
         if label == "stdout":
-            inline = doc["services"][next(iter(f.services))].get("build", {}).get("dockerfile_inline")
+            # The first service of each engine image builds it; every builder holds the
+            # whole Dockerfile inline.
+            inline = next(
+                (b["dockerfile_inline"] for b in (s.get("build") or {} for s in doc["services"].values())
+                 if "dockerfile_inline" in b),
+                None,
+            )
             dockerfile = unescape(inline) if inline is not None else None
             if dockerfile is None:
                 problems.append("stdout: no dockerfile_inline")
