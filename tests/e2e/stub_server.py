@@ -133,7 +133,7 @@ def main():
             out[name] = os.path.relpath(os.path.realpath(p), cache)
         with open(os.path.join(os.path.dirname(p), "config.json")) as f:
             cfg = json.load(f)
-        assert cfg.get("_name_or_path") == args.model, f"config.json is for {cfg.get('_name_or_path')}"
+        assert cfg.get("architectures") == ["LlamaForCausalLM"], f"config.json: architectures {cfg.get('architectures')}"
         return out
 
     @probe("weights")
