@@ -222,16 +222,24 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             (None, None) => continue,
         };
 
+        // The catalogue the service is checked against.
+        let version = lib.catalog.newest(backend);
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
             // Aliases (`q`, `tp`, …) become the canonical flag, so an override replaces the
             // recipe's value instead of passing the flag twice.
-            let name = lib.catalog.flag(backend, k).map(|f| f.name.clone()).unwrap_or_else(|| k.clone());
+            let name = version
+                .as_ref()
+                .and_then(|ver| lib.catalog.flag(backend, ver, k))
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| k.clone());
             args.insert(name, v.clone());
         }
-        diags.extend(lib.catalog.check_args(backend, &svc.args, &format!("{at}/args")));
-        diags.extend(lib.catalog.check_env(backend, &svc.env, &format!("{at}/env")));
+        if let Some(ver) = &version {
+            diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
+            diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
+        }
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
