@@ -114,6 +114,7 @@ with open(os.path.join(d, "METADATA"), "w") as f:
 open(os.path.join(d, "INSTALLER"), "w").write("aimgen-e2e\n")
 open(os.path.join(d, "RECORD"), "w").write("")
 EOF
+in_root python3 -m compileall -q -j 0 /opt/vllm/lib/python3.11/site-packages >/dev/null || true
 in_root pip freeze >"$root/opt/vllm/freeze.txt"
 echo "build_vllm_image: pip installs took $((SECONDS - t1))s" >&2
 in_root python3 -c '
@@ -128,7 +129,8 @@ umount "$root/proc"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
   "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* \
   "$root"/tmp/* "$root"/tmp/.[!.]* "$root"/root/.cache
-find "$root/opt/vllm" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null || true
+# Keep (and complete) the bytecode: without it every server start compiles torch's,
+# transformers' and vLLM's sources again and writes the .pyc files into its container layer.
 : >"$root/etc/resolv.conf"
 
 t2=$SECONDS

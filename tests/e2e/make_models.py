@@ -73,7 +73,6 @@ def model(seed, tok):
         eos_token_id=tok.eos_token_id,
         tie_word_embeddings=False,
     )
-    cfg.torch_dtype = torch.bfloat16
     m = LlamaForCausalLM(cfg).to(torch.bfloat16)
     m.generation_config = GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     return m

@@ -77,7 +77,7 @@ GITATTRIBUTES = b"".join(b"*%s filter=lfs diff=lfs merge=lfs -text\n" % s.encode
 EXTRA = {"README.md", ".gitattributes"}
 
 
-def commit_files(repo_id: str, folder: str) -> dict:
+def commit_files(repo_id: str, label: str, folder: str) -> dict:
     """Files of one commit: the generated model folder, plus .gitattributes and decoys.
     path -> (bytes, role) with role needed / extra / decoy."""
     files = {}
@@ -92,10 +92,10 @@ def commit_files(repo_id: str, folder: str) -> dict:
     config = json.loads(files["config.json"][0])
     # Decoys: a .bin duplicate of the safetensors weights and Meta's original/ checkpoint; an
     # engine loading safetensors never reads these, and neither may the prefetch.
-    files["pytorch_model.bin"] = (det_bytes(repo_id + folder + ":bin", weights), "decoy")
+    files["pytorch_model.bin"] = (det_bytes(f"{repo_id}@{label}:bin", weights), "decoy")
     files["original/params.json"] = (json.dumps({"dim": config.get("hidden_size"),
                                                  "n_layers": config.get("num_hidden_layers")}).encode(), "decoy")
-    files["original/consolidated.pth"] = (det_bytes(repo_id + folder + ":pth", weights // 2), "decoy")
+    files["original/consolidated.pth"] = (det_bytes(f"{repo_id}@{label}:pth", weights // 2), "decoy")
     return files
 
 
@@ -115,7 +115,7 @@ def build_catalogue(models_dir: str) -> dict:
             commits, by_label = {}, {}
             for label in labels:
                 entries = {}
-                for path, (data, role) in sorted(commit_files(repo_id, os.path.join(base, label)).items()):
+                for path, (data, role) in sorted(commit_files(repo_id, label, os.path.join(base, label)).items()):
                     lfs = path.endswith(LFS_SUFFIXES)
                     e = {"data": data, "role": role, "size": len(data), "lfs": lfs}
                     if lfs:

@@ -86,6 +86,9 @@ cleanup() {
   # image it starts FROM is the cached one and stays.
   local i
   for i in "${GENERATED_IMAGES[@]}"; do docker image rm -f "$i" >/dev/null 2>&1 || true; done
+  # Compose labels what it builds with the project; images built for other services of
+  # the project and then untagged by a later build of the same tag stay behind otherwise.
+  docker images -q --filter "label=com.docker.compose.project=$PROJECT" | sort -u | xargs -r docker image rm -f >/dev/null 2>&1 || true
   # Files the containers wrote as root into the bind-mounted hub state.
   if [ "$fail" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then
     rm -rf "$WORK"
@@ -205,7 +208,8 @@ else
   sed "s|hf_endpoint: .*|hf_endpoint: \"http://127.0.0.1:$HUB_PORT\"|" "$WORK/fleet.yaml" >"$WORK/lockdir/fleet.yaml"
   if "$AIMGEN" lock "$WORK/lockdir/fleet.yaml" >"$WORK/lock.log" 2>&1; then
     cp "$WORK/lockdir/fleet.lock" "$WORK/fleet.lock"
-    ok "aimgen lock pinned $(grep -c '^  - repo:' "$WORK/fleet.lock") model revisions: $(grep -E '^\s+(repo|revision|sha):' "$WORK/fleet.lock" | awk '{printf "%s ", $2}')"
+    ok "aimgen lock pinned $(grep -c '^  - repo:' "$WORK/fleet.lock") model revisions"
+    grep -E 'Locked' "$WORK/lock.log" | sed 's/^ */     /' || true
   else
     sed 's/^/     /' "$WORK/lock.log"
     die "aimgen lock failed"
@@ -238,7 +242,7 @@ else
   grep -i warning "$WORK/render.log" | sed 's/^/     /' | head -n 10 || true
 fi
 [ -f "$OUT/docker-compose.cache.yml" ] || die "no docker-compose.cache.yml in the rendered output"
-grep -q "^FROM $IMAGE\$" "$OUT/Dockerfile.optimized" && ok "Dockerfile.optimized starts FROM the local vLLM image" \
+grep -Eq "^FROM $IMAGE( AS [a-z]+)?\$" "$OUT/Dockerfile.optimized" && ok "Dockerfile.optimized starts FROM the local vLLM image" \
   || bad "Dockerfile.optimized does not start FROM $IMAGE: $(grep '^FROM' "$OUT/Dockerfile.optimized" | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- override
@@ -380,9 +384,9 @@ fleet_up() {
        -f "$WORK/override.yml" up -d --no-build >"$WORK/up-$label.log" 2>&1; then
     ok "$label: compose up -d returned after $(( $(date +%s) - UP_T ))s (prefetch done)"
   else
-    bad "$label: compose up -d failed"
     sed 's/^/     /' "$WORK/up-$label.log" | tail -n 20
     dump_logs "${PREFETCH[@]}"
+    die "$label: compose up -d failed"
   fi
   local p
   for p in "${PREFETCH[@]}"; do
