@@ -119,6 +119,11 @@ pub struct CheckArgs {
 pub struct ExplainArgs {
     /// The fleet spec.
     pub fleet: PathBuf,
+    /// Also show what the fleet downloads at this rate (e.g. `1Gbit`, `10Gbit/s`, `125MB/s`):
+    /// each server with its own copy vs aimgen's shared cache, first and next deployment.
+    /// Offline: sizes come from the lock file, else are estimated (and said so).
+    #[arg(long, value_name = "RATE")]
+    pub bandwidth: Option<crate::footprint::Bandwidth>,
     #[command(flatten)]
     pub compile: CompileArgs,
 }
@@ -189,6 +194,10 @@ pub enum RecipesCommand {
         /// Engine.
         #[arg(value_enum)]
         engine: Backend,
+        /// The engine release whose flags to list (e.g. `0.11.0`); without a catalogue of it,
+        /// the nearest one's [default: the newest catalogued release].
+        #[arg(long, value_name = "VERSION")]
+        engine_version: Option<String>,
     },
 }
 
@@ -219,6 +228,10 @@ pub struct RecipeQueryArgs {
     /// Precision.
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
+    /// The engine release the image runs (e.g. `0.11.0`, `0.4.6.post1`): recipes not valid
+    /// for it are `engine_version_mismatch` [default: the newest catalogued release].
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
     /// Extra recipe folder.
     #[arg(long = "recipes", value_name = "DIR")]
     pub recipes: Vec<PathBuf>,

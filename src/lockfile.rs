@@ -218,7 +218,16 @@ impl LockFile {
             .map(|m| {
                 (
                     (m.repo.clone(), m.revision.clone()),
-                    Pin { sha: m.sha.clone(), files: m.files.iter().map(|f| f.path.clone()).collect() },
+                    Pin {
+                        sha: m.sha.clone(),
+                        files: m.files.iter().map(|f| f.path.clone()).collect(),
+                        weights_bytes: m
+                            .files
+                            .iter()
+                            .filter(|f| f.path.ends_with(".safetensors"))
+                            .map(|f| f.size)
+                            .sum(),
+                    },
                 )
             })
             .collect()
