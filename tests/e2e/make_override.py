@@ -9,6 +9,8 @@ generated Dockerfile.optimized, whose base is the local vLLM CPU image), entrypo
 command, environment, env files, volumes, healthcheck and ports. The override ONLY:
   * removes what needs GPUs: `deploy` (NVIDIA device reservations), `devices` and
     `group_add` (AMD's /dev/kfd, /dev/dri and their groups),
+  * removes `ulimits.memlock` (when generated): this host's Docker cannot grant it; the run
+    prints a warning saying so (it is a limit of the test host, not of the generated file),
   * adds the CPU build's sizing variable VLLM_CPU_KVCACHE_SPACE (GiB of KV cache; its
     default would reserve far more memory than this host has for several servers),
   * adds the `mock-hub` service (network alias `mock-cdn` for its LFS redirects).
@@ -132,11 +134,22 @@ def main():
         s["depends_on"] = sorted((svc.get("depends_on") or {}).keys())
         s["volumes"] = svc.get("volumes") or []
         s["image"] = svc.get("image")
+        env = svc.get("environment") or {}
+        s["api_key"] = bool(env.get("VLLM_API_KEY") or "--api-key" in s["argv"])
         s["dropped"] = [k for k in GPU_KEYS if k in svc]
         plan["servers"][name] = s
         lines.append(f"  {q(name)}:")
         for key in s["dropped"]:
             lines.append(f"    {key}: !reset null")
+        # Not a GPU key but a limit this test host cannot grant: its Docker runs without the
+        # privilege to raise RLIMIT_MEMLOCK above the host's hard limit, so a container asking
+        # for `memlock: -1` (NVIDIA's advice for pinned memory) fails to start. Said loudly.
+        if "memlock" in (svc.get("ulimits") or {}):
+            lines.append("    ulimits:")
+            lines.append("      memlock: !reset null")
+            s["dropped"].append("ulimits.memlock")
+            plan["warnings"].append(f"{name}: the generated ulimits.memlock={svc['ulimits']['memlock']} is removed: "
+                                    "this test host's Docker cannot raise RLIMIT_MEMLOCK (runc: operation not permitted)")
         if s["real"]:
             lines.append("    environment:")
             lines.append(f"      VLLM_CPU_KVCACHE_SPACE: {q(KVCACHE_GIB)}")

@@ -191,6 +191,7 @@ if [ -z "${E2E_RENDERED_DIR:-}" ] && [ -z "${E2E_AIMGEN:-}" ]; then
   info "cargo build --bin aimgen: $(( $(date +%s) - t ))s"
 fi
 export HF_TOKEN="hf_e2e_fake_token_not_a_secret"   # never a real token (see mock_hub.py)
+export E2E_API_KEY="e2e-test-api-key-$$"            # the fleet's api_key_env (chat-a)
 HUB_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/lock-hub-state"
 MOCK_HUB_EXPECT_TOKEN=$HF_TOKEN python3 "$HERE/mock_hub.py" --bind 127.0.0.1 --port "$HUB_PORT" \
@@ -412,13 +413,33 @@ completions() {
     name=$(plan_get "$s" served_model_name)
     if [ -z "$hp" ]; then bad "$label: $s publishes no host port"; continue; fi
     curl -s --max-time 60 -o "$WORK/completion-$label-$s.json" -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer $E2E_API_KEY" \
       -d "$(python3 -c 'import json,sys; print(json.dumps({"model": sys.argv[1], "prompt": "The shared model cache", "max_tokens": int(sys.argv[2]), "temperature": 0, "ignore_eos": True}))' "$name" "$MAX_TOKENS")" \
       "http://127.0.0.1:$hp/v1/completions" || true
     checks completion "$WORK/plan.json" "$s" "$WORK/completion-$label-$s.json" "$MAX_TOKENS"
   done
-  # --- API key (401 without it, 200 with it): comes with the serving helper's work (the
-  # fleet's api_key field); add its checks here once the generated command carries it.
-  info "$label: API-key checks (401 without / 200 with): not yet -- the fleet spec has no API key field on main"
+}
+
+# The API key (`api_key_env`): the generated file hands it to the engine from the
+# environment of `docker compose up`; without it a request is refused (401), with it served.
+api_key_checks() {
+  local label=$1 s hp name code_no code_bad code_yes body n=0
+  for s in "${REAL[@]}"; do
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["servers"][sys.argv[2]]; sys.exit(0 if s["api_key"] else 1)' "$WORK/plan.json" "$s" || continue
+    n=$((n + 1))
+    hp=$(plan_get "$s" ports | cut -d' ' -f1)
+    name=$(plan_get "$s" served_model_name)
+    body=$(python3 -c 'import json,sys; print(json.dumps({"model": sys.argv[1], "prompt": "x", "max_tokens": 1}))' "$name")
+    code_no=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$hp/v1/completions" || true)
+    code_bad=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' -H "Authorization: Bearer not-$E2E_API_KEY" -d "$body" "http://127.0.0.1:$hp/v1/completions" || true)
+    code_yes=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' -H "Authorization: Bearer $E2E_API_KEY" -d "$body" "http://127.0.0.1:$hp/v1/completions" || true)
+    if [ "$code_no" = 401 ] && [ "$code_bad" = 401 ] && [ "$code_yes" = 200 ]; then
+      ok "$label: $s: /v1/completions without the API key 401, with a wrong key 401, with the key 200"
+    else
+      bad "$label: $s: API key: without $code_no, wrong key $code_bad, with the key $code_yes (want 401, 401, 200)"
+    fi
+  done
+  [ "$n" -gt 0 ] || bad "$label: no real server has an API key (fleet.yaml sets api_key_env on chat-a)"
 }
 
 cache_listing() {   # $1: output file; read from inside the first real server
@@ -431,6 +452,7 @@ fleet_up "up#1" docker
 
 step "completions and cache checks after up #1"
 completions "up#1"
+api_key_checks "up#1"
 for s in "${STUBS[@]}"; do
   cid=$(cid_of "$s")
   port=$(plan_get "$s" port)

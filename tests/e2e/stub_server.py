@@ -160,7 +160,9 @@ def main():
         repo_dir = os.path.join(cache, "models--" + args.model.replace("/", "--"))
         targets = [
             ("file", os.path.join(cache, ".e2e-write-probe")),
-            ("file", os.path.join(repo_dir, "refs", ".e2e-write-probe")),
+            # refs/ exists only when a branch was downloaded (a locked fleet fetches by sha).
+            ("file", os.path.join(repo_dir, "refs" if os.path.isdir(os.path.join(repo_dir, "refs")) else "blobs",
+                                  ".e2e-write-probe")),
             ("dir", os.path.join(cache, ".locks", ".e2e-write-probe")),
             ("dir", os.path.join(repo_dir, "snapshots", ".e2e-write-probe")),
             ("file", os.path.join(os.environ.get("HF_HOME", cache), ".e2e-write-probe")),
