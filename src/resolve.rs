@@ -26,6 +26,11 @@ pub const FIRST_PORT: u16 = 8000;
 pub const PREFETCH_NAME: &str = "aimgen-prefetch";
 /// Where published ports listen unless the spec says otherwise: this host only.
 pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+/// The first vLLM release whose API-key middleware reads the raw request path
+/// (GHSA-94f4-hr76-p5j6 / CVE-2026-48746: before it, `URL(scope)` rebuilt the path from the
+/// unfiltered `Host:` header, so a crafted header skipped the check; the advisory lists
+/// `>=0.3.0 <0.22.0` as affected, and 0.33.0's `authenticate.py` uses `scope["path"]`).
+pub const VLLM_AUTH_FIXED: &str = "0.22.0";
 /// Restarts after an error exit before Docker gives up (`on-failure:N`). Docker's restart
 /// manager (moby `restartmanager.go`) restarts `unless-stopped` containers unconditionally and
 /// resets its back-off after any run of 10 s or more, so a server that loads for minutes and
@@ -439,6 +444,24 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             }
             delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
         });
+        let bind = svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND);
+        if let (Some(_), Backend::Vllm, Some(r)) = (&api_key, backend, release) {
+            let fixed = EngineVersion::parse(VLLM_AUTH_FIXED).filter(|f| r.runs < *f);
+            if let (Some(fixed), false) = (fixed, bind.is_loopback()) {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "vLLM {}'s API-key check can be bypassed with a crafted `Host:` header \
+                         (GHSA-94f4-hr76-p5j6, fixed in {fixed}), and `{name}` is published on {bind}",
+                        r.runs
+                    ))
+                    .at(if svc.bind.is_some() { format!("{at}/bind") } else { "/serving/bind".into() })
+                    .help(format!(
+                        "use a vLLM {fixed} or newer image, or keep `{name}` on 127.0.0.1 behind a reverse proxy \
+                         that rejects malformed Host headers (nginx does)"
+                    )),
+                );
+            }
+        }
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -511,7 +534,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             cache_env,
             needs_token: !prefetching && svc.model_path.is_none(),
             health_path: "/health".into(),
-            bind: svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND),
+            bind,
             api_key,
             runtime: RuntimePlan {
                 restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),

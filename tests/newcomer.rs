@@ -146,13 +146,13 @@ fn check_paths_have_no_doubled_slash() {
     write(&dir, "fleet.yaml", &spec);
     let o = command(&dir).args(["render", "fleet.yaml", "-o", "deploy/"]).output().expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::remove_file(dir.join("deploy/env/llama.env")).expect("remove");
+    std::fs::remove_file(dir.join("deploy/env/services/llama.env")).expect("remove");
     let o = command(&dir).args(["render", "fleet.yaml", "-o", "deploy/", "--check"]).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
     // After any warnings about the spec itself (the example's image release).
     let err = stderr(&o);
     assert!(
-        err.ends_with("missing: deploy/env/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"),
+        err.ends_with("missing: deploy/env/services/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"),
         "{err}"
     );
     assert!(!err.contains("//"), "{err}");
@@ -450,4 +450,22 @@ fn explain_bandwidth_of_the_reference_fleet_is_snapshotted() {
     let out = stdout(&o);
     assert!(out.contains("Downloads at 1 Gbit/s (sizes: 3 models estimated from parameter counts)\n"), "{out}");
     snapshot_settings().bind(|| insta::assert_snapshot!("explain-mi300x-fleet-bandwidth", out));
+    // A local `model_path` copy is named as not counted, not silently left out.
+    let o = aimgen(&["explain", "examples/host-cache-mirror.yaml", "--bandwidth", "1Gbit"]);
+    assert!(
+        stdout(&o).ends_with("  Not counted: mistral (local `model_path` copies, never downloaded).\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn recipes_list_suggests_a_known_model_id() {
+    let (code, out, err) = run(&["recipes", "list", "--model", "qwen/qwen3-32b"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        err,
+        "note: aimgen has no facts for `qwen/qwen3-32b`: only general recipes apply, and its size is unknown; did you mean `Qwen/Qwen3-32B`? (ids are case-sensitive)\n"
+    );
+    assert!(out.starts_with("ID "), "{out}");
 }

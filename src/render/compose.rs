@@ -116,9 +116,9 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
                 "python3".into(),
                 "-c".into(),
                 super::asset("prefetch.py")?.to_string(),
-                format!("{}\n", serde_json::to_string_pretty(&jobs)?),
+                format!("{}\n", super::ascii_json(&jobs, true)?),
             ],
-            env_files: if folder { vec![format!("env/{}.env", p.name)] } else { Vec::new() },
+            env_files: if folder { vec![super::service_env_file(&p.name)] } else { Vec::new() },
             environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
             token: true,
             mounts: vec![cache_mount(plan, false)],
@@ -250,7 +250,11 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
             None => vec!["/dev/kfd".into(), "/dev/dri".into()],
         },
         group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
-        env_files: if folder { vec!["env/common.env".into(), format!("env/{}.env", s.name)] } else { Vec::new() },
+        env_files: if folder {
+            vec![super::COMMON_ENV_FILE.into(), super::service_env_file(&s.name)]
+        } else {
+            Vec::new()
+        },
         environment,
         token: s.needs_token,
         mounts,
