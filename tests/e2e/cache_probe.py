@@ -6,8 +6,9 @@
       JSON {relative path: [kind, size, mtime_ns, link target]} of everything under the
       cache (lstat: symlinks are not followed).
   cache_probe.py elsewhere CACHE_DIR SCRATCH_DIR
-      JSON {"weights": [...], "scratch": {top folder: [files, bytes]}}: every *.safetensors
-      / *.bin / *.pth file on the container's own file system or the scratch volume (there
+      JSON {"weights": [...], "scratch": {top folder: [files, bytes]}}: every model weight
+      file (*.safetensors, pytorch_model*.bin, consolidated*.pth) on the container's own
+      file system or the scratch volume (there
       should be none: the engine reads the shared cache), and what the engine wrote to the
       scratch volume.
 """
@@ -17,7 +18,12 @@ import os
 import stat
 import sys
 
-WEIGHTS = (".safetensors", ".bin", ".pth", ".pt")
+
+
+def is_weights(name):
+    """A model weight file's name (not any .bin/.pth: apt and site-packages have those)."""
+    return name.endswith(".safetensors") or (name.startswith(("pytorch_model", "consolidated"))
+                                             and name.endswith((".bin", ".pth", ".pt")))
 
 
 def listing(cache):
@@ -39,15 +45,14 @@ def elsewhere(cache, scratch):
         # Stay on the container's own file system: not /proc, /sys, nor the cache mount.
         dirs[:] = [d for d in dirs if os.lstat(os.path.join(root, d)).st_dev == root_dev
                    and os.path.join(root, d) not in ("/proc", "/sys", cache)]
-        weights += [os.path.join(root, f) for f in files if f.endswith(WEIGHTS)
-                    and "/site-packages/" not in root]
+        weights += [os.path.join(root, f) for f in files if is_weights(f)]
     usage = {}
     for top in sorted(os.listdir(scratch)) if os.path.isdir(scratch) else []:
         n = size = 0
         for root, _, files in os.walk(os.path.join(scratch, top)):
             for f in files:
                 p = os.path.join(root, f)
-                if f.endswith(WEIGHTS):
+                if is_weights(f):
                     weights.append(p)
                 n += 1
                 size += os.lstat(p).st_size

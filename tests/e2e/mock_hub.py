@@ -170,6 +170,8 @@ class Stats:
     def _save(self):
         if not self.path:
             return
+        # The test reads the catalogue (commits, where branches point now) beside the counts.
+        self.data["catalogue"] = catalogue_summary()
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(self.data, f, indent=1, sort_keys=True)
