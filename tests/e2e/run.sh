@@ -255,6 +255,11 @@ if ! "$COMPOSE" -p "$PROJECT" --project-directory "$OUT" -f "$OUT/docker-compose
   die "Compose v2 rejects the generated docker-compose.cache.yml"
 fi
 ok "Compose v2 accepts the generated docker-compose.cache.yml"
+if images=$(python3 "$ROOT/scripts/check_compose_images.py" "$OUT/Dockerfile.optimized" <"$WORK/config.json" 2>&1); then
+  ok "images, entrypoints and labels as Compose reads them: $images"
+else
+  bad "images, entrypoints and labels as Compose reads them:"; printf '%s\n' "$images" | sed 's/^/     /'
+fi
 python3 "$HERE/make_override.py" "$WORK/config.json" "$IMAGE" "$HERE" "$HUBSTATE" "$MODELS" \
   "$WORK/override.yml" "$WORK/plan.json" || die "make_override.py failed"
 mapfile -t GENERATED_IMAGES < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["images"]))' "$WORK/plan.json")
