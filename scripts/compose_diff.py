@@ -151,6 +151,26 @@ def may_refuse(kind, value):
     return False
 
 
+SCRATCH = "/var/cache/aimgen"
+
+
+def overlaps_a_mount(f, key, value):
+    """Two mounts at one container path (or one inside the other) are refused by design:
+    Compose would keep only one of them. Only a model path or the cache mount can collide."""
+    def inside(a, b):
+        return a == b or a.startswith(b + "/")
+
+    def overlap(a, b):
+        a, b = a.rstrip("/"), b.rstrip("/")
+        return bool(a) and bool(b) and (inside(a, b) or inside(b, a))
+
+    if key == "/cache/mount":
+        return overlap(value, SCRATCH)
+    if key.endswith("/model_path"):
+        return overlap(value, SCRATCH) or overlap(value, f.cache.get("mount", "/workspace/model-cache"))
+    return False
+
+
 class Fleet:
     def __init__(self, seed, n):
         rng = random.Random(seed)
@@ -448,7 +468,7 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
                 problems.append(f"refusal of something the generator did not vary: {x['message']} at {p!r}")
                 continue
             kind, value = field
-            if not may_refuse(kind, value):
+            if not (may_refuse(kind, value) or overlaps_a_mount(f, key, value)):
                 problems.append(f"{p}: {value!r} refused although the sink holds it: {x['message']}")
                 continue
             refused += 1

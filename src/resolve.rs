@@ -17,10 +17,7 @@ use crate::recipe::{
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
 
-/// Default cache mount inside containers.
-pub const DEFAULT_MOUNT: &str = "/workspace/model-cache";
-/// Where servers write engine scratch (compile caches, remote code).
-pub const SCRATCH_MOUNT: &str = "/var/cache/aimgen";
+pub use crate::spec::{DEFAULT_MOUNT, SCRATCH_MOUNT};
 /// First host port handed out.
 pub const FIRST_PORT: u16 = 8000;
 /// The prefetch job's name.

@@ -11,6 +11,12 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Default cache mount inside containers (`cache.mount`).
+pub const DEFAULT_MOUNT: &str = "/workspace/model-cache";
+/// Where servers write engine scratch (compile caches, remote code): a container path the
+/// spec's own paths must keep clear of.
+pub const SCRATCH_MOUNT: &str = "/var/cache/aimgen";
+
 /// An aimgen fleet: several LLM servers on one GPU host that share one base image and one
 /// Hugging Face model cache.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

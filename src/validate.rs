@@ -8,7 +8,7 @@ use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::render::{is_unsafe_char, single_line};
 use crate::source::escape_segment;
-use crate::spec::{EnvValue, FleetSpec, Vendor};
+use crate::spec::{EnvValue, FleetSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
 
 /// Service names aimgen reserves for its helper services.
 pub const RESERVED_PREFIX: &str = "aimgen-";
@@ -62,6 +62,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
     check_host(spec, &mut out);
     check_image(spec, &mut out);
     check_cache(spec, &mut out);
+    check_mount_overlaps(spec, &mut out);
     check_serving(spec, &mut out);
     for (i, dir) in spec.recipes.iter().enumerate() {
         if dir.trim().is_empty() || single_line(dir).is_err() {
@@ -431,6 +432,42 @@ fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Two mounts at one container path: Compose keeps only one of them, so the model cache (or a
+/// local model) would silently disappear; a mount inside another hides part of it.
+fn check_mount_overlaps(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
+    let mount = spec.cache.as_ref().and_then(|c| c.mount.as_deref()).unwrap_or(DEFAULT_MOUNT);
+    let mount = mount.trim_end_matches('/');
+    if paths_overlap(mount, SCRATCH_MOUNT) {
+        out.push(
+            Diagnostic::error(format!(
+                "the cache mount `{}` overlaps aimgen's engine scratch `{SCRATCH_MOUNT}`",
+                mount.escape_debug()
+            ))
+            .at("/cache/mount")
+            .help(format!("mount the cache elsewhere, e.g. `{DEFAULT_MOUNT}`")),
+        );
+    }
+    for (name, svc) in &spec.services {
+        let Some(p) = svc.model_path.as_deref() else { continue };
+        let p = p.trim_end_matches('/');
+        for (other, what) in [(mount, "the model cache mount"), (SCRATCH_MOUNT, "aimgen's engine scratch")] {
+            if paths_overlap(p, other) {
+                out.push(
+                    Diagnostic::error(format!("`model_path` `{}` overlaps {what} `{}`", p.escape_debug(), other.escape_debug()))
+                        .at(format!("/services/{}/model_path", escape_segment(name)))
+                        .help("a local model is mounted at its own path inside the container: keep it apart from the cache and scratch paths"),
+                );
+            }
+        }
+    }
+}
+
+/// Equal, or one inside the other, comparing whole path segments.
+fn paths_overlap(a: &str, b: &str) -> bool {
+    let inside = |x: &str, y: &str| x == y || (x.starts_with(y) && x.as_bytes().get(y.len()) == Some(&b'/'));
+    !a.is_empty() && !b.is_empty() && (inside(a, b) || inside(b, a))
 }
 
 fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {

@@ -636,3 +636,25 @@ fn budget_warns_when_the_models_need_more_disk() {
 "
     );
 }
+
+#[test]
+fn mounts_at_one_container_path_are_refused() {
+    // Compose keeps one of two mounts at one target: the cache would silently vanish.
+    let spec = format!(
+        "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}cache: {{mount: /models}}\nservices:\n  a:\n    model: Qwen/Qwen3-32B\n    model_path: /models/\n  b:\n    model: Qwen/Qwen3-32B\n    model_path: /var/cache/aimgen/b\n  c:\n    model: Qwen/Qwen3-32B\n    model_path: /models-local\n"
+    );
+    let (code, err) = check(&spec);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("error: `model_path` `/models` overlaps the model cache mount `/models`\n --> fleet.yaml:9:17"),
+        "{err}"
+    );
+    assert!(err.contains("error: `model_path` `/var/cache/aimgen/b` overlaps aimgen's engine scratch `/var/cache/aimgen`\n  --> fleet.yaml:12:17"), "{err}");
+    assert!(!err.contains("/models-local"), "a sibling path is not an overlap: {err}");
+    let (code, err) = check(&format!("version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}cache: {{mount: /var/cache}}\nservices:\n  a:\n    model: Qwen/Qwen3-32B\n"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("error: the cache mount `/var/cache` overlaps aimgen's engine scratch `/var/cache/aimgen`"),
+        "{err}"
+    );
+}
