@@ -425,6 +425,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
+            diags.extend(recipe_outside_its_checks(lib, recipe, ver, &at));
         }
         let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
             let delivery =
@@ -765,6 +766,34 @@ pub fn checked_release(
     }
     let checked = picked.version().clone();
     Some(Release { runs: known.cloned().unwrap_or_else(|| checked.clone()), checked })
+}
+
+/// Loading checked the recipe against every catalogued release in its `engines:` range; when
+/// the catalogue used here lies outside that range (the image runs an uncatalogued release
+/// and the nearest catalogue is older than the range), check it against this one too,
+/// reporting at the service's model.
+fn recipe_outside_its_checks(
+    lib: &Library,
+    recipe: &LoadedRecipe,
+    checked: &EngineVersion,
+    at: &str,
+) -> Vec<Diagnostic> {
+    let r = &recipe.recipe;
+    if recipe.versions.as_ref().is_none_or(|q| q.matches(checked)) {
+        return Vec::new();
+    }
+    let context = format!("recipe `{}` is checked against {checked}, the nearest catalogue", r.id);
+    lib.catalog
+        .check_args_in(r.engine, checked, &r.args, "/args", &context)
+        .into_iter()
+        .chain(lib.catalog.check_env_in(r.engine, checked, &r.env, "/env", &context))
+        .map(|mut d| {
+            d.message = format!("recipe `{}`: {}", r.id, d.message);
+            d.pointer = Some(format!("{at}/model"));
+            d.at_key = false;
+            d
+        })
+        .collect()
 }
 
 /// The error for a service whose model has no known size and whose GPU count nothing states.

@@ -296,3 +296,37 @@ fn the_image_tag_decides_which_release_checks_the_arguments() {
         "{e:?}"
     );
 }
+
+/// A recipe is checked at load against the catalogued releases in its range; an image running
+/// an uncatalogued release in that range is checked against the nearest catalogue, which may
+/// lie outside it: the recipe is then checked against that one too.
+#[test]
+fn a_recipe_is_checked_against_the_nearest_catalogue_its_range_did_not_cover() {
+    let dir = scratch("recipe-nearest");
+    write(
+        &dir,
+        "mine.yaml",
+        "recipes:\n  - id: mine/vllm-any\n    engine: vllm\n    engines: {vllm: \">=0.12\"}\n    gpu: {vendor: amd}\n    precision: bf16\n    metric: latency\n    type: optimized\n    models: [Qwen/Qwen3-32B]\n    gpu_count: 4\n    args: {attention-backend: TRITON_ATTN}\n",
+    );
+    let service = "  q: {model: Qwen/Qwen3-32B, gpus: 4}\n";
+    // 0.33.0 is catalogued and in range: fine.
+    let (diags, servers) = compile_with(&spec("{base: b/c:1, engine_version: 0.33.0}", service), &Pins::new(), &[&dir]);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(servers, [("mine/vllm-any".to_string(), 4)]);
+    // 0.20.0 is in range but not catalogued: the nearest catalogue, 0.11.2, lacks the flag.
+    let (diags, _) = compile_with(&spec("{base: b/c:1, engine_version: 0.20.0}", service), &Pins::new(), &[&dir]);
+    let errors: Vec<&String> = diags.iter().filter(|d| d.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{diags:?}");
+    assert!(
+        errors[0].starts_with(
+            "error: recipe `mine/vllm-any`: `--attention-backend` is not a flag of vLLM 0.11.2\n --> fleet.yaml:6:14\n"
+        ),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("recipe `mine/vllm-any` is checked against 0.11.2, the nearest catalogue"),
+        "{}",
+        errors[0]
+    );
+}
