@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::render::{is_unsafe_char, single_line};
 use crate::source::escape_segment;
@@ -201,13 +202,18 @@ pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic
             let problem = match single_line(&text) {
                 Err(e) => Some(e),
                 Ok(()) if text.contains('\'') => Some("`'` cannot be written into an env file".to_string()),
+                // Compose's env-file parser takes `\'` for an escaped quote even inside single
+                // quotes, so a value ending in `\` would run on (found by scripts/compose_diff.py).
+                Ok(()) if text.ends_with('\\') => {
+                    Some("a value ending in `\\` cannot be written into an env file".to_string())
+                }
                 Ok(()) => None,
             };
             if let Some(problem) = problem {
                 out.push(
                     Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file: {problem}"))
                         .at(kat)
-                        .help("values must be one line of printable text without `'`"),
+                        .help("values must be one line of printable text without `'`, not ending in `\\`"),
                 );
             }
         }
@@ -326,13 +332,34 @@ fn vendor_name(v: Vendor) -> &'static str {
 
 fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     let Some(image) = &spec.image else { return };
-    if let Some(base) = &image.base {
-        if !is_image_ref(base) {
-            out.push(
-                Diagnostic::error(format!("`{}` is not an image reference", base.escape_debug()))
-                    .at("/image/base")
-                    .help("e.g. `rocm/vllm:rocm6.4.1_vllm_0.9.1` or `vllm/vllm-openai@sha256:…`"),
-            );
+    let engines = [("/image/vllm", image.vllm.as_ref()), ("/image/sglang", image.sglang.as_ref())];
+    let bases = std::iter::once(("/image", image.base.as_deref(), image.engine_version.as_deref())).chain(
+        engines.iter().filter_map(|(at, e)| e.map(|e| (*at, Some(e.base.as_str()), e.engine_version.as_deref()))),
+    );
+    for (at, base, version) in bases {
+        if let Some(base) = base {
+            if !is_image_ref(base) {
+                out.push(
+                    Diagnostic::error(format!("`{}` is not an image reference", base.escape_debug()))
+                        .at(format!("{at}/base"))
+                        .help("e.g. `vllm/vllm-openai:v0.33.0` or `vllm/vllm-openai@sha256:…`"),
+                );
+            }
+        }
+        if let Some(v) = version {
+            if base.is_none() {
+                out.push(
+                    Diagnostic::error("`engine_version` says which release `base` runs, but there is no `base`")
+                        .at_key(format!("{at}/engine_version"))
+                        .help("set `base` beside it, or drop it (aimgen knows its default images' releases)"),
+                );
+            } else if EngineVersion::parse(v).is_none() {
+                out.push(
+                    Diagnostic::error(format!("`{}` is not an engine version", v.escape_debug()))
+                        .at(format!("{at}/engine_version"))
+                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
+                );
+            }
         }
     }
     for (i, p) in image.pip.iter().enumerate() {
@@ -521,11 +548,15 @@ fn check_abs_path(p: &str, at: &str, what: &str, out: &mut Vec<Diagnostic>) {
                 .at(at)
                 .help(format!("e.g. `/{}`", p.trim_start_matches("./"))),
         );
-    } else if p.chars().any(|c| is_unsafe_char(c) || c == ':' || c == '$') || p.split('/').any(|s| s == "..") {
+    } else if p.chars().any(|c| is_unsafe_char(c) || matches!(c, ':' | '$' | '\'' | '\\'))
+        || p.split('/').any(|s| s == "..")
+    {
         out.push(
             Diagnostic::error(format!("`{}` cannot be used as a mount path", p.escape_debug()))
                 .at(at)
-                .help("no `..`, `:`, `$` or control characters"),
+                // The cache mount becomes HF_HOME in an env file, which holds no `'` and no
+                // trailing `\`; host folders are bind-mount sources, where `:` separates fields.
+                .help("no `..`, `:`, `$`, `'`, `\\` or control characters"),
         );
     }
 }
