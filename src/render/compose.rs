@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::dockerfile::Dockerfile;
 use super::{header, render_template, Layout};
-use crate::plan::{CacheStorage, FileSelection, ModelSource, Plan, ServerPlan};
+use crate::plan::{CacheStorage, FileSelection, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan};
 use crate::resolve::ranges;
 use crate::spec::Vendor;
 
@@ -26,6 +26,8 @@ struct Ctx {
     dockerfile_inline: Option<String>,
     build_args: BTreeMap<String, String>,
     build_secret: bool,
+    /// The prefetch program, written once (a YAML anchor) and run by every prefetch job.
+    prefetch_script: Option<String>,
     services: Vec<Svc>,
     volumes: Vec<Volume>,
 }
@@ -35,6 +37,8 @@ struct Svc {
     name: String,
     comment: String,
     depends_on: Vec<String>,
+    /// Runs the prefetch program (the anchored script) with `command` as its argument.
+    prefetch: bool,
     command: Vec<String>,
     env_files: Vec<String>,
     environment: Vec<(String, String)>,
@@ -67,44 +71,12 @@ struct Volume {
 pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> anyhow::Result<String> {
     let folder = layout == Layout::Folder;
     let mut services = Vec::new();
+    let mut prefetch_script = None;
     if let Some(p) = &plan.prefetch {
-        let jobs: Vec<serde_json::Value> = p
-            .downloads
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "repo": d.model.repo,
-                    "revision": d.model.effective_revision(),
-                    "files": match &d.files {
-                        FileSelection::Rule => serde_json::Value::Null,
-                        FileSelection::Exact(f) => serde_json::json!(f),
-                    },
-                })
-            })
-            .collect();
-        let models: Vec<String> =
-            p.downloads.iter().map(|d| format!("{}@{}", d.model.repo, d.model.effective_revision())).collect();
-        services.push(Svc {
-            name: p.name.clone(),
-            comment: format!("Downloads each model once into the shared cache, then exits: {}", models.join(", ")),
-            depends_on: Vec::new(),
-            command: vec![
-                "python3".into(),
-                "-c".into(),
-                super::asset("prefetch.py")?.to_string(),
-                format!("{}\n", serde_json::to_string_pretty(&jobs)?),
-            ],
-            env_files: if folder { vec![format!("env/{}.env", p.name)] } else { Vec::new() },
-            environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
-            token: true,
-            mounts: vec![cache_mount(plan, false)],
-            ports: Vec::new(),
-            amd: false,
-            nvidia: Vec::new(),
-            ipc_host: false,
-            health: Vec::new(),
-            restart: "no".into(),
-        });
+        prefetch_script = Some(super::asset("prefetch.py")?.to_string());
+        for job in &p.jobs {
+            services.push(prefetch_service(plan, p, job, folder)?);
+        }
     }
     for s in &plan.servers {
         services.push(server(plan, s, folder));
@@ -127,10 +99,50 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
         dockerfile_inline: (!folder).then(|| dockerfile.text.clone()),
         build_args,
         build_secret: !plan.image.preload.is_empty(),
+        prefetch_script,
         services,
         volumes,
     };
     render_template("docker-compose.cache.yml.j2", ctx)
+}
+
+/// One model's download job: the anchored prefetch program with the job as a JSON argument.
+fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bool) -> anyhow::Result<Svc> {
+    let m = &job.model;
+    let spec = serde_json::json!({
+        "repo": m.repo,
+        "revision": m.revision,
+        "sha": m.sha,
+        "files": match &job.files {
+            FileSelection::Rule => serde_json::Value::Null,
+            FileSelection::Exact(f) => serde_json::to_value(f)?,
+        },
+        "workers": p.workers,
+        "verify": p.verify.as_str(),
+    });
+    Ok(Svc {
+        name: job.name.clone(),
+        comment: format!(
+            "Downloads {}@{} into the shared cache, then exits; {} start{} after it",
+            m.repo,
+            m.effective_revision(),
+            job.used_by.join(", "),
+            if job.used_by.len() == 1 { "s" } else { "" }
+        ),
+        depends_on: Vec::new(),
+        prefetch: true,
+        command: vec![format!("{}\n", serde_json::to_string_pretty(&spec)?)],
+        env_files: if folder { vec![format!("env/{}.env", super::PREFETCH_ENV)] } else { Vec::new() },
+        environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
+        token: true,
+        mounts: vec![cache_mount(plan, false)],
+        ports: Vec::new(),
+        amd: false,
+        nvidia: Vec::new(),
+        ipc_host: false,
+        health: Vec::new(),
+        restart: "no".into(),
+    })
 }
 
 fn cache_mount(plan: &Plan, read_only: bool) -> Mount {
@@ -195,7 +207,8 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
     Svc {
         name: s.name.clone(),
         comment,
-        depends_on: plan.prefetch.iter().map(|p| p.name.clone()).collect(),
+        depends_on: s.prefetch_job.iter().cloned().collect(),
+        prefetch: false,
         command: s.argv.clone(),
         env_files: if folder { vec!["env/common.env".into(), format!("env/{}.env", s.name)] } else { Vec::new() },
         environment,

@@ -13,7 +13,7 @@ pub(super) fn render(plan: &Plan) -> Files {
         files.insert("env/common.env".into(), format!("{head}{}", lines(&first.cache_env)));
     }
     if let Some(p) = &plan.prefetch {
-        files.insert(format!("env/{}.env", p.name), format!("{head}{}", lines(&p.env)));
+        files.insert(format!("env/{}.env", super::PREFETCH_ENV), format!("{head}{}", lines(&p.env)));
     }
     for s in &plan.servers {
         files.insert(format!("env/{}.env", s.name), format!("{head}{}", lines(&s.env)));

@@ -19,6 +19,9 @@ pub const COMPOSE_FILE: &str = "docker-compose.cache.yml";
 /// The Dockerfile's name in an output folder.
 pub const DOCKERFILE: &str = "Dockerfile.optimized";
 
+/// The env file every prefetch job reads (`env/aimgen-prefetch.env`), one for all of them.
+pub const PREFETCH_ENV: &str = "aimgen-prefetch";
+
 /// How the output is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {

@@ -29,12 +29,19 @@ Test hooks:
 
 Every model file's bytes are deterministic (derived from repo id and path), so
 two runs serve identical content and identical etags.
+
+Delivery options (tests/e2e/delivery.py): --rate-per-conn / --rate-total cap the
+bytes/s of file bodies per connection and in all; --synthetic adds large generated
+repos; --gated makes a repo answer 401 GatedRepo without the expected token;
+--move-main-after moves a repo's `main` to a new commit once N file bodies of it
+have started (older commits stay downloadable, as on the Hub).
 """
 
 import argparse
 import hashlib
 import json
 import os
+import random
 import signal
 import struct
 import sys
@@ -142,6 +149,108 @@ def build_catalogue() -> dict:
 
 CATALOGUE = build_catalogue()
 
+# ---- delivery options (see the module docstring) --------------------------------------
+RATE_PER_CONN = 0.0  # bytes/s, 0 = unlimited
+GATED = set()
+MOVE_MAIN = {}  # repo -> file bodies after which main moves (once)
+BODIES = {}
+MOVE_LOCK = threading.Lock()
+
+
+class Link:
+    """Total bandwidth: every chunk of every connection books the next free slot of one
+    shared clock, so the sum of all connections never exceeds the rate."""
+
+    def __init__(self, rate):
+        self.rate, self.lock, self.free_at = rate, threading.Lock(), 0.0
+
+    def book(self, n):
+        with self.lock:
+            start = max(time.monotonic(), self.free_at)
+            self.free_at = start + n / self.rate
+            return self.free_at
+
+
+LINK = None
+
+
+def write_throttled(out, body, chunk=64 * 1024):
+    if not RATE_PER_CONN and LINK is None:
+        return out.write(body)
+    view, conn_free = memoryview(body), time.monotonic()
+    for i in range(0, len(view), chunk):
+        piece = view[i:i + chunk]
+        conn_free = max(conn_free, time.monotonic()) + (len(piece) / RATE_PER_CONN if RATE_PER_CONN else 0)
+        until = max(conn_free, LINK.book(len(piece)) if LINK else 0)
+        delay = until - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        out.write(piece)
+
+
+def files_at(repo, sha):
+    return repo.get("commits", {}).get(sha, repo["files"])
+
+
+def fast_bytes(seed, n):
+    return random.Random(seed).randbytes(n)
+
+
+def synthetic_repo(repo_id, shards, mb):
+    """A model with `shards` safetensors shards of `mb` MB (the last one 60 %, like real
+    checkpoints), an index, config and tokenizer files."""
+    j = lambda o: (json.dumps(o, indent=2) + "\n").encode()  # noqa: E731
+    files = {
+        "config.json": (j({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
+                           "num_hidden_layers": shards, "vocab_size": 256, "_name_or_path": repo_id}), False, "needed"),
+        "tokenizer.json": (j({"version": "1.0", "model": {"type": "BPE", "vocab": {"<s>": 1}}}), False, "needed"),
+        "tokenizer_config.json": (j({"bos_token": "<s>", "eos_token": "</s>"}), False, "needed"),
+        "README.md": (f"# {repo_id}\n".encode(), False, "extra"),
+    }
+    weight_map = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        n = int(mb * 1e6 * (0.6 if i == shards - 1 and shards > 1 else 1.0))
+        header = json.dumps({f"layer.{i}": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
+        header += b" " * (-len(header) % 8)
+        files[name] = (struct.pack("<Q", len(header)) + header + fast_bytes(f"{repo_id}:{name}", n), True, "needed")
+        weight_map[f"layer.{i}"] = name
+    files["model.safetensors.index.json"] = (j({"metadata": {}, "weight_map": weight_map}), False, "needed")
+    return files
+
+
+def add_repo(repo_id, files, version="v1"):
+    entries = {}
+    for path, (data, lfs, role) in sorted(files.items()):
+        e = {"data": data, "role": role, "size": len(data), "lfs": lfs}
+        if lfs:
+            ptr = lfs_pointer(data)
+            e.update(sha256=hashlib.sha256(data).hexdigest(), oid=git_blob_sha1(ptr), pointer_size=len(ptr))
+            e["etag"] = e["sha256"]
+        else:
+            e["oid"] = e["etag"] = git_blob_sha1(data)
+        entries[path] = e
+    sha = hashlib.sha1(f"{repo_id}@{version}".encode()).hexdigest()
+    old = CATALOGUE.get(repo_id)
+    commits = dict(old.get("commits", {}), **{old["sha"]: old["files"]}) if old else {}
+    CATALOGUE[repo_id] = {"sha": sha, "branches": {"main": sha}, "files": entries, "commits": commits}
+
+
+def maybe_move_main(repo_id):
+    """After the configured number of file bodies of `repo_id` started, `main` moves once to a
+    commit whose config and first shard differ."""
+    with MOVE_LOCK:
+        BODIES[repo_id] = BODIES.get(repo_id, 0) + 1
+        if MOVE_MAIN.get(repo_id) != BODIES[repo_id]:
+            return
+        repo = CATALOGUE[repo_id]
+        files = {p: (e["data"], e["lfs"], e["role"]) for p, e in repo["files"].items()}
+        for p, (data, lfs, role) in list(files.items()):
+            if p == "config.json" or p.startswith("model-00001-of-"):
+                files[p] = (data[:-8] + b"moved!\n " if not lfs else data[:-6] + b"moved!", lfs, role)
+        add_repo(repo_id, files, version="v2")
+        sys.stderr.write(f"mock-hub: {repo_id}: main moved to {CATALOGUE[repo_id]['sha']}\n")
+
 
 class Stats:
     def __init__(self, state_dir):
@@ -229,7 +338,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            write_throttled(self.wfile, body)
         return len(body) if self.command != "HEAD" else 0
 
     def error(self, code, error_code, msg, extra=None):
@@ -251,11 +360,14 @@ class Handler(BaseHTTPRequestHandler):
             self.error(401, "RepoNotFound", f"Repository Not Found for url: {self.path}.")
             return None, None, None
         rev = urllib.parse.unquote(rev) if rev is not None else "main"
-        sha = repo["branches"].get(rev) or (rev if rev == repo["sha"] else None)
+        sha = repo["branches"].get(rev) or (rev if rev == repo["sha"] or rev in repo.get("commits", {}) else None)
         if sha is None:
             self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
             return None, None, None
-        return repo_id, repo, sha
+        if repo_id in GATED and self.headers.get("Authorization") != EXPECTED_AUTH:
+            self.error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access to it.")
+            return None, None, None
+        return repo_id, dict(repo, files=files_at(repo, sha)), sha
 
     # ---- routing -------------------------------------------------------
     def do_HEAD(self):
@@ -382,7 +494,7 @@ class Handler(BaseHTTPRequestHandler):
         repo = CATALOGUE.get(repo_id)
         match = None
         if repo is not None:
-            for p, e in repo["files"].items():
+            for p, e in [x for c in [repo["files"], *repo.get("commits", {}).values()] for x in c.items()]:
                 if e["lfs"] and e["sha256"] == sha256:
                     match = (p, e)
         if match is None:
@@ -412,6 +524,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             self.end_headers()
             return 0
+        maybe_move_main(repo_id)
         sent = self.send(code, data, headers, ctype="application/octet-stream")
         STATS.file(repo_id, path, "get")
         STATS.file(repo_id, path, "bytes", sent)
@@ -431,8 +544,26 @@ def main():
     ap.add_argument("--expect-token", default=os.environ.get("MOCK_HUB_EXPECT_TOKEN"),
                     help="token the clients should send (counted as `expected` in /_stats auth)")
     ap.add_argument("--dump-catalogue", action="store_true", help="print the catalogue (no server)")
+    ap.add_argument("--rate-per-conn", type=float, default=0, help="MB/s per connection for file bodies (0: no cap)")
+    ap.add_argument("--rate-total", type=float, default=0, help="MB/s for all file bodies together (0: no cap)")
+    ap.add_argument("--synthetic", action="append", default=[], metavar="ORG/NAME=SHARDSxMB",
+                    help="add a generated repo of SHARDS safetensors shards of MB megabytes")
+    ap.add_argument("--gated", action="append", default=[], metavar="ORG/NAME",
+                    help="answer 401 GatedRepo for this repo unless the request carries --expect-token")
+    ap.add_argument("--move-main-after", action="append", default=[], metavar="ORG/NAME=N",
+                    help="move main to a new commit once N file bodies of the repo have started")
     args = ap.parse_args()
-    global STATS, CDN_HOST, EXPECTED_AUTH
+    global STATS, CDN_HOST, EXPECTED_AUTH, RATE_PER_CONN, LINK
+    RATE_PER_CONN = args.rate_per_conn * 1e6
+    LINK = Link(args.rate_total * 1e6) if args.rate_total else None
+    for spec in args.synthetic:
+        repo_id, _, shape = spec.partition("=")
+        shards, _, mb = shape.partition("x")
+        add_repo(repo_id, synthetic_repo(repo_id, int(shards), float(mb)))
+    GATED.update(args.gated)
+    for spec in args.move_main_after:
+        repo_id, _, n = spec.partition("=")
+        MOVE_MAIN[repo_id] = int(n)
     CDN_HOST = args.cdn_host
     EXPECTED_AUTH = f"Bearer {args.expect_token}" if args.expect_token else None
     if args.dump_catalogue:
