@@ -39,19 +39,34 @@ fn to_json(text: &str) -> Option<String> {
     serde_json::to_string(&value).ok()
 }
 
+/// The `.yaml` files one level below `dir` (`engines/<engine>/<version>.yaml`), sorted.
+fn list_nested(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|d| {
+            println!("cargo:rerun-if-changed={}", d.display());
+            list(d, ".yaml")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// A table of the JSON forms of `files`, in the same order, each written to `OUT_DIR`, with
-/// the value of each file's top-level `key` (empty when there is none).
-fn json_table(name: &str, key: &str, root: &Path, files: &[String], out_dir: &Path) -> String {
+/// the values of each file's top-level `keys`, joined by spaces (empty when absent).
+fn json_table(name: &str, keys: &[&str], root: &Path, files: &[String], out_dir: &Path) -> String {
     let mut s = format!("pub static {name}: &[(&str, Option<&str>)] = &[\n");
     for f in files {
         let rel =
             Path::new(f).strip_prefix(root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| f.clone());
         match fs::read_to_string(f).ok().as_deref().and_then(to_json) {
             Some(json) => {
-                let tag = serde_json::from_str::<serde_json::Value>(&json)
-                    .ok()
-                    .and_then(|v| v.get(key).and_then(|k| k.as_str()).map(str::to_string))
-                    .unwrap_or_default();
+                let value = serde_json::from_str::<serde_json::Value>(&json).unwrap_or_default();
+                let tag: Vec<&str> =
+                    keys.iter().map(|k| value.get(k).and_then(|v| v.as_str()).unwrap_or_default()).collect();
+                let tag = tag.join(" ");
                 let path = out_dir.join(format!("{}.json", rel.replace('/', "__")));
                 fs::write(&path, json).expect("write JSON");
                 let _ = writeln!(s, "    ({tag:?}, Some(include_str!({:?}))),", path.to_string_lossy());
@@ -73,13 +88,15 @@ fn main() {
     }
     let mut code = String::new();
     code += &table("RECIPE_FILES", &root, &list(&recipes, ".yaml"));
-    code += &table("ENGINE_FILES", &root, &list(&engines, ".yaml"));
+    code += &table("ENGINE_FILES", &root, &list_nested(&engines));
     code += &table("TEMPLATE_FILES", &templates, &list(&templates, ""));
     let out_dir = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).to_path_buf();
     // Parsing 500 KB of YAML took ~40 ms at every start; JSON parses an order of magnitude
     // faster. The YAML stays embedded: it is what diagnostics point into.
-    code += &json_table("RECIPE_JSON", "", &root, &list(&recipes, ".yaml"), &out_dir);
-    code += &json_table("ENGINE_JSON", "engine", &root, &list(&engines, ".yaml"), &out_dir);
+    code += &json_table("RECIPE_JSON", &[], &root, &list(&recipes, ".yaml"), &out_dir);
+    // Engine files are tagged `<engine> <version> <base>`: enough to find a version's file,
+    // and its delta's base, without parsing any catalogue.
+    code += &json_table("ENGINE_JSON", &["engine", "version", "base"], &root, &list_nested(&engines), &out_dir);
     let out = out_dir.join("embedded.rs");
     fs::write(out, code).expect("write embedded.rs");
 }

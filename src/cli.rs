@@ -64,10 +64,10 @@ pub enum SchemaKind {
     Lock,
 }
 
-/// Diagnostic output format.
+/// Output format. Each command's `--format` help says what it formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
-    /// For people: positions, source lines, carets; colour on a terminal unless NO_COLOR.
+    /// For people; colour on a terminal unless NO_COLOR.
     #[default]
     Human,
     /// One JSON document on standard output.
@@ -83,7 +83,7 @@ pub struct CompileArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Diagnostic format.
+    /// Diagnostic format: `human` shows each problem's position, source line and a caret.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -115,6 +115,7 @@ pub struct CheckArgs {
 
 /// `aimgen explain`.
 #[derive(Debug, Args)]
+#[command(mut_arg("format", |a| a.help("Format of the explanation; problems in the spec are printed for people on standard error either way")))]
 pub struct ExplainArgs {
     /// The fleet spec.
     pub fleet: PathBuf,
@@ -193,7 +194,7 @@ pub struct CacheStatusArgs {
     /// `<cache.host_path>/hub`, else ~/.cache/huggingface/hub).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Output format.
+    /// Format of the report: a table, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -203,7 +204,7 @@ pub struct CacheStatusArgs {
 pub struct OutdatedArgs {
     /// The fleet spec.
     pub fleet: PathBuf,
-    /// Output format.
+    /// Format of the report: per model what changed, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -221,7 +222,7 @@ pub enum RecipesCommand {
         #[arg(long = "recipes", value_name = "DIR")]
         recipes: Vec<PathBuf>,
     },
-    /// The engine flags and variables aimgen checks arguments against.
+    /// The engine flags aimgen checks a service's `args` against.
     Flags {
         /// Engine.
         #[arg(value_enum)]
@@ -235,15 +236,21 @@ pub struct RecipeQueryArgs {
     /// Hugging Face model id.
     #[arg(long)]
     pub model: Option<String>,
-    /// GPU model (e.g. MI300X).
+    /// GPU model, one aimgen knows (e.g. MI300X, H100) [default: MI300X, or H100 with
+    /// `--vendor nvidia`].
     #[arg(long)]
     pub gpu: Option<String>,
-    /// GPU vendor (implied by a known --gpu).
+    /// GPU vendor (implied by --gpu).
     #[arg(long, value_enum)]
     pub vendor: Option<Vendor>,
-    /// GPUs available.
-    #[arg(long)]
+    /// GPUs the service uses, as `gpus:` in a spec: only recipes for exactly N GPUs (or
+    /// general ones) are compatible.
+    #[arg(long, value_name = "N")]
     pub gpus: Option<u32>,
+    /// GPUs free on the host, when `--gpus` is not given: recipes needing more are
+    /// `count_mismatch`.
+    #[arg(long, value_name = "N", default_value_t = crate::cmd::recipes::DEFAULT_FREE)]
+    pub free: u32,
     /// Engine.
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
@@ -253,7 +260,7 @@ pub struct RecipeQueryArgs {
     /// Extra recipe folder.
     #[arg(long = "recipes", value_name = "DIR")]
     pub recipes: Vec<PathBuf>,
-    /// Output format.
+    /// Format of the list: a table, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }

@@ -1,14 +1,17 @@
 //! The pipeline in a few lines: load → validate → resolve. Rendering and emitting are the
 //! callers' (render writes, check compares, explain prints).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use serde_json::{json, Map, Value as Json};
+
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
-use crate::recipe::library;
+use crate::recipe::{library, KNOWN_GPUS};
 use crate::resolve::{self, Pins, Resolution};
-use crate::source::Source;
+use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
 use crate::validate;
 
@@ -66,32 +69,61 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
 /// Compiles spec text; `base` is the folder relative recipe paths start from.
 pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) -> Result<Compiled, Failure> {
     // Every layer reports together: schema problems, then semantic checks on what could
-    // still be read, then resolution, unless an earlier problem makes it meaningless.
-    let (spec, mut diags) = load::parse_lenient::<FleetSpec>(&source, fleet_schema());
+    // still be read, then resolution, unless an earlier problem makes it meaningless. A bad
+    // value is pruned; a required one gets a stand-in (`fill_required`) so the checks that
+    // need the typed spec still run on everything else.
+    let mut filled = Vec::new();
+    let (spec, mut diags) =
+        load::parse_repairing::<FleetSpec>(&source, fleet_schema(), |json| filled = fill_required(json));
     let Some(spec) = spec else { return Err(Failure::Invalid(diags)) };
     let mut dirs: Vec<(PathBuf, String)> =
         opts.recipe_dirs.iter().map(|d| (d.clone(), d.display().to_string())).collect();
     dirs.extend(spec.recipes.iter().map(|d| (base.join(d), d.clone())));
-    let lib = match library::load(&dirs) {
-        Ok(l) => l,
+    // A broken user recipe is reported with the rest; the spec is still checked against the
+    // built-in library, but no recipe is selected from a library known to be incomplete.
+    let (lib, lib_failed) = match library::load(&dirs) {
+        Ok(l) => (l, false),
         Err(d) => {
             diags.extend(d.into_iter().map(|d| if d.path.is_none() { d.locate(&source) } else { d }));
-            return Err(Failure::Invalid(diags));
+            match library::load(&[]) {
+                Ok(builtin) => (builtin, true),
+                Err(_) => return Err(Failure::Invalid(diags)),
+            }
         }
     };
+    // Nodes already reported, or holding a stand-in: later layers say nothing more about
+    // them (or anything under them). The root is never one: that would silence everything.
+    // A missing field's pointer is the mapping it is missing from, whose other fields are
+    // still worth checking: the stand-in's own pointer covers it.
+    let reported: HashSet<String> = diags
+        .iter()
+        .filter(|d| d.is_error() && !load::is_missing_field(d))
+        .filter_map(|d| d.pointer.clone())
+        .chain(filled.iter().cloned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let fresh = |d: &Diagnostic| !d.pointer.as_deref().is_some_and(|p| ancestors(p).any(|a| reported.contains(a)));
     let known: Vec<&str> = lib.models.keys().map(String::as_str).collect();
-    diags.extend(validate::check(&spec, &known).into_iter().map(|d| d.locate(&source)));
-    // GPU, version or schema problems make recipe selection noise: stop before it.
-    let blocking = diags.iter().any(|d| {
-        d.is_error()
-            && d.pointer.as_deref().is_some_and(|p| p.is_empty() || p.starts_with("/host") || p.starts_with("/version"))
-    });
-    let schema_failed = diags.iter().any(|d| d.is_error() && d.message.starts_with("missing field"));
-    if blocking || schema_failed {
+    diags.extend(validate::check(&spec, &known).into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    // A vendor stand-in read off a known GPU model is what the author meant (`vendor: AMD`):
+    // selection on it is meaningful. Any other GPU, version or root problem makes recipe
+    // selection noise: stop before it.
+    let vendor_inferred = filled.iter().any(|p| p == VENDOR)
+        && KNOWN_GPUS.iter().any(|(m, v)| m.eq_ignore_ascii_case(&spec.host.gpu.model) && *v == spec.host.gpu.vendor);
+    let host_guessed = filled.iter().any(|p| p.starts_with("/host") && !(vendor_inferred && p == VENDOR));
+    let blocking = lib_failed
+        || host_guessed
+        || diags.iter().any(|d| {
+            d.is_error()
+                && !load::is_missing_field(d)
+                && d.pointer.as_deref().is_some_and(|p| {
+                    (p.is_empty() || p.starts_with("/host") || p.starts_with("/version"))
+                        && !(vendor_inferred && p == VENDOR)
+                })
+        });
+    if blocking {
         return Err(Failure::Invalid(diags));
     }
-    let reported: std::collections::HashSet<String> =
-        diags.iter().filter(|d| d.is_error()).filter_map(|d| d.pointer.clone()).collect();
     let had_errors = diags.iter().any(Diagnostic::is_error);
     match resolve::resolve(&spec, &source.name, &lib, pins) {
         Ok(mut resolution) if !had_errors => {
@@ -105,14 +137,48 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
         }
         Err(more) => {
             // Drop what resolving says again about a node already reported.
-            diags.extend(
-                more.into_iter()
-                    .filter(|d| !d.pointer.as_deref().is_some_and(|p| ancestors(p).any(|a| reported.contains(a))))
-                    .map(|d| d.locate(&source)),
-            );
+            diags.extend(more.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
             Err(Failure::Invalid(diags))
         }
     }
+}
+
+const VENDOR: &str = "/host/gpu/vendor";
+
+/// Puts a stand-in wherever a required field is missing (pruned as invalid, or never
+/// written) and returns their pointers. The schema has already reported each one; the
+/// stand-ins only let the typed spec exist. The vendor is read off a known GPU model.
+fn fill_required(json: &mut Json) -> Vec<String> {
+    let mut filled = Vec::new();
+    let Json::Object(root) = json else { return filled };
+    let mut fill = |map: &mut Map<String, Json>, key: &str, at: String, value: Json| {
+        if !map.contains_key(key) {
+            map.insert(key.to_string(), value);
+            filled.push(at);
+        }
+    };
+    fill(root, "version", "/version".into(), json!(1));
+    fill(root, "name", "/name".into(), json!("fleet"));
+    fill(root, "host", "/host".into(), json!({}));
+    if let Some(Json::Object(host)) = root.get_mut("host") {
+        fill(host, "gpu", "/host/gpu".into(), json!({}));
+        if let Some(Json::Object(gpu)) = host.get_mut("gpu") {
+            let model = gpu.get("model").and_then(Json::as_str).unwrap_or_default();
+            let vendor = KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(model)).map(|(_, v)| v.as_str());
+            fill(gpu, "vendor", VENDOR.into(), json!(vendor.unwrap_or("amd")));
+            fill(gpu, "model", "/host/gpu/model".into(), json!("unknown"));
+            fill(gpu, "count", "/host/gpu/count".into(), json!(1));
+        }
+    }
+    fill(root, "services", "/services".into(), json!({}));
+    if let Some(Json::Object(services)) = root.get_mut("services") {
+        for (name, svc) in services.iter_mut() {
+            if let Json::Object(svc) = svc {
+                fill(svc, "model", format!("/services/{}/model", escape_segment(name)), json!("aimgen/stand-in"));
+            }
+        }
+    }
+    filled
 }
 
 /// A JSON pointer and each of its ancestors, nearest first.

@@ -86,6 +86,17 @@ pub fn parse<T: DeserializeOwned>(source: &Source, schema: &Schema) -> Result<T,
 /// offending nodes are pruned and the rest deserialized, so later stages can still report
 /// what they find (every problem in one run). `None` when even that fails.
 pub fn parse_lenient<T: DeserializeOwned>(source: &Source, schema: &Schema) -> (Option<T>, Vec<Diagnostic>) {
+    parse_repairing(source, schema, |_| ())
+}
+
+/// `parse_lenient`, with `repair` run on the pruned value before deserializing it: it may put
+/// stand-ins where pruning (or the author) left a required field out, so that one bad value
+/// does not hide every check that needs the typed spec.
+pub fn parse_repairing<T: DeserializeOwned>(
+    source: &Source,
+    schema: &Schema,
+    repair: impl FnOnce(&mut Json),
+) -> (Option<T>, Vec<Diagnostic>) {
     let mut json = match parse_json(source) {
         Ok(j) => j,
         Err(d) => return (None, vec![d]),
@@ -101,17 +112,24 @@ pub fn parse_lenient<T: DeserializeOwned>(source: &Source, schema: &Schema) -> (
     }
     let problems: Vec<Diagnostic> = schema.check(&json).into_iter().map(|d| d.locate(source)).collect();
     if !problems.is_empty() {
-        for d in &problems {
+        for d in problems.iter().filter(|d| !is_missing_field(d)) {
             if let Some(p) = d.pointer.as_deref().filter(|p| !p.is_empty()) {
                 prune(&mut json, p);
             }
         }
+        repair(&mut json);
         return (serde_json::from_value(json).ok(), problems);
     }
     match serde_json::from_value(json) {
         Ok(v) => (Some(v), problems),
         Err(e) => (None, vec![Diagnostic::error(e.to_string()).at("").locate(source)]),
     }
+}
+
+/// Whether `d` is the schema's "missing field": it points at the mapping that lacks the
+/// field, which is not itself wrong, so it is neither pruned nor taken as reported.
+pub fn is_missing_field(d: &Diagnostic) -> bool {
+    d.message.starts_with("missing field `")
 }
 
 /// Deserializes `json` as the schema would judge it (see `Strict`): what `parse_lenient`
@@ -615,7 +633,15 @@ fn not_one_of(value: &Json, opts: &[String], path: &str) -> Diagnostic {
 }
 
 fn last_segment(pointer: &str) -> String {
-    pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~")
+    let mut segments = pointer.rsplit('/').map(|s| s.replace("~1", "/").replace("~0", "~"));
+    let last = segments.next().unwrap_or_default();
+    // A list item is named by its list: `recipes[0]`, not `0`.
+    match segments.next() {
+        Some(list) if !list.is_empty() && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{list}[{last}]")
+        }
+        _ => last,
+    }
 }
 
 fn list(items: &[String]) -> String {

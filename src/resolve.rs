@@ -224,16 +224,24 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             (None, None) => continue,
         };
 
+        // The catalogue the service is checked against.
+        let version = lib.catalog.newest(backend);
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
             // Aliases (`q`, `tp`, …) become the canonical flag, so an override replaces the
             // recipe's value instead of passing the flag twice.
-            let name = lib.catalog.flag(backend, k).map(|f| f.name.clone()).unwrap_or_else(|| k.clone());
+            let name = version
+                .as_ref()
+                .and_then(|ver| lib.catalog.flag(backend, ver, k))
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| k.clone());
             args.insert(name, v.clone());
         }
-        diags.extend(lib.catalog.check_args(backend, &svc.args, &format!("{at}/args")));
-        diags.extend(lib.catalog.check_env(backend, &svc.env, &format!("{at}/env")));
+        if let Some(ver) = &version {
+            diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
+            diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
+        }
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -556,21 +564,53 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
         .take(3)
         .map(|c| format!("`{}`: {}", c.recipe.recipe.id, c.verdict.reason(c.recipe, q)))
         .collect();
-    let mut d = Diagnostic::error(format!(
-        "no recipe serves `{}` with {} on {} × {}{}",
-        q.model,
-        q.backend.as_str(),
-        q.available,
-        q.gpu_model,
-        if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
-    ))
-    .at(format!("{at}/model"));
-    d = if closest.is_empty() {
-        d.help(format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)"))
-    } else {
-        d.help(format!("closest: {}", closest.join("; ")))
+    // The GPUs the service asked for, else the ones still free: what the title talks about.
+    let on = q.gpus.unwrap_or(q.available);
+    // When a recipe fails only on size, say so in the title, with the sizes: "no recipe"
+    // reads as a gap in the library when the model is simply too big for these GPUs.
+    let too_big = ranked.iter().find_map(|c| match c.verdict {
+        Verdict::DoesNotFit { weights_gb, gpus, memory_gb } => Some((c.recipe, weights_gb, gpus, memory_gb)),
+        _ => None,
+    });
+    let (title, needs) = match too_big {
+        Some((r, weights, gpus, memory)) => {
+            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
+            let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
+            (
+                format!(
+                    "`{}` does not fit on {gpus} × {} ({memory:.0} GB each): ~{weights:.0} GB of {} weights, room for {room:.0} GB",
+                    q.model,
+                    q.gpu_model,
+                    r.recipe.precision.as_str()
+                ),
+                need.map(|n| {
+                    format!(
+                        "the weights need at least {n} × {} (weights may take {:.0}% of the engine's {:.0}% of each GPU; the rest is KV cache); ",
+                        q.gpu_model,
+                        select::WEIGHTS_SHARE * 100.0,
+                        fraction * 100.0
+                    )
+                }),
+            )
+        }
+        None => (
+            format!(
+                "no recipe serves `{}` with {} on {on} × {}{}",
+                q.model,
+                q.backend.as_str(),
+                q.gpu_model,
+                if q.precision == Precision::Auto { String::new() } else { format!(" at {}", q.precision.as_str()) }
+            ),
+            None,
+        ),
     };
-    d
+    let help = if closest.is_empty() {
+        format!("no recipe matches at all; add one with `--recipes DIR` (service `{name}`)")
+    } else {
+        format!("closest: {}", closest.join("; "))
+    };
+    Diagnostic::error(title).at(format!("{at}/model")).help(format!("{}{help}", needs.unwrap_or_default()))
 }
 
 fn oversubscribed(

@@ -24,6 +24,9 @@ const VISIBILITY_VARS: &[&str] = &[
 const CACHE_VARS: &[&str] =
     &["HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
 
+/// The Hub token's names (current and deprecated): secrets, never spec values.
+const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+
 /// Checks a spec; `known_models` feeds "did you mean" for model ids.
 pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -140,13 +143,20 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                         .at_key(kat)
                         .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
                 );
+            } else if TOKEN_VARS.contains(&k.as_str()) {
+                // aimgen does not set the token: it passes the caller's `HF_TOKEN` through, so
+                // the message is about where a secret belongs, not about who sets it.
+                out.push(
+                    Diagnostic::error(format!("`{k}` is a secret: it would be written into committed files"))
+                        .at_key(kat)
+                        .help("export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download"),
+                );
             } else if CACHE_VARS.contains(&k.as_str()) {
-                let help = if k.contains("TOKEN") {
-                    "secrets never go into the spec: export HF_TOKEN where you run `docker compose up`"
-                } else {
-                    "aimgen wires the cache itself; set `cache:` instead"
-                };
-                out.push(Diagnostic::error(format!("`{k}` is set by aimgen")).at_key(kat).help(help));
+                out.push(
+                    Diagnostic::error(format!("`{k}` is set by aimgen"))
+                        .at_key(kat)
+                        .help("aimgen wires the cache itself; set `cache:` instead"),
+                );
             } else {
                 let text = v.as_text();
                 if text.contains('\n') || text.contains('\r') || text.contains('\0') || text.contains('\'') {

@@ -220,7 +220,7 @@ fn engine_flags_and_variables_are_checked() {
         &format!(
             "version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  q:\n    model: Qwen/Qwen3-32B\n    gpus: 1\n    args:\n      tensor-paralel-size: 2\n      dtype: float8_e5m2\n      mem-fraction-static: 0.8\n      port: 9000\n    env:\n      VLLM_CACHE_DIR: /x\n"
         ),
-        "error: `--tensor-paralel-size` is not a vllm flag
+        "error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
   --> fleet.yaml:10:7
    |
 10 |       tensor-paralel-size: 2
@@ -232,9 +232,9 @@ error: `--dtype`: `float8_e5m2` is not an accepted value
    |
 11 |       dtype: float8_e5m2
    |              ^^^^^^^^^^^
-   = help: expected one of auto, bfloat16, float, float16, float32, half
+   = help: vLLM 0.33.0 accepts auto, bfloat16, float, float16, float32, half
 
-error: `--mem-fraction-static` is not a vllm flag
+error: `--mem-fraction-static` is not a flag of vLLM 0.33.0
   --> fleet.yaml:12:7
    |
 12 |       mem-fraction-static: 0.8
@@ -349,4 +349,225 @@ fn several_files_in_one_check() {
     let err = stderr(&o);
     assert!(err.contains("a.yaml:1:1") && err.contains("b.yaml:3:1") && err.contains("unknown field `foo`"), "{err}");
     assert!(err.ends_with("errors\n"), "{err}");
+}
+
+#[test]
+fn hub_token_in_env_is_called_a_secret_not_something_aimgen_sets() {
+    expect(
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    env: {{HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}}\n"),
+        "error: `HUGGING_FACE_HUB_TOKEN` is a secret: it would be written into committed files
+ --> fleet.yaml:8:11
+  |
+8 |     env: {HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}
+  |           ^^^^^^^^^^^^^^^^^^^^^^
+  = help: export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download
+
+1 error
+",
+    );
+}
+
+/// One problem from every layer in one file, all reported in one run: the schema (`vendor:
+/// AMD` and an unknown field), the semantic checks, the engine catalogue, resolution (GPU
+/// over-subscription, a port clash) and the lock file beside the spec. Before, the schema
+/// error alone was reported.
+#[test]
+fn every_layer_reports_in_one_run_even_with_a_bad_enum_on_the_host() {
+    let dir = scratch("every-layer");
+    write(
+        &dir,
+        "fleet.yaml",
+        "version: 1
+name: demo
+host:
+  gpu:
+    vendor: AMD
+    model: MI300X
+    count: 8
+cache:
+  host_path: relative/cache
+services:
+  qwen:
+    model: Qwen/Qwen3-32B
+    gpus: 4
+    precison: bf16
+    args: {tensor-paralel-size: 2}
+  llama:
+    model: meta-llama/Llama-3.1-70B-Instruct
+    gpus: 8
+    port: 8000
+    env: {HUGGING_FACE_HUB_TOKEN: hf_x}
+  Mistral:
+    model: mistralai/Mistral-7B-Instruct-v0.2
+    port: 8000
+",
+    );
+    write(&dir, "fleet.lock", "version: 1\npins: [\n");
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(1));
+    let want = "error: invalid YAML: did not find expected node content
+ --> fleet.lock:3:1
+  |
+3 | 
+  | ^
+
+warning: no `image.base`: using aimgen's default `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`
+ --> fleet.yaml:1:1
+  |
+1 | version: 1
+  | ^
+  = help: set `image.base` to the engine release you have validated; the default changes with aimgen
+
+error: `AMD` is not a valid value for `vendor`
+ --> fleet.yaml:5:13
+  |
+5 |     vendor: AMD
+  |             ^^^
+  = help: did you mean `amd`?
+
+error: `host_path` must be an absolute path, not `relative/cache`
+ --> fleet.yaml:9:14
+  |
+9 |   host_path: relative/cache
+  |              ^^^^^^^^^^^^^^
+  = help: e.g. `/relative/cache`
+
+error: unknown field `precison`
+  --> fleet.yaml:14:5
+   |
+14 |     precison: bf16
+   |     ^^^^^^^^
+   = help: did you mean `precision`?
+
+error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
+  --> fleet.yaml:15:12
+   |
+15 |     args: {tensor-paralel-size: 2}
+   |            ^^^^^^^^^^^^^^^^^^^
+   = help: did you mean `tensor-parallel-size`?
+
+error: `llama` needs 8 GPUs but only 4 of the host's 8 remain
+  --> fleet.yaml:18:11
+   |
+18 |     gpus: 8
+   |           ^
+   = help: qwen holds GPUs 0-3; 4 free
+
+error: `HUGGING_FACE_HUB_TOKEN` is a secret: it would be written into committed files
+  --> fleet.yaml:20:11
+   |
+20 |     env: {HUGGING_FACE_HUB_TOKEN: hf_x}
+   |           ^^^^^^^^^^^^^^^^^^^^^^
+   = help: export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download
+
+error: `Mistral` cannot be a service name
+  --> fleet.yaml:21:3
+   |
+21 |   Mistral:
+   |   ^^^^^^^
+   = help: use lowercase letters, digits, `_`, `.` and `-`, starting with a letter or digit (at most 63)
+
+error: host port 8000 is used by both `llama` and `Mistral`
+  --> fleet.yaml:23:11
+   |
+23 |     port: 8000
+   |           ^^^^
+   = help: give each service its own port, or leave `port` out to get a free one
+
+9 errors, 1 warning
+";
+    assert_eq!(err, want, "\n--- got ---\n{err}\n--- want ---\n{want}");
+}
+
+/// A missing required field does not hide the other fields of its mapping, and a broken user
+/// recipe does not hide the spec's own problems.
+#[test]
+fn missing_fields_and_broken_recipes_do_not_hide_the_rest() {
+    expect(
+        &format!("version: 1\n{HOST}services:\n  a: {{gpus: 2, port: 8000}}\n  b: {{model: Qwen/Qwen3-32B, gpus: 8, port: 8000}}\n"),
+        "error: missing field `name` in fleet spec
+ --> fleet.yaml:1:1
+  |
+1 | version: 1
+  | ^
+
+warning: no `image.base`: using aimgen's default `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`
+ --> fleet.yaml:1:1
+  |
+1 | version: 1
+  | ^
+  = help: set `image.base` to the engine release you have validated; the default changes with aimgen
+
+error: missing field `model` in `a`
+ --> fleet.yaml:4:3
+  |
+4 |   a: {gpus: 2, port: 8000}
+  |   ^
+
+error: `b` needs 8 GPUs but only 6 of the host's 8 remain
+ --> fleet.yaml:5:36
+  |
+5 |   b: {model: Qwen/Qwen3-32B, gpus: 8, port: 8000}
+  |                                    ^
+  = help: a holds GPUs 0-1; 6 free
+
+error: host port 8000 is used by both `a` and `b`
+ --> fleet.yaml:5:45
+  |
+5 |   b: {model: Qwen/Qwen3-32B, gpus: 8, port: 8000}
+  |                                             ^^^^
+  = help: give each service its own port, or leave `port` out to get a free one
+
+4 errors, 1 warning
+",
+    );
+    let dir = scratch("broken-recipe");
+    write(
+        &dir,
+        "mine/r.yaml",
+        "recipes:\n  - id: mine/x\n    engine: vllm\n    gpu: {vendor: amd}\n    precision: bf16\n    metric: latency\n",
+    );
+    write(
+        &dir,
+        "fleet.yaml",
+        &format!(
+            "version: 1\nname: demo\nrecipes: [./mine]\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, port: 0}}\n"
+        ),
+    );
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: missing field `type` in `recipes[0]`
+ --> ./mine/r.yaml:2:5
+  |
+2 |   - id: mine/x
+  |     ^
+
+error: port 0 is not a port
+ --> fleet.yaml:6:39
+  |
+6 |   qwen: {model: Qwen/Qwen3-32B, port: 0}
+  |                                       ^
+
+2 errors
+"
+    );
+}
+
+/// A model too big for the GPUs says so in the title, with the sizes and what would hold it.
+#[test]
+fn too_big_is_does_not_fit_with_the_sizes() {
+    expect(
+        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
+        "error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB
+ --> fleet.yaml:6:18
+  |
+6 |   llama: {model: meta-llama/Llama-3.1-70B-Instruct}
+  |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: the weights need at least 4 × H100 (weights may take 80% of the engine's 90% of each GPU; the rest is KV cache); closest: `llama-3.1-70b-instruct/vllm-h100-bf16-tp8-latency`: needs 8 GPUs, 1 left; `llama-3.1-70b-instruct/vllm-h100-bf16-tp4-throughput`: needs 4 GPUs, 1 left; `general/vllm-nvidia-bf16`: 141 GB of weights do not fit in 1 × 80 GB
+
+1 error
+",
+    );
 }

@@ -495,7 +495,15 @@ fn cache_status_without_a_lock_says_what_the_cache_holds() {
         "{out}"
     );
     assert!(out.contains("run `aimgen lock fleet.yaml`"), "{out}");
-    assert!(out.lines().last().is_some_and(|l| l.ends_with("1 service not locked")), "{out}");
+    // What is left to download is unknown without a lock entry: never "0 B".
+    assert!(
+        out.contains(&format!(
+            "svc      acme/chat  main      {}  unpinned  2      2.6 kB  unknown\n",
+            &sha("chat1")[..12]
+        )),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("total: to download unknown; 1 service not locked"), "{out}");
     let o = run(&dir, &["cache", "status", "fleet.yaml", "--format", "json"], &[]);
     let doc: Json = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(doc["services"][0]["state"], "unpinned");

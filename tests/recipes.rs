@@ -127,7 +127,7 @@ fn a_failed_selection_lists_the_closest_candidates_and_why() {
         chosen(&fleet("nvidia", "H100", 8, "{model: meta-llama/Llama-3.1-70B-Instruct, gpus: 1, precision: bf16}"))
             .expect_err("does not fit");
     assert!(
-        err.contains("no recipe serves `meta-llama/Llama-3.1-70B-Instruct` with vllm on 8 × H100 at bf16"),
+        err.contains("error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB"),
         "{err}"
     );
     assert!(err.contains("closest: `"), "{err}");

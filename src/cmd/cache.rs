@@ -232,7 +232,8 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
                     _ => "-".into(),
                 },
                 opt(r.bytes_cached),
-                opt(r.bytes_missing),
+                // Without a lock entry the size of what is left is not known: never "0 B".
+                if r.state == "unpinned" { "unknown".into() } else { opt(r.bytes_missing) },
             ]
         })
         .collect();
@@ -277,17 +278,24 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let pinned = if unpinned.is_empty() {
-        String::new()
-    } else {
-        format!("; {} service{} not locked", unpinned.len(), if unpinned.len() == 1 { "" } else { "s" })
-    };
-    out.push_str(&format!(
-        "total: {} to download ({bytes_missing} bytes), {} of {} cached{pinned}\n",
+    let locked = rows.iter().filter(|r| r.sha.is_some() && r.state != "unpinned").count();
+    let known = format!(
+        "{} to download ({bytes_missing} bytes), {} of {} cached",
         human_bytes(bytes_missing),
         human_bytes(bytes_cached),
         human_bytes(bytes_total)
-    ));
+    );
+    let not_locked = format!("{} service{} not locked", unpinned.len(), if unpinned.len() == 1 { "" } else { "s" });
+    // Totals cover locked services only; an unlocked one's remaining size is unknown, and a
+    // sum that silently counts it as 0 would mislead.
+    out.push_str(&match (unpinned.is_empty(), locked) {
+        (true, _) => format!("total: {known}\n"),
+        (false, 0) => format!("total: to download unknown; {not_locked}\n"),
+        (false, n) => format!(
+            "total: {known} for the {n} locked service{}; to download unknown for {not_locked}\n",
+            if n == 1 { "" } else { "s" }
+        ),
+    });
     print_quiet(&out)?;
     Ok(ExitCode::SUCCESS)
 }

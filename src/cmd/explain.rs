@@ -5,11 +5,74 @@ use std::process::ExitCode;
 
 use super::report::{color, compile, out, Report};
 use crate::cli::{ExplainArgs, Format};
+use crate::plan::ServerPlan;
 use crate::recipe::select::{self, Query, Verdict};
 use crate::resolve::ranges;
 
 /// Width of a GPU memory bar, in cells.
 const BAR: usize = 24;
+
+/// How one GPU of a server is used, GB: the engine takes `fraction` of it up front (vLLM's
+/// `--gpu-memory-utilization`, SGLang's `--mem-fraction-static`); of that, the weights'
+/// share is fixed and the rest becomes KV cache (and activations). The rest of the GPU is
+/// not the engine's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct GpuUse {
+    /// Share of the GPU the engine takes.
+    fraction: f64,
+    /// Where `fraction` comes from: the flag, or the engine default assumed.
+    from_flag: bool,
+    /// Weights per GPU, when the model's size is known.
+    weights: Option<f64>,
+    /// The engine's share, GB.
+    engine: f64,
+    /// Outside the engine, GB.
+    outside: f64,
+}
+
+impl GpuUse {
+    fn of(s: &ServerPlan, memory_gb: f64) -> GpuUse {
+        let flag = fraction_flag(&s.argv);
+        let fraction = flag.unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+        let weights = s.recipe.weights_gb.map(|w| w / s.gpus.len().max(1) as f64);
+        GpuUse {
+            fraction,
+            from_flag: flag.is_some(),
+            weights,
+            engine: fraction * memory_gb,
+            outside: (1.0 - fraction) * memory_gb,
+        }
+    }
+
+    /// KV cache (and activations) per GPU: the engine's share minus the weights.
+    fn kv(&self) -> Option<f64> {
+        self.weights.map(|w| (self.engine - w).max(0.0))
+    }
+}
+
+/// `GpuUse` for `--format json`.
+fn memory_json(u: &GpuUse) -> serde_json::Value {
+    serde_json::json!({
+        "engine_fraction": u.fraction,
+        "engine_fraction_from": if u.from_flag { "flag" } else { "engine default (assumed)" },
+        "weights_gb": u.weights,
+        "kv_cache_gb": u.kv(),
+        "outside_engine_gb": u.outside,
+    })
+}
+
+/// The engine's memory fraction from its final command line (recipe args, then the service's).
+fn fraction_flag(argv: &[String]) -> Option<f64> {
+    const FLAGS: [&str; 2] = ["--gpu-memory-utilization", "--mem-fraction-static"];
+    argv.iter().enumerate().find_map(|(i, a)| {
+        let value = match a.split_once('=') {
+            Some((k, v)) if FLAGS.contains(&k) => v,
+            _ if FLAGS.contains(&a.as_str()) => argv.get(i + 1)?,
+            _ => return None,
+        };
+        value.parse::<f64>().ok().filter(|f| *f > 0.0 && *f <= 1.0)
+    })
+}
 
 /// Runs `explain`.
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +98,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     "gpus": s.gpus,
                     "host_port": s.host_port,
                     "weights_gb": sel.weights_gb,
+                    "memory_per_gpu": memory_json(&GpuUse::of(s, f64::from(plan.gpu.memory_gb))),
                     "candidates": sel.candidates(&c.library).iter().map(|(id, v, why)| serde_json::json!({"id": id, "state": v.name(), "reason": why})).collect::<Vec<_>>(),
                 })
             })
@@ -59,22 +123,40 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         if plan.servers.len() == 1 { "" } else { "s" }
     ));
     let name_w = plan.servers.iter().map(|s| s.name.len()).max().unwrap_or(6).max(7);
-    text.push_str(&format!("GPU  {:<name_w$}  {:<BAR$}  WEIGHTS PER GPU\n", "SERVICE", "MEMORY"));
+    text.push_str(&format!("GPU  {:<name_w$}  {:<BAR$}  WEIGHTS  KV CACHE  NOT THE ENGINE'S\n", "SERVICE", "MEMORY"));
+    let cells = |gb: f64| ((gb / mem.max(1.0)) * BAR as f64).round() as usize;
     for g in 0..plan.gpu.count {
         let owner = plan.servers.iter().find(|s| s.gpus.contains(&g));
-        let (name, share) = match owner {
-            Some(s) => (s.name.as_str(), s.recipe.weights_gb.map(|w| w / s.gpus.len().max(1) as f64)),
-            None => ("(free)", None),
+        let Some(s) = owner else {
+            text.push_str(&format!("{g:>3}  {:<name_w$}  {}\n", "(free)", paint("2", &"░".repeat(BAR))));
+            continue;
         };
-        let filled = share.map(|w| ((w / mem.max(1.0)) * BAR as f64).ceil() as usize).unwrap_or(0).min(BAR);
-        let bar = format!("{}{}", paint("32", &"█".repeat(filled)), paint("2", &"░".repeat(BAR - filled)));
-        let label = match (owner, share) {
-            (Some(_), Some(w)) => format!("~{w:.0} GB"),
-            (Some(_), None) => "unknown size".into(),
-            (None, _) => String::new(),
-        };
-        text.push_str(&format!("{g:>3}  {name:<name_w$}  {bar}  {label}\n"));
+        let u = GpuUse::of(s, mem);
+        let engine = cells(u.engine).min(BAR);
+        // At least one cell for weights that exist, however small.
+        let weights = u.weights.map(|w| cells(w).max(1).min(engine)).unwrap_or(0);
+        let bar = format!(
+            "{}{}{}",
+            paint("32", &"█".repeat(weights)),
+            paint("36", &"▒".repeat(engine - weights)),
+            paint("2", &"░".repeat(BAR - engine))
+        );
+        let gb = |v: Option<f64>| v.map(|v| format!("~{v:.0} GB")).unwrap_or_else(|| "unknown".into());
+        text.push_str(&format!(
+            "{g:>3}  {:<name_w$}  {bar}  {:<7}  {:<8}  {:.0} GB\n",
+            s.name,
+            gb(u.weights),
+            gb(u.kv()),
+            u.outside
+        ));
     }
+    text.push_str(&format!(
+        "     {:<name_w$}  {} weights  {} KV cache and activations  {} not the engine's\n",
+        "",
+        paint("32", "█"),
+        paint("36", "▒"),
+        paint("2", "░")
+    ));
     for (s, sel) in plan.servers.iter().zip(&c.resolution.selections) {
         text.push_str(&format!(
             "\n{} — {} on {} with {}, port {}\n",
@@ -86,14 +168,25 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         ));
         let origin = format!("{}{}", s.recipe.origin, if s.recipe.pinned { ", pinned" } else { "" });
         text.push_str(&format!("  {} {}  ({origin})\n", paint("32", "✓"), s.recipe.id));
-        if let Some(w) = sel.weights_gb {
-            let cap = s.gpus.len() as f64 * mem;
-            text.push_str(&format!(
-                "    ~{w:.0} GB of {} weights on {cap:.0} GB of GPU memory ({:.0}%)\n",
-                s.recipe.precision.as_str(),
-                if cap > 0.0 { 100.0 * w / cap } else { 0.0 }
-            ));
-        }
+        let u = GpuUse::of(s, mem);
+        let source = match (u.from_flag, s.backend) {
+            (true, crate::spec::Backend::Vllm) => "--gpu-memory-utilization".to_string(),
+            (true, crate::spec::Backend::Sglang) => "--mem-fraction-static".to_string(),
+            (false, b) => format!("{}'s default, assumed", b.as_str()),
+        };
+        let weights = match sel.weights_gb {
+            Some(w) => format!("~{w:.0} GB of {} weights", s.recipe.precision.as_str()),
+            None => format!("{} weights of unknown size", s.recipe.precision.as_str()),
+        };
+        text.push_str(&format!(
+            "    {weights} on {} × {:.0} GB; the engine takes {:.0}% of each GPU ({source}): {} weights + {} KV cache per GPU, {:.0} GB not the engine's\n",
+            s.gpus.len(),
+            mem,
+            u.fraction * 100.0,
+            u.weights.map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
+            u.kv().map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
+            u.outside
+        ));
         let chosen = c.spec.services.get(&s.name);
         let query = Query {
             model: &s.model_id,
@@ -128,4 +221,23 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fraction_flag;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_engine_fraction_is_read_from_either_flag_in_either_form() {
+        assert_eq!(fraction_flag(&argv(&["vllm", "serve", "m", "--gpu-memory-utilization", "0.8"])), Some(0.8));
+        assert_eq!(fraction_flag(&argv(&["x", "--mem-fraction-static=0.85"])), Some(0.85));
+        assert_eq!(fraction_flag(&argv(&["x", "--max-model-len", "0.5"])), None);
+        // Out of range or not a number: the engine would refuse it; the default is assumed.
+        assert_eq!(fraction_flag(&argv(&["x", "--gpu-memory-utilization", "1.5"])), None);
+        assert_eq!(fraction_flag(&argv(&["x", "--gpu-memory-utilization"])), None);
+    }
 }

@@ -3,9 +3,45 @@
 use std::process::ExitCode;
 
 use crate::cli::{Format, RecipesCommand};
+use crate::diagnostic::did_you_mean;
 use crate::recipe::select::{self, Query};
 use crate::recipe::{known_gpu_memory_gb, library, Library, KNOWN_GPUS};
 use crate::spec::{Backend, Precision, Vendor};
+
+/// GPUs `recipes list` assumes free on the host without `--free` (an 8-GPU node).
+pub const DEFAULT_FREE: u32 = 8;
+
+/// The GPU model and vendor a `recipes list` query is for: `--gpu` (a known model), else the
+/// vendor's reference GPU. `None` when the options are wrong (already reported): an unknown
+/// model would silently match nothing, or the wrong vendor's recipes.
+fn query_gpu(gpu: Option<&str>, vendor: Option<Vendor>) -> anyhow::Result<Option<(&'static str, Vendor)>> {
+    let Some(asked) = gpu else {
+        return Ok(Some(match vendor {
+            Some(Vendor::Nvidia) => ("H100", Vendor::Nvidia),
+            _ => ("MI300X", Vendor::Amd),
+        }));
+    };
+    let Some(&(model, is)) = KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(asked)) else {
+        let known: Vec<&str> = KNOWN_GPUS.iter().map(|(m, _)| *m).collect();
+        let close = did_you_mean(asked, known.iter().copied())
+            .map(|m| format!("  = help: did you mean `{m}`?\n"))
+            .unwrap_or_default();
+        super::report::err(&format!(
+            "error: unknown GPU model `{asked}`\n{close}  = note: known models: {}\n",
+            known.join(", ")
+        ));
+        return Ok(None);
+    };
+    if let Some(v) = vendor.filter(|v| *v != is) {
+        super::report::err(&format!(
+            "error: {model} is an {} GPU, but --vendor is `{}`\n  = help: leave out --vendor; --gpu implies it\n",
+            is.as_str().to_uppercase(),
+            v.as_str()
+        ));
+        return Ok(None);
+    }
+    Ok(Some((model, is)))
+}
 
 fn library(dirs: &[std::path::PathBuf]) -> anyhow::Result<std::borrow::Cow<'static, Library>> {
     let dirs: Vec<_> = dirs.iter().map(|d| (d.clone(), d.display().to_string())).collect();
@@ -17,20 +53,19 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RecipesCommand::List(q) => {
             let lib = library(&q.recipes)?;
-            let gpu = q.gpu.clone().unwrap_or_else(|| "MI300X".into());
-            let vendor = q
-                .vendor
-                .or_else(|| KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(&gpu)).map(|(_, v)| *v))
-                .unwrap_or(Vendor::Amd);
+            let Some((gpu, vendor)) = query_gpu(q.gpu.as_deref(), q.vendor)? else {
+                return Ok(ExitCode::from(2));
+            };
             let model = q.model.clone().unwrap_or_default();
             let query = Query {
                 model: &model,
                 backend: q.backend.unwrap_or(Backend::Vllm),
                 vendor,
-                gpu_model: &gpu,
-                memory_gb: f64::from(known_gpu_memory_gb(&gpu).unwrap_or(0)),
-                gpus: None,
-                available: q.gpus.unwrap_or(8),
+                gpu_model: gpu,
+                memory_gb: f64::from(known_gpu_memory_gb(gpu).unwrap_or(0)),
+                // `--gpus` means what `gpus:` means in a spec: the GPUs the service uses.
+                gpus: q.gpus,
+                available: q.free,
                 precision: q.precision.unwrap_or(Precision::Auto),
             };
             // Rank order: the compatible recipes first, the first being what a service
@@ -64,7 +99,11 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
         RecipesCommand::Show { id, recipes } => {
             let lib = library(recipes)?;
             let Some(r) = lib.get(id) else {
-                super::report::err(&format!("error: no recipe `{id}`\n"));
+                let help = match did_you_mean(id, lib.recipes.iter().map(|r| r.recipe.id.as_str())) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "`aimgen recipes list` shows every id".into(),
+                };
+                super::report::err(&format!("error: no recipe `{id}`\n  = help: {help}\n"));
                 return Ok(ExitCode::from(1));
             };
             let note = if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" };
@@ -74,7 +113,8 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
         RecipesCommand::Flags { engine } => {
             let lib = library(&[])?;
             let mut text = String::new();
-            for f in lib.catalog.flags(*engine) {
+            let version = lib.catalog.newest(*engine);
+            for f in version.iter().flat_map(|v| lib.catalog.flags(*engine, v)) {
                 let owned = if f.owned { " (set by aimgen)" } else { "" };
                 text.push_str(&format!(
                     "--{:<36} {:?}{owned}  {}\n",

@@ -38,18 +38,17 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
             if drift.is_clean() {
                 return Ok(ExitCode::SUCCESS);
             }
+            // `Path::join`, not "{dir}/{rel}": `-o deploy/` would print `deploy//env/…`.
+            let shown = |rel: &String| dir.join(rel).display().to_string();
             let mut msg = String::new();
             for (rel, diff) in &drift.changed {
-                msg.push_str(&format!("stale: {}/{rel}\n{diff}", dir.display()));
+                msg.push_str(&format!("stale: {}\n{diff}", shown(rel)));
             }
             for rel in &drift.missing {
-                msg.push_str(&format!("missing: {}/{rel}\n", dir.display()));
+                msg.push_str(&format!("missing: {}\n", shown(rel)));
             }
             for rel in &drift.unexpected {
-                msg.push_str(&format!(
-                    "unexpected: {}/{rel} (generated for a service the spec no longer has)\n",
-                    dir.display()
-                ));
+                msg.push_str(&format!("unexpected: {} (generated for a service the spec no longer has)\n", shown(rel)));
             }
             msg.push_str(&format!(
                 "error: {} is out of date with {}; regenerate it with:\n    aimgen render {} -o {}\n",

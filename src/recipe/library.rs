@@ -124,7 +124,14 @@ pub fn check_builtin() -> Result<Library, Vec<Diagnostic>> {
             Err(d) => problems.extend(d),
         }
     }
-    let mut lib = Library { recipes: Vec::new(), models: BTreeMap::new(), catalog: Catalog::new(catalogs) };
+    let catalog = match Catalog::new(catalogs) {
+        Ok(c) => c,
+        Err(d) => {
+            problems.extend(d);
+            Catalog::default()
+        }
+    };
+    let mut lib = Library { recipes: Vec::new(), models: BTreeMap::new(), catalog };
     let mut specific = Vec::new();
     let mut general = Vec::new();
     for (name, text) in embedded::RECIPE_FILES {
@@ -193,8 +200,10 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
         if r.gpu_count == Some(0) {
             problems.push(Diagnostic::error("`gpu_count` must be at least 1").at(format!("{base}/gpu_count")));
         }
-        problems.extend(catalog.check_args(r.engine, &r.args, &format!("{base}/args")));
-        problems.extend(catalog.check_env(r.engine, &r.env, &format!("{base}/env")));
+        if let Some(v) = catalog.newest(r.engine) {
+            problems.extend(catalog.check_args(r.engine, &v, &r.args, &format!("{base}/args")));
+            problems.extend(catalog.check_env(r.engine, &v, &r.env, &format!("{base}/env")));
+        }
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {

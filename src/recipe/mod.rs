@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod library;
 pub mod select;
+pub mod version;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::spec::{Backend, EnvValue, Precision, Vendor};
 
 pub use catalog::{Catalog, EngineCatalog};
 pub use library::{Library, LoadedRecipe, Origin};
+pub use version::{version_from_image, EngineVersion, VersionReq};
 
 /// A recipe file: model facts and recipes. Built-in files live in `recipes/`; users add
 /// folders with `--recipes DIR` or the fleet's `recipes:` list.
