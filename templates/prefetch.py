@@ -41,7 +41,7 @@ def engine_files(files):
 JOB = json.loads(sys.argv[1])
 REPO, REVISION = JOB["repo"], JOB["revision"]
 FOLDER = os.path.join(constants.HF_HUB_CACHE, "models--" + REPO.replace("/", "--"))
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def say(message):
@@ -213,7 +213,7 @@ def sweep_incomplete(idle=60):
 def offline_fallback(error):
     """The Hub is unreachable and nothing is locked: serve the snapshot `refs/<revision>`
     names, which this program writes only once that snapshot was complete."""
-    sha = REVISION if SHA_RE.match(REVISION) else None
+    sha = REVISION if SHA_RE.fullmatch(REVISION) else None
     ref = os.path.join(FOLDER, "refs", *REVISION.split("/"))
     if sha is None and os.path.isfile(ref):
         with open(ref) as f:
@@ -244,7 +244,7 @@ def main():
                 offline_fallback(error)
             fail(describe(error))
         say(f"resolved to {sha[:12]}")
-    if not SHA_RE.match(sha or ""):
+    if not SHA_RE.fullmatch(sha or ""):
         fail(f"no commit to download (got {sha!r})")
 
     sweep_incomplete()

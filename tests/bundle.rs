@@ -69,7 +69,9 @@ fn lock_entry(repo: &str, sha: &str, files: &[TestFile]) -> String {
     sorted.sort_by_key(|f| f.path);
     let files: String = sorted
         .iter()
-        .map(|f| format!("      - path: \"{}\"\n        size: {}\n        blob: \"{}\"\n", f.path, f.data.len(), f.blob()))
+        .map(|f| {
+            format!("      - path: \"{}\"\n        size: {}\n        blob: \"{}\"\n", f.path, f.data.len(), f.blob())
+        })
         .collect();
     format!("  - repo: {repo}\n    revision: main\n    sha: \"{sha}\"\n    files:\n{files}")
 }

@@ -197,6 +197,8 @@ fn prefetch_jobs(doc: &Value) -> BTreeMap<String, serde_json::Value> {
             name.starts_with("aimgen-prefetch-").then(|| {
                 let cmd = s["command"].as_sequence().expect("command");
                 assert_eq!(cmd.len(), 4, "{name}: python3 -c SCRIPT JOB");
+                // The anchored program, byte for byte (no `$` in it for Compose to unescape).
+                assert_eq!(cmd[2].as_str(), Some(include_str!("../templates/prefetch.py")), "{name}");
                 (name.to_string(), serde_json::from_str(cmd[3].as_str().expect("job")).expect("JSON job"))
             })
         })
