@@ -213,8 +213,13 @@ def scenario_fleet(work):
     metric("prefetch_bytes", total)
     metric("prefetch_wall_s", f"{wall:.2f}")
     metric("line_rate_ratio", f"{ratio:.3f}")
-    check(ratio <= 1.15, f"line rate: {total / 1e6:.0f} MB in {wall:.2f} s, ideal {ideal:.2f} s at {TOTAL:.0f} MB/s: "
-          f"ratio {ratio:.3f} (target <= 1.15)")
+    line = (f"line rate: {total / 1e6:.0f} MB in {wall:.2f} s, ideal {ideal:.2f} s at {TOTAL:.0f} MB/s: "
+            f"ratio {ratio:.3f} (target <= 1.15)")
+    if QUICK:
+        # A quarter of the bytes: start-up costs weigh four times as much; reported, not judged.
+        print(f"  .. {line} [--quick: not judged]")
+    else:
+        check(ratio <= 1.15, line)
     served = hub.bytes_sent()
     check(served == total, f"each needed byte served once: {served} bytes served, {total} needed")
     small, large = results["deliv/small"][2], results["deliv/large"][2]
