@@ -7,7 +7,8 @@
 #   bash tests/e2e/delivery.sh            huggingface_hub 2.4.0 in full, then 0.36.0 --quick
 #
 # Environment: AIMGEN (binary; default: cargo build, target/debug/aimgen),
-# DELIVERY_HF_VERSIONS (default "2.4.0 0.36.0:quick"), DELIVERY_KEEP=1 (keep the work folder).
+# DELIVERY_HF_VERSIONS (default "2.4.0 0.36.0:quick"), DELIVERY_ARGS (more delivery.py
+# arguments, e.g. --only-fleet), DELIVERY_KEEP=1 (keep the work folder).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,7 +34,8 @@ for v in $VERSIONS; do
         echo "[delivery] venv with huggingface_hub $version in $((SECONDS - t))s"
     fi
     echo "[delivery] huggingface_hub $version ${mode:-(full)}"
-    "$venv/bin/python" "$ROOT/tests/e2e/delivery.py" "$AIMGEN" $mode || status=1
+    # shellcheck disable=SC2086
+    "$venv/bin/python" "$ROOT/tests/e2e/delivery.py" "$AIMGEN" $mode ${DELIVERY_ARGS:-} || status=1
 done
 echo "[delivery] total $((SECONDS - T0))s"
 exit $status
