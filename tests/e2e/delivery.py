@@ -182,8 +182,14 @@ def snapshot(cache, repo):
 
 
 def partial_bytes(cache, repo):
-    blobs = os.path.join(snapshot(cache, repo), "blobs")
-    return sum(os.path.getsize(os.path.join(blobs, b)) for b in os.listdir(blobs)) if os.path.isdir(blobs) else 0
+    """Bytes on disk in the repo's blobs, finished or not (files come and go while we look)."""
+    blobs, total = os.path.join(snapshot(cache, repo), "blobs"), 0
+    for b in os.listdir(blobs) if os.path.isdir(blobs) else []:
+        try:
+            total += os.path.getsize(os.path.join(blobs, b))
+        except OSError:
+            pass
+    return total
 
 
 def scenario_fleet(work):
