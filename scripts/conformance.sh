@@ -223,12 +223,16 @@ run_check() {
 
 # Compose `config -q` prints nothing when all is well; any warning it prints (an unset
 # variable, an obsolete key) counts as a failure.
+# API keys are required variables (`${NAME:?message}`): `config` refuses to run without them,
+# as `up` must. Give each one a placeholder so the structure can be checked (tests/serving.rs
+# checks the refusal itself).
 compose_config() {
-    local dir=$1 status=0
+    local dir=$1 status=0 keys=()
+    mapfile -t keys < <(grep -o '\${[A-Za-z_][A-Za-z0-9_]*:?' "$dir/$COMPOSE_FILE_NAME" | sed 's/^\${//; s/:?$//; s/$/=conformance-placeholder/' | sort -u)
     (
         cd "$dir"
         env -u HF_TOKEN -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME -u COMPOSE_PROFILES \
-            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR \
+            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR "${keys[@]}" \
             "$COMPOSE" -f "$COMPOSE_FILE_NAME" config -q
     ) || status=$?
     return "$status"

@@ -227,6 +227,10 @@ pub enum RecipesCommand {
         /// Engine.
         #[arg(value_enum)]
         engine: Backend,
+        /// The engine release whose flags to list (e.g. `0.11.0`); without a catalogue of it,
+        /// the nearest one's [default: the newest catalogued release].
+        #[arg(long, value_name = "VERSION")]
+        engine_version: Option<String>,
     },
 }
 
@@ -257,6 +261,10 @@ pub struct RecipeQueryArgs {
     /// Precision.
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
+    /// The engine release the image runs (e.g. `0.11.0`, `0.4.6.post1`): recipes not valid
+    /// for it are `engine_version_mismatch` [default: the newest catalogued release].
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
     /// Extra recipe folder.
     #[arg(long = "recipes", value_name = "DIR")]
     pub recipes: Vec<PathBuf>,

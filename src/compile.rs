@@ -63,7 +63,38 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
         Some(Ok(l)) => l.lock.pins(),
         _ => Pins::new(),
     };
-    crate::lockfile::verify(compile_source(source, &base, opts, &pins), lock.as_ref())
+    let mut compiled = crate::lockfile::verify(compile_source(source, &base, opts, &pins), lock.as_ref())?;
+    let locked = lock.as_ref().and_then(|l| l.as_ref().ok()).map(|l| &l.lock);
+    if let Some(d) = over_budget(&compiled, locked) {
+        compiled.resolution.warnings.push(d.locate(&compiled.source));
+    }
+    Ok(compiled)
+}
+
+/// A warning when the fleet's models need more disk than `cache.budget_gb`: a deployment
+/// whose prefetch fills the disk fails late, on the host, after hours of downloading.
+fn over_budget(c: &Compiled, lock: Option<&crate::lockfile::LockFile>) -> Option<Diagnostic> {
+    let budget = c.spec.cache.as_ref()?.budget_gb?;
+    let footprint = crate::footprint::Footprint::of(&c.spec, &c.library.models, lock);
+    let need = footprint.known_bytes();
+    let limit = u64::from(budget) * 1_000_000_000;
+    if need <= limit {
+        return None;
+    }
+    let at_least = if footprint.models.iter().any(|m| m.size.bytes().is_none()) { "at least " } else { "" };
+    let approx = if footprint.is_exact() { "" } else { "~" };
+    Some(
+        Diagnostic::warning(format!(
+            "the fleet's models need {at_least}{approx}{}, more than `budget_gb: {budget}` allows",
+            crate::hub::human_bytes(need)
+        ))
+        .at("/cache/budget_gb")
+        .help(format!(
+            "sizes: {}; per model: {}",
+            footprint.provenance(),
+            footprint.models.iter().map(|m| format!("{} {}", m.repo, m.size.human())).collect::<Vec<_>>().join(", ")
+        )),
+    )
 }
 
 /// Compiles spec text; `base` is the folder relative recipe paths start from.

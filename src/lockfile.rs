@@ -226,6 +226,12 @@ impl LockFile {
                             .iter()
                             .map(|f| ExpectedFile { path: f.path.clone(), size: f.size, blob: f.blob.clone() })
                             .collect(),
+                        weights_bytes: m
+                            .files
+                            .iter()
+                            .filter(|f| f.path.ends_with(".safetensors"))
+                            .map(|f| f.size)
+                            .sum(),
                     },
                 )
             })

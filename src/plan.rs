@@ -39,6 +39,10 @@ pub struct GpuInventory {
     pub count: u32,
     /// Memory per GPU, GB.
     pub memory_gb: u32,
+    /// Numeric host groups owning the GPU device files, added to every server.
+    pub group_ids: Vec<u32>,
+    /// AMD: DRM render minor per GPU index, when known (else every server gets `/dev/dri`).
+    pub render_nodes: Vec<u32>,
 }
 
 /// The one image every workload runs.
@@ -224,8 +228,49 @@ pub struct ServerPlan {
     /// The prefetch job that must complete before it starts (`None` for a local model or
     /// without prefetching).
     pub prefetch_job: Option<String>,
-    /// HTTP path answering 200 when ready.
+    /// HTTP path answering 200 when ready (needs no API key in either engine).
     pub health_path: String,
+    /// Host address the published port listens on.
+    pub bind: std::net::IpAddr,
+    /// How the API key reaches the engine, when the server has one.
+    pub api_key: Option<ApiKey>,
+    /// How the container is run and supervised.
+    pub runtime: RuntimePlan,
     /// The chosen recipe.
     pub recipe: ChosenRecipe,
+}
+
+/// An API key passed by reference: its value exists only in the environment of whoever
+/// starts the deployment, never in the plan or in a generated file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    /// The variable that holds the key where the deployment is started.
+    pub variable: String,
+    /// Where the engine reads it from.
+    pub delivery: KeyDelivery,
+}
+
+/// Where an engine reads its API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum KeyDelivery {
+    /// An environment variable of the engine (vLLM's `VLLM_API_KEY`).
+    Env(String),
+    /// A command-line flag followed by the key (SGLang's `--api-key`).
+    Flag(String),
+}
+
+/// Container settings for one server: supervision, logs, limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuntimePlan {
+    /// Restarts after an exit with an error before giving up.
+    pub restart_attempts: u32,
+    /// Seconds between the stop signal and the kill.
+    pub stop_grace_seconds: u32,
+    /// Rotate a log file at this size (json-file `max-size`).
+    pub log_max_size: String,
+    /// Rotated log files kept.
+    pub log_max_files: u32,
+    /// `memlock` unlimited and a 64 MiB stack (NVIDIA's container guidance).
+    pub nvidia_ulimits: bool,
 }

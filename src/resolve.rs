@@ -8,8 +8,11 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::*;
+use crate::recipe::catalog::{engine_name, Picked};
 use crate::recipe::select::{self, Candidate, Query, Verdict};
-use crate::recipe::{known_gpu_memory_gb, Library, LoadedRecipe, KNOWN_GPUS};
+use crate::recipe::{
+    known_gpu_memory_gb, memory_fraction, version_from_image, EngineVersion, Library, LoadedRecipe, KNOWN_GPUS,
+};
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, Precision, ServiceSpec, Vendor};
 
@@ -23,6 +26,89 @@ pub const FIRST_PORT: u16 = 8000;
 pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
 /// Files a prefetch job downloads at once unless the spec says otherwise.
 pub const DEFAULT_DOWNLOAD_WORKERS: u32 = 8;
+/// Where published ports listen unless the spec says otherwise: this host only.
+pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+/// Restarts after an error exit before Docker gives up (`on-failure:N`). Docker's restart
+/// manager (moby `restartmanager.go`) restarts `unless-stopped` containers unconditionally and
+/// resets its back-off after any run of 10 s or more, so a server that loads for minutes and
+/// then fails (out of memory at start) would loop forever; `on-failure:N` stops after N.
+pub const DEFAULT_RESTART_ATTEMPTS: u32 = 3;
+/// Seconds from the stop signal to the kill. Docker's default is 10 s; vLLM 0.33.0 gives its
+/// engine process 15 s to release the GPUs on ROCm before force-killing it
+/// (`ROCM_ENGINE_PROCESS_SHUTDOWN_TIMEOUT_S`, vllm/v1/engine/utils.py: "force-killing during
+/// teardown can leave VRAM resident"), and multi-GPU workers tear down one by one after it.
+pub const STOP_GRACE_SECONDS: u32 = 60;
+/// Log rotation defaults: at most 5 × 100 MB of logs per server.
+pub const DEFAULT_LOG_MAX_SIZE: &str = "100m";
+/// Rotated log files kept per server.
+pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
+
+/// Where a cache variable applies.
+enum CacheScope {
+    /// Read by this engine; emitted only when the engine's catalogue lists it.
+    Engine(Backend),
+    /// Read by a library below the engine on this vendor's stack.
+    Vendor(Vendor),
+    /// Read by a library every engine uses.
+    All,
+}
+
+/// Every JIT/compile cache the engines use, and its folder under the server's scratch.
+/// Engine variables must exist in that engine's catalogue (so in the version it runs); the
+/// others belong to libraries below the engine, each with its source:
+const JIT_CACHES: &[(&str, &str, CacheScope)] = &[
+    // vLLM: torch.compile artefacts and its other caches (vllm/envs.py, VLLM_CACHE_ROOT).
+    ("VLLM_CACHE_ROOT", "vllm", CacheScope::Engine(Backend::Vllm)),
+    // SGLang 0.5.23 (srt/environ.py): DeepGEMM and CuTe AOT caches follow SGLANG_CACHE_DIR …
+    ("SGLANG_CACHE_DIR", "sglang", CacheScope::Engine(Backend::Sglang)),
+    // … its kernel JIT cache does not (kernels/jit/utils/compile/cache.py: ~/.cache/sglang/jit).
+    ("SGLANG_JIT_CACHE_DIR", "sglang/jit", CacheScope::Engine(Backend::Sglang)),
+    // Triton (triton/runtime/cache.py; default ~/.triton/cache): every Triton kernel, AITER's too.
+    ("TRITON_CACHE_DIR", "triton", CacheScope::All),
+    // TorchInductor (torch/_inductor/runtime/cache_dir_utils.py; default /tmp/torchinductor_<user>).
+    ("TORCHINDUCTOR_CACHE_DIR", "inductor", CacheScope::All),
+    // FlashInfer (flashinfer/jit/env.py) appends `.cache/flashinfer` to this base.
+    ("FLASHINFER_WORKSPACE_BASE", "flashinfer", CacheScope::Vendor(Vendor::Nvidia)),
+    // CUDA's JIT compute cache (CUDA environment variables; default ~/.nv/ComputeCache).
+    ("CUDA_CACHE_PATH", "cuda", CacheScope::Vendor(Vendor::Nvidia)),
+    // MIOpen's user performance database (default ~/.config/miopen) and kernel binary cache
+    // (default ~/.cache/miopen), from MIOpen's documentation.
+    ("MIOPEN_USER_DB_PATH", "miopen/db", CacheScope::Vendor(Vendor::Amd)),
+    ("MIOPEN_CUSTOM_CACHE_DIR", "miopen/cache", CacheScope::Vendor(Vendor::Amd)),
+];
+
+/// The cache variables a server of `engine` on `vendor` gets, with their folder names.
+pub fn jit_caches(
+    catalog: &crate::recipe::Catalog,
+    engine: Backend,
+    version: Option<&EngineVersion>,
+    vendor: Vendor,
+) -> Vec<(&'static str, &'static str)> {
+    JIT_CACHES
+        .iter()
+        .filter(|(var, _, scope)| match scope {
+            CacheScope::Engine(e) => *e == engine && version.is_some_and(|v| catalog.env_var(engine, v, var).is_some()),
+            CacheScope::Vendor(v) => *v == vendor,
+            CacheScope::All => true,
+        })
+        .map(|(var, dir, _)| (*var, *dir))
+        .collect()
+}
+
+/// Variables that switch usage statistics off. vLLM (vllm/usage/usage_lib.py,
+/// `is_usage_stats_enabled`) honours `VLLM_NO_USAGE_STATS=1` and `DO_NOT_TRACK=1`; SGLang
+/// 0.5.23 sends no usage statistics; `DO_NOT_TRACK=1` is also read by huggingface_hub.
+fn telemetry_off(
+    catalog: &crate::recipe::Catalog,
+    engine: Backend,
+    version: Option<&EngineVersion>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![("DO_NOT_TRACK", "1")];
+    if version.is_some_and(|v| catalog.env_var(engine, v, "VLLM_NO_USAGE_STATS").is_some()) {
+        out.push(("VLLM_NO_USAGE_STATS", "1"));
+    }
+    out
+}
 
 /// A lock file's pin for one (model, revision).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +117,9 @@ pub struct Pin {
     pub sha: String,
     /// Files the engine loads, with sizes and content ids.
     pub files: Vec<ExpectedFile>,
+    /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
+    /// no facts about.
+    pub weights_bytes: u64,
 }
 
 /// Pins keyed by (repo, requested revision).
@@ -59,14 +148,34 @@ struct SavedQuery {
     gpus: Option<u32>,
     available: u32,
     precision: Precision,
+    engine_version: Option<EngineVersion>,
+    memory_fraction: Option<f64>,
+    locked_gb: Option<f64>,
+}
+
+impl SavedQuery {
+    fn new(q: &Query) -> SavedQuery {
+        SavedQuery {
+            model: q.model.to_string(),
+            backend: q.backend,
+            vendor: q.vendor,
+            gpu_model: q.gpu_model.to_string(),
+            memory_gb: q.memory_gb,
+            gpus: q.gpus,
+            available: q.available,
+            precision: q.precision,
+            engine_version: q.engine_version.cloned(),
+            memory_fraction: q.memory_fraction,
+            locked_gb: q.locked_gb,
+        }
+    }
 }
 
 impl Selection {
-    /// Every recipe's verdict with its reason, compatible ones first in rank order, as judged
-    /// when the service was resolved. `lib` is the library it was resolved with.
-    pub fn candidates(&self, lib: &Library) -> Vec<(String, Verdict, String)> {
+    /// What the recipes were judged against.
+    pub fn query(&self) -> Query<'_> {
         let q = &self.query;
-        let query = Query {
+        Query {
             model: &q.model,
             backend: q.backend,
             vendor: q.vendor,
@@ -75,7 +184,16 @@ impl Selection {
             gpus: q.gpus,
             available: q.available,
             precision: q.precision,
-        };
+            engine_version: q.engine_version.as_ref(),
+            memory_fraction: q.memory_fraction,
+            locked_gb: q.locked_gb,
+        }
+    }
+
+    /// Every recipe's verdict with its reason, compatible ones first in rank order, as judged
+    /// when the service was resolved. `lib` is the library it was resolved with.
+    pub fn candidates(&self, lib: &Library) -> Vec<(String, Verdict, String)> {
+        let query = self.query();
         select::rank(lib, &query)
             .iter()
             .map(|c| (c.recipe.recipe.id.clone(), c.verdict.clone(), c.verdict.reason(c.recipe, &query)))
@@ -104,7 +222,15 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         .map(|(m, _)| m.to_string())
         .unwrap_or_else(|| gpu.model.clone());
     let memory_gb = gpu.memory_gb.or_else(|| known_gpu_memory_gb(&gpu.model)).unwrap_or(0);
-    let inventory = GpuInventory { vendor: gpu.vendor, model: canonical_model.clone(), count: gpu.count, memory_gb };
+    let inventory = GpuInventory {
+        vendor: gpu.vendor,
+        model: canonical_model.clone(),
+        count: gpu.count,
+        memory_gb,
+        group_ids: gpu.group_ids.clone(),
+        render_nodes: gpu.render_nodes.clone(),
+    };
+    let serving = spec.serving.clone().unwrap_or_default();
 
     let cache_spec = spec.cache.clone().unwrap_or_default();
     let prefetching = cache_spec.prefetch.unwrap_or(true);
@@ -139,11 +265,55 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     let mut selections = Vec::new();
     let mut backends = BTreeSet::new();
 
+    // The engine release each engine's services are checked against.
+    let releases: BTreeMap<Backend, Option<Release>> = {
+        let used: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
+        let base = spec.image.as_ref().and_then(|i| i.base.clone());
+        let stated = spec.image.as_ref().and_then(|i| i.engine_version.as_deref());
+        let stated = match stated.map(|t| (t, EngineVersion::parse(t))) {
+            Some((_, Some(v))) => Some(v),
+            Some((t, None)) => {
+                diags.push(
+                    Diagnostic::error(format!("`{t}` is not an engine version"))
+                        .at("/image/engine_version")
+                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
+                );
+                None
+            }
+            None => None,
+        };
+        let at = if base.is_some() { "/image/base" } else { "/image" };
+        used.iter()
+            .map(|&b| {
+                let release = match &base {
+                    Some(image) => {
+                        let known = stated.clone().or_else(|| version_from_image(image, b));
+                        checked_release(lib, b, image, known.as_ref(), at, &mut diags)
+                    }
+                    // aimgen's own default: catalogueing its release is aimgen's job, not
+                    // something the user can fix with `image.engine_version`.
+                    None => {
+                        let image = default_base(gpu.vendor, &used).ok().unwrap_or_default();
+                        let known = version_from_image(image, b);
+                        checked_release(lib, b, image, known.as_ref(), at, &mut Vec::new())
+                    }
+                };
+                (b, release)
+            })
+            .collect()
+    };
+
     for (name, svc) in &spec.services {
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
         backends.insert(backend);
         let precision = svc.precision.unwrap_or(Precision::Auto);
+        let release = releases.get(&backend).and_then(Option::as_ref);
+        let revision = svc.revision.as_deref().unwrap_or("main");
+        let locked_gb = pins
+            .get(&(svc.model.clone(), revision.to_string()))
+            .filter(|p| p.weights_bytes > 0 && svc.model_path.is_none())
+            .map(|p| p.weights_bytes as f64 / 1e9);
         let query = Query {
             model: &svc.model,
             backend,
@@ -153,6 +323,9 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             gpus: svc.gpus,
             available: free.len() as u32,
             precision,
+            engine_version: release.map(|r| &r.runs),
+            memory_fraction: memory_fraction(&svc.args),
+            locked_gb,
         };
         let facts = lib.models.get(&svc.model);
         let chosen: Option<(&LoadedRecipe, u32, bool)> = match &svc.recipe {
@@ -171,19 +344,20 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 }
             },
         };
+        if let Some((recipe, _, pinned)) = chosen {
+            let unsized_count = recipe.recipe.gpu_count.is_none() && svc.gpus.is_none();
+            if unsized_count && facts.is_none() && locked_gb.is_none() {
+                diags.push(unknown_size(svc, &at));
+            }
+            if !pinned {
+                diags.extend(dropped_tuned(lib, &query, recipe, svc, &at));
+            }
+        }
         selections.push(Selection {
             service: name.clone(),
-            query: SavedQuery {
-                model: svc.model.clone(),
-                backend,
-                vendor: gpu.vendor,
-                gpu_model: canonical_model.clone(),
-                memory_gb: f64::from(memory_gb),
-                gpus: svc.gpus,
-                available: query.available,
-                precision,
-            },
-            weights_gb: chosen.and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision))),
+            query: SavedQuery::new(&query),
+            weights_gb: chosen
+                .and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision)).or(locked_gb)),
         });
 
         // GPUs: the next free ones, in spec order.
@@ -225,7 +399,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         };
 
         // The catalogue the service is checked against.
-        let version = lib.catalog.newest(backend);
+        let version = release.map(|r| r.checked.clone());
         // Arguments: the recipe's, then the service's on top.
         let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
         for (k, v) in &svc.args {
@@ -241,7 +415,33 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         if let Some(ver) = &version {
             diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
             diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
+            // The Hub token's names in a service's `env` are reported by `validate` already.
+            let env: BTreeMap<String, crate::spec::EnvValue> = svc
+                .env
+                .iter()
+                .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            diags.extend(crate::secrets::check_literals(&lib.catalog, backend, ver, &svc.args, &env, &at));
         }
+        let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
+            let delivery =
+                version.as_ref().and_then(|ver| crate::secrets::api_key_delivery(&lib.catalog, backend, ver));
+            if delivery.is_none() {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "the {} catalogue has no API-key variable or `--api-key` flag: `{name}` cannot be given a key",
+                        backend.as_str()
+                    ))
+                    .at(if svc.api_key_env.is_some() {
+                        format!("{at}/api_key_env")
+                    } else {
+                        "/serving/api_key_env".into()
+                    }),
+                );
+            }
+            delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
+        });
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -279,10 +479,16 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             env.insert(k.clone(), v.as_text());
         }
         // Remote code and compile caches are written at run time: keep them off the
-        // (read-only) model cache.
+        // (read-only) model cache, on the per-service scratch volume that outlives the
+        // container, so a recreated server starts warm.
         env.insert("HF_MODULES_CACHE".into(), format!("{scratch}/hf-modules"));
-        if backend == Backend::Vllm {
-            env.insert("VLLM_CACHE_ROOT".into(), format!("{scratch}/vllm"));
+        for (var, dir) in jit_caches(&lib.catalog, backend, version.as_ref(), gpu.vendor) {
+            env.entry(var.to_string()).or_insert_with(|| format!("{scratch}/{dir}"));
+        }
+        if !serving.telemetry.unwrap_or(false) {
+            for (var, value) in telemetry_off(&lib.catalog, backend, version.as_ref()) {
+                env.entry(var.to_string()).or_insert_with(|| value.to_string());
+            }
         }
         let mut cache_env = BTreeMap::new();
         cache_env.insert("HF_HOME".to_string(), mount.clone());
@@ -310,12 +516,26 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             prefetch_job: (prefetching && svc.model_path.is_none())
                 .then(|| prefetch_job_name(&svc.model, svc.revision.as_deref().unwrap_or("main"))),
             health_path: "/health".into(),
+            bind: svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND),
+            api_key,
+            runtime: RuntimePlan {
+                restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),
+                stop_grace_seconds: STOP_GRACE_SECONDS
+                    + match backend {
+                        // `--shutdown-timeout N` lets in-flight requests drain for N seconds first.
+                        Backend::Vllm => args.get("shutdown-timeout").and_then(json_u64).unwrap_or(0) as u32,
+                        Backend::Sglang => 0,
+                    },
+                log_max_size: serving.log_max_size.clone().unwrap_or_else(|| DEFAULT_LOG_MAX_SIZE.to_string()),
+                log_max_files: serving.log_max_files.unwrap_or(DEFAULT_LOG_MAX_FILES),
+                nvidia_ulimits: gpu.vendor == Vendor::Nvidia,
+            },
             recipe: ChosenRecipe {
                 id: recipe.recipe.id.clone(),
                 origin: recipe.origin.clone(),
                 pinned,
                 precision: recipe.recipe.precision,
-                weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)),
+                weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)).or(locked_gb),
             },
         });
     }
@@ -509,6 +729,114 @@ pub fn engine_argv(
     argv
 }
 
+/// The engine release an engine's services run and the catalogue they are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The release the image runs, or, when that is not known, the catalogue's.
+    pub runs: EngineVersion,
+    /// The release whose catalogue checks the services' arguments and variables.
+    pub checked: EngineVersion,
+}
+
+/// The engine release an engine's services are checked against: the catalogue of `known`
+/// (the release `image` runs, when its tag or `engine_version` says), else the nearest
+/// catalogue, with a warning at `at` naming it. `None` when aimgen has no catalogue of the
+/// engine at all.
+pub fn checked_release(
+    lib: &Library,
+    backend: Backend,
+    image: &str,
+    known: Option<&EngineVersion>,
+    at: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Release> {
+    let picked = lib.catalog.pick(backend, known)?;
+    let name = engine_name(backend);
+    if let Picked::Nearest(v) = &picked {
+        let list: Vec<String> = lib.catalog.versions(backend).iter().map(EngineVersion::to_string).collect();
+        let d = match known {
+            Some(k) => Diagnostic::warning(format!(
+                "aimgen has no catalogue of {name} {k} (`{image}`): checking {} arguments against {name} {v}, the nearest",
+                backend.as_str()
+            ))
+            .help(format!("catalogued {name} releases: {}", list.join(", "))),
+            None => Diagnostic::warning(format!(
+                "`{image}` does not say which {name} release it runs: checking {} arguments against {name} {v}, the nearest catalogue",
+                backend.as_str()
+            ))
+            .help(format!(
+                "set `image.engine_version` to the release the image runs (catalogued: {})",
+                list.join(", ")
+            )),
+        };
+        diags.push(d.at(at));
+    }
+    let checked = picked.version().clone();
+    Some(Release { runs: known.cloned().unwrap_or_else(|| checked.clone()), checked })
+}
+
+/// The error for a service whose model has no known size and whose GPU count nothing states.
+fn unknown_size(svc: &ServiceSpec, at: &str) -> Diagnostic {
+    let fix = if svc.model_path.is_some() { "set `gpus:`" } else { "set `gpus:` or run `aimgen lock`" };
+    Diagnostic::error(format!("`{}`: aimgen does not know its size; {fix}", svc.model)).at(format!("{at}/model")).help(
+        "aimgen sizes a model from its recipe file's `params_b`, or from the lock file's safetensors sizes; \
+         without either it cannot tell how many GPUs the weights need",
+    )
+}
+
+/// A warning when the service's own `gpus:` or `precision:` ruled out a tuned recipe that
+/// would otherwise have been chosen, naming the settings the service loses with it.
+fn dropped_tuned(lib: &Library, q: &Query, chosen: &LoadedRecipe, svc: &ServiceSpec, at: &str) -> Option<Diagnostic> {
+    let mut relaxed = q.clone();
+    let mut culprits = Vec::new();
+    if let Some(n) = svc.gpus {
+        if n > q.available {
+            // The service cannot be placed at all: that error says enough.
+            return None;
+        }
+        relaxed.gpus = None;
+        culprits.push((format!("gpus: {n}"), format!("{at}/gpus")));
+    }
+    if let Some(p) = svc.precision.filter(|p| *p != Precision::Auto) {
+        relaxed.precision = Precision::Auto;
+        culprits.push((format!("precision: {}", p.as_str()), format!("{at}/precision")));
+    }
+    // Only a general recipe standing in for a tuned one loses settings worth a warning; a
+    // tuned recipe for another count is the service's choice.
+    if !chosen.recipe.is_general() {
+        return None;
+    }
+    let (culprit, place) = culprits.first()?.clone();
+    let Candidate { recipe: tuned, .. } = select::best(lib, &relaxed)?;
+    if tuned.recipe.id == chosen.recipe.id || tuned.recipe.is_general() {
+        return None;
+    }
+    let (t, c) = (&tuned.recipe, &chosen.recipe);
+    let mut lost: Vec<String> = t
+        .args
+        .iter()
+        .filter(|(k, v)| c.args.get(*k) != Some(v))
+        .map(|(k, v)| match v {
+            Json::Null | Json::Bool(true) => format!("`--{k}`"),
+            Json::Bool(false) => format!("`--no-{k}`"),
+            Json::String(s) => format!("`--{k} {s}`"),
+            other => format!("`--{k} {other}`"),
+        })
+        .collect();
+    lost.extend(t.env.iter().filter(|(k, v)| c.env.get(*k) != Some(v)).map(|(k, v)| format!("`{k}={}`", v.as_text())));
+    let what = if culprits.len() > 1 {
+        culprits.iter().map(|(c, _)| format!("`{c}`")).collect::<Vec<_>>().join(" and ")
+    } else {
+        format!("`{culprit}`")
+    };
+    let loses = if lost.is_empty() { String::new() } else { format!(": the service loses {}", lost.join(", ")) };
+    Some(Diagnostic::warning(format!("{what} rules out the tuned recipe `{}`{loses}", t.id)).at(place).help(format!(
+        "`{}` is used instead; remove `{}` to get the tuned recipe, or pin one with `recipe:`",
+        c.id,
+        culprit.split(':').next().unwrap_or_default()
+    )))
+}
+
 fn pick_pinned<'l>(
     lib: &'l Library,
     id: &str,
@@ -574,7 +902,7 @@ fn no_recipe(name: &str, q: &Query, ranked: &[Candidate], at: &str) -> Diagnosti
     });
     let (title, needs) = match too_big {
         Some((r, weights, gpus, memory)) => {
-            let fraction = r.recipe.memory_fraction().unwrap_or(select::DEFAULT_MEMORY_FRACTION);
+            let fraction = q.memory_fraction.or(r.recipe.memory_fraction()).unwrap_or(select::DEFAULT_MEMORY_FRACTION);
             let room = select::WEIGHTS_SHARE * f64::from(gpus) * memory * fraction;
             let need = (0..=10).map(|p| 1u32 << p).find(|n| select::fits(weights, *n, memory, fraction));
             (

@@ -29,6 +29,10 @@ pub struct FleetSpec {
     /// The one shared Hugging Face model cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheSpec>,
+    /// How the model servers are exposed and run: bind address, API key, telemetry, logs,
+    /// restarts. Every field has a safe default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<ServingSpec>,
     /// Extra recipe folders, searched before the built-in library (a recipe with the same id
     /// replaces the built-in one). Relative paths are resolved from this file's folder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +64,19 @@ pub struct GpuSpec {
     /// to override (e.g. A100 40 GB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_gb: Option<u32>,
+    /// Numeric host group ids that own the GPU device files (AMD: the groups of `/dev/kfd`
+    /// and `/dev/dri/renderD*`, read with `stat -c %g /dev/kfd /dev/dri/renderD*`), added to
+    /// every server with `group_add`. Numbers work whether or not the image defines a group
+    /// of that name. Only needed when the image runs as a non-root user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_ids: Vec<u32>,
+    /// AMD only: the DRM render minor of each GPU, in ROCm index order (one per GPU; GPU 0
+    /// first). Read it from the host's KFD topology: for each
+    /// `/sys/class/kfd/kfd/topology/nodes/<N>` whose `gpu_id` file is not `0`, in ascending
+    /// `<N>`, the `drm_render_minor` line of its `properties` file. With it, a server gets only
+    /// `/dev/dri/renderD<minor>` of its own GPUs instead of all of `/dev/dri`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub render_nodes: Vec<u32>,
 }
 
 /// GPU vendor.
@@ -72,6 +89,37 @@ pub enum Vendor {
     Nvidia,
 }
 
+/// Fleet-wide serving settings. A service may override `bind` and `api_key_env`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServingSpec {
+    /// Host address the published ports listen on (default `127.0.0.1`: reachable from this
+    /// host only). An IPv4 or IPv6 address; `0.0.0.0` or `::` listen on every interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// Name of an environment variable that holds the API key when `docker compose up` runs.
+    /// The key reaches the engine only through Compose interpolation; `up` stops with a
+    /// message when the variable is unset. It is never written into a generated file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Let the engines send usage statistics (default false: `VLLM_NO_USAGE_STATS=1` and
+    /// `DO_NOT_TRACK=1` are set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<bool>,
+    /// Largest size of one server log file before Docker rotates it (json-file `max-size`:
+    /// a number with an optional `k`, `m` or `g` unit; default `100m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_size: Option<String>,
+    /// Number of rotated log files kept per server (json-file `max-file`; default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_files: Option<u32>,
+    /// How many times Docker restarts a server that exits with an error before giving up
+    /// (`restart: on-failure:N`; default 3). Counted over the container's life; a new
+    /// `docker compose up` that recreates it starts again from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_attempts: Option<u32>,
+}
+
 /// The shared base image.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +128,11 @@ pub struct ImageSpec {
     /// pinned engine release per vendor and backend (with a warning). aimgen never adds a tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// The engine release `base` runs (`"0.33.0"`, `"0.4.6.post1"`), for a reference whose tag
+    /// does not say (a custom build, a bare `@sha256:` digest). aimgen checks engine arguments
+    /// against this release; it must agree with the tag when the tag names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
     /// Extra Python packages (pip requirement specifiers), installed in one cached layer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pip: Vec<String>,
@@ -123,6 +176,13 @@ pub struct CacheSpec {
     /// against the lock file, reading every byte once more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
+    /// Disk space the model cache may take, in GB (10^9 bytes): the free space of the disk
+    /// the volume or `host_path` lives on, or your quota. `aimgen check` warns when the
+    /// fleet's models need more (exact sizes from the lock file, estimates from parameter
+    /// counts otherwise; it says which), and `aimgen cache status` reports the cache's use
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_gb: Option<u32>,
 }
 
 /// How a prefetch job checks a downloaded snapshot.
@@ -168,6 +228,13 @@ pub struct ServiceSpec {
     /// Host port; default: the next free port upward from 8000, in service order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Host address this server's port listens on; overrides `serving.bind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// Name of the environment variable holding this server's API key at `docker compose up`;
+    /// overrides `serving.api_key_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
     /// Absolute host folder with a local copy of the model (a local model repository):
     /// bind-mounted read-only and loaded from there; nothing is downloaded for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

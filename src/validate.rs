@@ -25,7 +25,11 @@ const CACHE_VARS: &[&str] =
     &["HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
 
 /// The Hub token's names (current and deprecated): secrets, never spec values.
-const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+pub const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+
+/// How to read `render_nodes` from the host.
+const RENDER_NODES_HELP: &str = "read them on the host: for each /sys/class/kfd/kfd/topology/nodes/<N> whose \
+     gpu_id file is not 0, in ascending <N>, the drm_render_minor line of its properties file (e.g. 128, 136, …)";
 
 /// Checks a spec; `known_models` feeds "did you mean" for model ids.
 pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
@@ -47,6 +51,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
     check_host(spec, &mut out);
     check_image(spec, &mut out);
     check_cache(spec, &mut out);
+    check_serving(spec, &mut out);
     for (i, dir) in spec.recipes.iter().enumerate() {
         if dir.trim().is_empty() || dir.contains('\n') {
             out.push(Diagnostic::error("recipe folder must be a path").at(format!("/recipes/{i}")));
@@ -168,6 +173,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                 }
             }
         }
+        check_exposure(spec, name, svc, &at, &mut out);
         for (k, v) in &svc.args {
             if let Some(s) = v.as_str() {
                 if s.contains('\0') {
@@ -234,6 +240,47 @@ fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     if gpu.memory_gb == Some(0) {
         out.push(Diagnostic::error("`memory_gb` must be more than 0").at("/host/gpu/memory_gb"));
     }
+    if !gpu.render_nodes.is_empty() {
+        if gpu.vendor != Vendor::Amd {
+            out.push(
+                Diagnostic::error("`render_nodes` are AMD render devices; NVIDIA GPUs are chosen by `device_ids`")
+                    .at_key("/host/gpu/render_nodes")
+                    .help("remove `render_nodes`"),
+            );
+        } else if gpu.render_nodes.len() != gpu.count as usize {
+            out.push(
+                Diagnostic::error(format!(
+                    "{} render nodes for {} GPUs: give one per GPU, GPU 0 first",
+                    gpu.render_nodes.len(),
+                    gpu.count
+                ))
+                .at("/host/gpu/render_nodes")
+                .help(RENDER_NODES_HELP),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, minor) in gpu.render_nodes.iter().enumerate() {
+            // DRM render minors start at 128 (`/dev/dri/renderD128`).
+            if *minor < 128 || *minor > 1023 {
+                out.push(
+                    Diagnostic::error(format!("{minor} is not a DRM render minor"))
+                        .at(format!("/host/gpu/render_nodes/{i}"))
+                        .help(RENDER_NODES_HELP),
+                );
+            } else if !seen.insert(*minor) {
+                out.push(
+                    Diagnostic::error(format!("render node {minor} is listed twice"))
+                        .at(format!("/host/gpu/render_nodes/{i}")),
+                );
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, g) in gpu.group_ids.iter().enumerate() {
+        if !seen.insert(*g) {
+            out.push(Diagnostic::error(format!("group {g} is listed twice")).at(format!("/host/gpu/group_ids/{i}")));
+        }
+    }
 }
 
 fn vendor_name(v: Vendor) -> &'static str {
@@ -292,6 +339,13 @@ fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     if let Some(p) = &cache.host_path {
         check_abs_path(p, "/cache/host_path", "host_path", out);
     }
+    if cache.budget_gb == Some(0) {
+        out.push(
+            Diagnostic::error("`budget_gb` must be more than 0")
+                .at("/cache/budget_gb")
+                .help("the disk space the cache may take, in GB; leave it out for no limit"),
+        );
+    }
     if let Some(p) = &cache.mount {
         check_abs_path(p, "/cache/mount", "mount", out);
         if p == "/" {
@@ -315,6 +369,114 @@ fn check_cache(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
                     .help("use HF_TOKEN from the environment instead"),
             );
         }
+    }
+}
+
+fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
+    if let Some(img) = &spec.image {
+        if img.preload_tokenizers && spec.cache.as_ref().is_some_and(|c| c.host_path.is_some()) {
+            out.push(
+                Diagnostic::warning("`preload_tokenizers` has no effect with a `host_path` cache")
+                    .at("/image/preload_tokenizers")
+                    .help(
+                        "the files are baked into the image's copy of the cache folder, which only a new named \
+                         volume is seeded from; a bind-mounted host folder hides them. Remove `preload_tokenizers`, \
+                         or use a named `volume`",
+                    ),
+            );
+        }
+    }
+    let Some(serving) = &spec.serving else { return };
+    if let Some(b) = &serving.bind {
+        check_bind(b, "/serving/bind", out);
+    }
+    if let Some(v) = &serving.api_key_env {
+        check_key_variable(v, "/serving/api_key_env", out);
+    }
+    if let Some(size) = &serving.log_max_size {
+        let digits = size.trim_end_matches(['k', 'm', 'g']);
+        let ok = !digits.is_empty()
+            && digits.len() + 1 >= size.len()
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && digits.parse::<u64>().is_ok_and(|n| n > 0);
+        if !ok {
+            out.push(
+                Diagnostic::error(format!("`{}` is not a log size", size.escape_debug()))
+                    .at("/serving/log_max_size")
+                    .help("a positive number with an optional unit `k`, `m` or `g`, e.g. `100m`"),
+            );
+        }
+    }
+    if serving.log_max_files == Some(0) {
+        out.push(Diagnostic::error("`log_max_files` must be at least 1").at("/serving/log_max_files"));
+    }
+    if serving.restart_attempts == Some(0) {
+        out.push(
+            Diagnostic::error("`restart_attempts: 0` would mean \"restart forever\" to Docker (`on-failure:0`)")
+                .at("/serving/restart_attempts")
+                .help("use 1 or more"),
+        );
+    }
+}
+
+/// A server published beyond this host without an API key is open to the network.
+fn check_exposure(spec: &FleetSpec, name: &str, svc: &crate::spec::ServiceSpec, at: &str, out: &mut Vec<Diagnostic>) {
+    if let Some(b) = &svc.bind {
+        check_bind(b, &format!("{at}/bind"), out);
+    }
+    if let Some(v) = &svc.api_key_env {
+        check_key_variable(v, &format!("{at}/api_key_env"), out);
+    }
+    let serving = spec.serving.as_ref();
+    let (bind, place) = match (&svc.bind, serving.and_then(|s| s.bind.as_ref())) {
+        (Some(b), _) => (b, format!("{at}/bind")),
+        (None, Some(b)) => (b, "/serving/bind".to_string()),
+        (None, None) => return,
+    };
+    let key = svc.api_key_env.is_some() || serving.is_some_and(|s| s.api_key_env.is_some());
+    let Ok(ip) = bind.parse::<std::net::IpAddr>() else { return };
+    if !ip.is_loopback() && !key {
+        let suggested = format!("{}_API_KEY", name.to_ascii_uppercase().replace(['-', '.'], "_"));
+        out.push(
+            Diagnostic::warning(format!(
+                "service `{name}` is published on {ip}{} without an API key: anyone who can reach this host can use it",
+                if ip.is_unspecified() { " (every interface)" } else { "" }
+            ))
+            .at(place)
+            .help(format!(
+                "add `api_key_env: {suggested}` to service `{name}` (or `serving.api_key_env`) and export {suggested} \
+                 where you run `docker compose up`, or bind it to 127.0.0.1"
+            )),
+        );
+    }
+}
+
+fn check_bind(b: &str, at: &str, out: &mut Vec<Diagnostic>) {
+    if b.parse::<std::net::IpAddr>().is_err() {
+        let help = if b.starts_with('[') {
+            "write an IPv6 address without brackets, e.g. `::1`".to_string()
+        } else {
+            "an IPv4 or IPv6 address: `127.0.0.1` (this host only), `0.0.0.0` (every interface), `::1`, or one \
+             of the host's addresses"
+                .to_string()
+        };
+        out.push(Diagnostic::error(format!("`{}` is not an IP address", b.escape_debug())).at(at).help(help));
+    }
+}
+
+fn check_key_variable(v: &str, at: &str, out: &mut Vec<Diagnostic>) {
+    if !crate::recipe::catalog::valid_env_name(v) {
+        out.push(
+            Diagnostic::error(format!("`{}` is not an environment variable name", v.escape_debug()))
+                .at(at)
+                .help("name the variable that holds the key, e.g. `AIM_API_KEY` (letters, digits and `_`)"),
+        );
+    } else if CACHE_VARS.contains(&v) {
+        out.push(
+            Diagnostic::error(format!("`{v}` is the Hub's variable, not an API key for the servers"))
+                .at(at)
+                .help("use a variable of its own, e.g. `AIM_API_KEY`"),
+        );
     }
 }
 

@@ -34,7 +34,7 @@ fn expect(spec: &str, want: &str) {
 #[test]
 fn unknown_key_with_suggestion() {
     expect(
-        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    precison: bf16\n"),
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    precison: bf16\n"),
         "error: unknown field `precison`
  --> fleet.yaml:8:5
   |
@@ -50,7 +50,7 @@ fn unknown_key_with_suggestion() {
 #[test]
 fn enum_value_with_suggestion() {
     expect(
-        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, backend: vlm}}\n"),
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B, backend: vlm}}\n"),
         "error: `vlm` is not a valid value for `backend`
  --> fleet.yaml:6:42
   |
@@ -88,7 +88,7 @@ error: `count` has the wrong type: expected a whole number, found text
 fn every_layer_reports_in_one_run() {
     let spec = "version: 1
 name: fleet
-image: {base: b/c:1}
+image: {base: b/c:1, engine_version: 0.33.0}
 host: {gpu: {vendor: amd, model: MI300X, count: 4}}
 cache:
   volume: v
@@ -159,7 +159,7 @@ error: `revision` has no meaning with `model_path`: a local copy is served as it
 fn names_ids_and_versions() {
     expect(
         &format!(
-            "version: 2\nname: My Fleet\nimage: {{base: b/c:1}}\n{HOST}services:\n  \"../x\": {{model: a/b}}\n  aimgen-prefetch: {{model: a/b}}\n  a_b: {{model: not-an-id}}\n  a-b: {{model: x/y, revision: \"../main\"}}\n"
+            "version: 2\nname: My Fleet\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  \"../x\": {{model: a/b}}\n  aimgen-prefetch: {{model: a/b}}\n  a_b: {{model: not-an-id}}\n  a-b: {{model: x/y, revision: \"../main\"}}\n"
         ),
         "error: unsupported spec version 2
  --> fleet.yaml:1:10
@@ -218,7 +218,7 @@ error: `../main` is not a valid revision
 fn engine_flags_and_variables_are_checked() {
     expect(
         &format!(
-            "version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  q:\n    model: Qwen/Qwen3-32B\n    gpus: 1\n    args:\n      tensor-paralel-size: 2\n      dtype: float8_e5m2\n      mem-fraction-static: 0.8\n      port: 9000\n    env:\n      VLLM_CACHE_DIR: /x\n"
+            "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  q:\n    model: Qwen/Qwen3-32B\n    gpus: 1\n    args:\n      tensor-paralel-size: 2\n      dtype: float8_e5m2\n      mem-fraction-static: 0.8\n      port: 9000\n    env:\n      VLLM_CACHE_DIR: /x\n"
         ),
         "error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
   --> fleet.yaml:10:7
@@ -348,13 +348,14 @@ fn several_files_in_one_check() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("a.yaml:1:1") && err.contains("b.yaml:3:1") && err.contains("unknown field `foo`"), "{err}");
-    assert!(err.ends_with("errors\n"), "{err}");
+    // The summary counts errors (and any warnings the example draws).
+    assert!(err.lines().last().is_some_and(|l| l.ends_with(" errors") || l.contains(" errors, ")), "{err}");
 }
 
 #[test]
 fn hub_token_in_env_is_called_a_secret_not_something_aimgen_sets() {
     expect(
-        &format!("version: 1\nname: x\nimage: {{base: b/c:1}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    env: {{HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}}\n"),
+        &format!("version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    env: {{HUGGING_FACE_HUB_TOKEN: hf_x, MAX_TOKENS: \"8\"}}\n"),
         "error: `HUGGING_FACE_HUB_TOKEN` is a secret: it would be written into committed files
  --> fleet.yaml:8:11
   |
@@ -559,7 +560,7 @@ error: port 0 is not a port
 #[test]
 fn too_big_is_does_not_fit_with_the_sizes() {
     expect(
-        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
+        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: 0.33.0}\nhost: {gpu: {vendor: nvidia, model: H100, count: 1}}\nservices:\n  llama: {model: meta-llama/Llama-3.1-70B-Instruct}\n",
         "error: `meta-llama/Llama-3.1-70B-Instruct` does not fit on 1 × H100 (80 GB each): ~141 GB of bf16 weights, room for 58 GB
  --> fleet.yaml:6:18
   |
@@ -569,5 +570,69 @@ fn too_big_is_does_not_fit_with_the_sizes() {
 
 1 error
 ",
+    );
+}
+
+/// `cache.budget_gb`: a warning when the fleet's models need more, with exact sizes from the
+/// lock file, or estimates from parameter counts (said so) without one; nothing when they fit.
+#[test]
+fn budget_warns_when_the_models_need_more_disk() {
+    let dir = scratch("budget");
+    let spec = |budget: u32| {
+        format!(
+            "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}cache: {{budget_gb: {budget}}}\nservices:\n  qwen: {{model: Qwen/Qwen3-32B, gpus: 4}}\n  llama: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n  other: {{model: acme/unknown-model, gpus: 1}}\n"
+        )
+    };
+    // No lock: estimates, and a model of unknown size that is not counted.
+    write(&dir, "fleet.yaml", &spec(70));
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        "warning: the fleet's models need at least ~81.7 GB, more than `budget_gb: 70` allows
+ --> fleet.yaml:5:20
+  |
+5 | cache: {budget_gb: 70}
+  |                    ^^
+  = help: sizes: 2 models estimated from parameter counts, 1 model of unknown size, not counted; per model: Qwen/Qwen3-32B ~65.6 GB (estimate), acme/unknown-model unknown, meta-llama/Llama-3.1-8B-Instruct ~16.1 GB (estimate)
+
+1 warning
+"
+    );
+    write(&dir, "fleet.yaml", &spec(90));
+    let (code, err) = run_check(&dir);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+
+    // Locked: exact bytes, the unknown model's included.
+    let entry = |repo: &str, seed: char, size: u64| {
+        format!(
+            "  - repo: \"{repo}\"\n    revision: \"main\"\n    sha: \"{}\"\n    files:\n      - {{path: \"model.safetensors\", size: {size}, blob: \"{}\"}}\n",
+            seed.to_string().repeat(40),
+            seed.to_string().repeat(64)
+        )
+    };
+    write(
+        &dir,
+        "fleet.lock",
+        &format!(
+            "version: 1\nmodels:\n{}{}{}",
+            entry("Qwen/Qwen3-32B", 'a', 65_536_000_000),
+            entry("acme/unknown-model", 'b', 30_000_000_000),
+            entry("meta-llama/Llama-3.1-8B-Instruct", 'c', 16_060_000_000)
+        ),
+    );
+    let (code, err) = run_check(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        "warning: the fleet's models need 111.6 GB, more than `budget_gb: 90` allows
+ --> fleet.yaml:5:20
+  |
+5 | cache: {budget_gb: 90}
+  |                    ^^
+  = help: sizes: exact, from the lock file; per model: Qwen/Qwen3-32B 65.5 GB, acme/unknown-model 30.0 GB, meta-llama/Llama-3.1-8B-Instruct 16.1 GB
+
+1 warning
+"
     );
 }

@@ -207,8 +207,16 @@ fn every_builtin_recipe_renders_in_a_one_service_fleet() {
         });
         let count = r.gpu_count.unwrap_or(1);
         let precision = r.precision.as_str();
+        // The newest catalogued release the recipe is valid for.
+        let release = lib
+            .catalog
+            .versions(r.engine)
+            .into_iter()
+            .rev()
+            .find(|v| r.versions().is_none_or(|q| q.matches(v)))
+            .unwrap_or_else(|| panic!("{}: no catalogued release", r.id));
         let spec = format!(
-            "version: 1\nname: t\nimage: {{base: example/base:1}}\nhost: {{gpu: {{vendor: {}, model: {gpu}, count: 8}}}}\nservices:\n  s: {{model: {model}, backend: {}, gpus: {count}, precision: {precision}, recipe: {}}}\n",
+            "version: 1\nname: t\nimage: {{base: example/base:1, engine_version: \"{release}\"}}\nhost: {{gpu: {{vendor: {}, model: {gpu}, count: 8}}}}\nservices:\n  s: {{model: {model}, backend: {}, gpus: {count}, precision: {precision}, recipe: {}}}\n",
             r.gpu.vendor.as_str(),
             r.engine.as_str(),
             r.id

@@ -38,12 +38,24 @@ fn env_of(doc: &Value, svc: &str, files: Option<&BTreeMap<String, String>>) -> B
     env
 }
 
-fn gpu_sets(doc: &Value, files: Option<&BTreeMap<String, String>>) -> BTreeMap<String, Vec<u32>> {
+/// GPU indices per server: from the visibility variable, from the render nodes it is given
+/// (mapped back through the spec's `render_nodes`), or from NVIDIA device ids.
+fn gpu_sets(doc: &Value, files: Option<&BTreeMap<String, String>>, render_nodes: &[u64]) -> BTreeMap<String, Vec<u32>> {
     let mut out = BTreeMap::new();
     for (name, s) in services(doc) {
         let name = name.as_str().expect("name").to_string();
         if let Some(v) = env_of(doc, &name, files).get("ROCR_VISIBLE_DEVICES") {
             out.insert(name.clone(), v.split(',').map(|g| g.parse().expect("index")).collect());
+        }
+        let nodes: Vec<u32> = s["devices"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str()?.strip_prefix("/dev/dri/renderD")?.parse::<u64>().ok())
+            .map(|minor| render_nodes.iter().position(|m| *m == minor).expect("a known render node") as u32)
+            .collect();
+        if !nodes.is_empty() {
+            out.insert(name.clone(), nodes);
         }
         if let Some(devs) = s["deploy"]["resources"]["reservations"]["devices"].as_sequence() {
             let ids = devs[0]["device_ids"].as_sequence().expect("device_ids");
@@ -125,7 +137,13 @@ fn gpus_are_disjoint_within_the_host_and_in_spec_order() {
         assert!(aimgen(&["render", &ex, "-o", dir.to_str().expect("utf-8")]).status.success());
         let files = read_tree(&dir);
         let doc = yaml(&files["docker-compose.cache.yml"]);
-        let sets = gpu_sets(&doc, Some(&files));
+        let nodes: Vec<u64> = spec["host"]["gpu"]["render_nodes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|m| m.as_u64().expect("minor"))
+            .collect();
+        let sets = gpu_sets(&doc, Some(&files), &nodes);
         let mut seen = BTreeSet::new();
         for (svc, gpus) in &sets {
             assert!(!gpus.is_empty(), "{ex}: {svc} has no GPUs");
@@ -152,9 +170,8 @@ fn amd_services_get_rocm_devices_and_one_visibility_variable() {
         let devices: Vec<&str> =
             s["devices"].as_sequence().expect("devices").iter().filter_map(Value::as_str).collect();
         assert_eq!(devices, ["/dev/kfd", "/dev/dri"]);
-        let groups: Vec<&str> =
-            s["group_add"].as_sequence().expect("group_add").iter().filter_map(Value::as_str).collect();
-        assert_eq!(groups, ["video", "render"]);
+        // Group names are looked up in the image; without `host.gpu.group_ids`, none at all.
+        assert!(s.get("group_add").is_none(), "{name:?}");
         assert_eq!(s["ipc"].as_str(), Some("host"));
         assert!(s.get("deploy").is_none(), "no NVIDIA syntax on AMD");
         let env = s["environment"].as_mapping().expect("environment");
@@ -375,14 +392,14 @@ fn ports_are_unique_and_allocated_upward_from_8000() {
         let mut seen = BTreeSet::new();
         for (_, s) in services(&doc) {
             for p in s["ports"].as_sequence().into_iter().flatten() {
-                let host = p.as_str().expect("quoted port mapping").split(':').next().expect("host").to_string();
+                let host = p.as_str().expect("quoted port mapping").rsplit(':').nth(1).expect("host port").to_string();
                 assert!(seen.insert(host.clone()), "{ex}: host port {host} twice");
             }
         }
     }
     let doc = yaml(&render_stdout("examples/mi300x-fleet.yaml"));
-    assert_eq!(doc["services"]["qwen"]["ports"][0].as_str(), Some("8000:8000"));
-    assert_eq!(doc["services"]["llama"]["ports"][0].as_str(), Some("8001:8000"));
+    assert_eq!(doc["services"]["qwen"]["ports"][0].as_str(), Some("0.0.0.0:8000:8000"));
+    assert_eq!(doc["services"]["llama"]["ports"][0].as_str(), Some("127.0.0.1:8001:8000"));
 }
 
 #[test]
@@ -426,7 +443,7 @@ fn check_mode_reports_up_to_date_stale_missing_and_unexpected_files() {
     let stale = aimgen(&["render", ex, "-o", d, "--check"]);
     assert_eq!(stale.status.code(), Some(1));
     let err = stderr(&stale);
-    assert!(err.contains("-      - \"9001:8000\"\n+      - \"8001:8000\""), "{err}");
+    assert!(err.contains("-      - \"127.0.0.1:9001:8000\"\n+      - \"127.0.0.1:8001:8000\""), "{err}");
     assert!(err.contains("missing: ") && err.contains("env/llama.env"), "{err}");
     assert!(err.contains("unexpected: ") && err.contains("env/old-service.env"), "{err}");
     assert!(!err.contains("users-own"), "a user's own file is not ours to judge: {err}");

@@ -185,6 +185,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let budget = budget_report(&fleet, &hub);
     let bytes_total: u64 = needed.values().sum();
     let bytes_missing: u64 = lacking.iter().filter_map(|k| needed.get(k)).sum();
     let bytes_cached = bytes_total - bytes_missing;
@@ -199,6 +200,12 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             "unpinned": unpinned,
             "unused": unused,
             "unused_revisions": unused_revisions,
+            "budget": budget.as_ref().map(|b| serde_json::json!({
+                "budget_bytes": b.budget_bytes,
+                "cache_bytes": b.cache_bytes,
+                "fleet_bytes": b.fleet_bytes,
+                "fleet_sizes": b.fleet_sizes,
+            })),
         });
         print_quiet(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         return Ok(ExitCode::SUCCESS);
@@ -296,8 +303,63 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             if n == 1 { "" } else { "s" }
         ),
     });
+    if let Some(b) = &budget {
+        out.push_str(&b.line());
+    }
     print_quiet(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cache's use against `cache.budget_gb`, and what the fleet's models need.
+struct Budget {
+    budget_gb: u32,
+    budget_bytes: u64,
+    /// Everything in the cache folder (every model, used or not).
+    cache_bytes: u64,
+    /// The fleet's models: exact from the lock, else estimated.
+    fleet_bytes: u64,
+    /// How `fleet_bytes` was obtained.
+    fleet_sizes: String,
+    fleet_exact: bool,
+}
+
+impl Budget {
+    fn line(&self) -> String {
+        let pct = |n: u64| 100.0 * n as f64 / self.budget_bytes.max(1) as f64;
+        let approx = if self.fleet_exact { "" } else { "~" };
+        let mut line = format!(
+            "budget: the cache holds {} of `budget_gb: {}` ({:.0}%); the fleet's models need {approx}{} ({:.0}%; {})\n",
+            human_bytes(self.cache_bytes),
+            self.budget_gb,
+            pct(self.cache_bytes),
+            human_bytes(self.fleet_bytes),
+            pct(self.fleet_bytes),
+            self.fleet_sizes
+        );
+        if self.cache_bytes.max(self.fleet_bytes) > self.budget_bytes {
+            line.push_str(
+                "warning: over budget: free space, raise `budget_gb`, or remove what no service uses (above)\n",
+            );
+        }
+        line
+    }
+}
+
+fn budget_report(fleet: &super::lock::Fleet, hub: &HubCache) -> Option<Budget> {
+    let budget_gb = fleet.spec.cache.as_ref()?.budget_gb?;
+    // Model facts for the estimates: the built-in library and the spec's own recipe folders.
+    let base = fleet.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let dirs: Vec<_> = fleet.spec.recipes.iter().map(|d| (base.join(d), d.clone())).collect();
+    let lib = crate::recipe::library::load(&dirs).or_else(|_| crate::recipe::library::load(&[])).ok()?;
+    let footprint = crate::footprint::Footprint::of(&fleet.spec, &lib.models, fleet.lock.as_ref().map(|l| &l.lock));
+    Some(Budget {
+        budget_gb,
+        budget_bytes: u64::from(budget_gb) * 1_000_000_000,
+        cache_bytes: hub.repos().iter().map(|r| r.bytes).sum(),
+        fleet_bytes: footprint.known_bytes(),
+        fleet_sizes: footprint.provenance(),
+        fleet_exact: footprint.is_exact(),
+    })
 }
 
 /// The named volume holding the fleet's cache (as `resolve` names it), unless it uses a host folder.

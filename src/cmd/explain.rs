@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::report::{color, compile, out, Report};
 use crate::cli::{ExplainArgs, Format};
 use crate::plan::ServerPlan;
-use crate::recipe::select::{self, Query, Verdict};
+use crate::recipe::select::{self, Verdict};
 use crate::resolve::ranges;
 
 /// Width of a GPU memory bar, in cells.
@@ -187,23 +187,19 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             u.kv().map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
             u.outside
         ));
-        let chosen = c.spec.services.get(&s.name);
-        let query = Query {
-            model: &s.model_id,
-            backend: s.backend,
-            vendor: plan.gpu.vendor,
-            gpu_model: &plan.gpu.model,
-            memory_gb: mem,
-            gpus: chosen.and_then(|x| x.gpus),
-            available: plan.gpu.count,
-            precision: chosen.and_then(|x| x.precision).unwrap_or(crate::spec::Precision::Auto),
-        };
+        let query = sel.query();
         let mut shown = 0;
         for (id, v, why) in sel.candidates(&c.library).iter().filter(|(id, _, _)| *id != s.recipe.id) {
-            if shown == 4 || matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch | Verdict::GpuMismatch) {
+            if matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch | Verdict::GpuMismatch) {
                 continue;
             }
-            shown += 1;
+            // Recipes the image's engine release cannot run are always named: the reason is
+            // the image, which the user can change.
+            let version = matches!(v, Verdict::EngineVersionMismatch { .. });
+            if shown == 4 && !version {
+                continue;
+            }
+            shown += usize::from(!version);
             let reason = match v {
                 Verdict::Compatible { gpus } => {
                     let lost = c.library.get(&s.recipe.id).zip(c.library.get(id));

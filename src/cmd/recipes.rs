@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use crate::cli::{Format, RecipesCommand};
 use crate::diagnostic::did_you_mean;
+use crate::recipe::catalog::Picked;
 use crate::recipe::select::{self, Query};
-use crate::recipe::{known_gpu_memory_gb, library, Library, KNOWN_GPUS};
+use crate::recipe::{known_gpu_memory_gb, library, EngineVersion, Library, KNOWN_GPUS};
 use crate::spec::{Backend, Precision, Vendor};
 
 /// GPUs `recipes list` assumes free on the host without `--free` (an 8-GPU node).
@@ -57,9 +58,22 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let model = q.model.clone().unwrap_or_default();
+            let backend = q.backend.unwrap_or(Backend::Vllm);
+            let release = match &q.engine_version {
+                Some(text) => match EngineVersion::parse(text) {
+                    Some(v) => Some(v),
+                    None => {
+                        super::report::err(&format!(
+                            "error: `{text}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"
+                        ));
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                None => lib.catalog.newest(backend),
+            };
             let query = Query {
                 model: &model,
-                backend: q.backend.unwrap_or(Backend::Vllm),
+                backend,
                 vendor,
                 gpu_model: gpu,
                 memory_gb: f64::from(known_gpu_memory_gb(gpu).unwrap_or(0)),
@@ -67,6 +81,9 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
                 gpus: q.gpus,
                 available: q.free,
                 precision: q.precision.unwrap_or(Precision::Auto),
+                engine_version: release.as_ref(),
+                memory_fraction: None,
+                locked_gb: None,
             };
             // Rank order: the compatible recipes first, the first being what a service
             // with this query would get; then the rest, closest first.
@@ -110,11 +127,29 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
             super::report::out(&format!("# from {}{note}\n{}", r.origin, serde_yaml::to_string(&r.recipe)?))?;
             Ok(ExitCode::SUCCESS)
         }
-        RecipesCommand::Flags { engine } => {
+        RecipesCommand::Flags { engine, engine_version } => {
             let lib = library(&[])?;
+            let want = match engine_version.as_deref().map(|t| (t, EngineVersion::parse(t))) {
+                Some((_, Some(v))) => Some(v),
+                Some((t, None)) => {
+                    super::report::err(&format!(
+                        "error: `{t}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"
+                    ));
+                    return Ok(ExitCode::from(2));
+                }
+                None => None,
+            };
+            let picked = lib.catalog.pick(*engine, want.as_ref());
             let mut text = String::new();
-            let version = lib.catalog.newest(*engine);
-            for f in version.iter().flat_map(|v| lib.catalog.flags(*engine, v)) {
+            let name = crate::recipe::catalog::engine_name(*engine);
+            match (&picked, &want) {
+                (Some(Picked::Nearest(v)), Some(w)) => {
+                    text.push_str(&format!("# {name} {v} (aimgen has no catalogue of {w}; this is the nearest)\n"))
+                }
+                (Some(p), _) => text.push_str(&format!("# {name} {}\n", p.version())),
+                (None, _) => {}
+            }
+            for f in picked.iter().flat_map(|p| lib.catalog.flags(*engine, p.version())) {
                 let owned = if f.owned { " (set by aimgen)" } else { "" };
                 text.push_str(&format!(
                     "--{:<36} {:?}{owned}  {}\n",

@@ -360,6 +360,11 @@ impl Catalog {
         self.index(engine, version)?.flag(name)
     }
 
+    /// The environment variable called `name`, when that version's catalogue lists it.
+    pub fn env_var(&self, engine: Backend, version: &EngineVersion, name: &str) -> Option<&EnvVar> {
+        self.index(engine, version)?.env.get(name)
+    }
+
     /// Whether a catalogue for `engine` was loaded at all.
     pub fn knows(&self, engine: Backend) -> bool {
         !self.versions(engine).is_empty()
@@ -370,14 +375,26 @@ impl Catalog {
         self.versions(engine).into_iter().filter(|v| self.index(engine, v).is_some_and(&has)).collect()
     }
 
-    /// Checks engine arguments against the catalogue of `version`; `base` is the JSON pointer
-    /// of the `args` mapping.
+    /// Checks a service's engine arguments against the catalogue of `version`, the release
+    /// its image runs; `base` is the JSON pointer of the `args` mapping.
     pub fn check_args(
         &self,
         engine: Backend,
         version: &EngineVersion,
         args: &BTreeMap<String, Json>,
         base: &str,
+    ) -> Vec<Diagnostic> {
+        self.check_args_in(engine, version, args, base, &format!("this image runs {version}"))
+    }
+
+    /// `check_args`, with `context` saying why `version` was checked (the end of each help).
+    pub fn check_args_in(
+        &self,
+        engine: Backend,
+        version: &EngineVersion,
+        args: &BTreeMap<String, Json>,
+        base: &str,
+        context: &str,
     ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let Some(idx) = self.index(engine, version) else { return out };
@@ -403,7 +420,7 @@ impl Catalog {
                 };
                 let having = self.versions_where(engine, |i| i.flag_or_negation(bare).is_some());
                 let help = if !having.is_empty() {
-                    format!("`--{bare}` {}; this image runs {version}", which_versions(engine, &having, version))
+                    format!("`--{bare}` {}; {context}", which_versions(engine, &having, version))
                 } else if let Some(f) = did_you_mean(bare, idx.flags.keys().map(String::as_str)) {
                     format!("did you mean `{f}`?")
                 } else if self.newest(other).is_some_and(|v| self.flag(other, &v, bare).is_some()) {
@@ -422,13 +439,23 @@ impl Catalog {
                 );
                 continue;
             }
+            if flag.secret {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`--{bare}` takes a secret, which would be written into committed files"
+                    ))
+                    .at_key(at)
+                    .help("keep secrets out of the spec: give them to the engine where you run `docker compose up`"),
+                );
+                continue;
+            }
             if let Some(problem) = check_value(engine, flag, value) {
                 let help = (flag.kind == FlagKind::Choice).then(|| {
                     let got = show(value);
                     let elsewhere =
                         self.versions_where(engine, |i| i.flag(&flag.name).is_some_and(|f| f.choices.contains(&got)));
                     if !elsewhere.is_empty() {
-                        format!("`{got}` {}; this image runs {version}", which_versions(engine, &elsewhere, version))
+                        format!("`{got}` {}; {context}", which_versions(engine, &elsewhere, version))
                     } else {
                         did_you_mean(&got, flag.choices.iter().map(String::as_str))
                             .map(|c| format!("did you mean `{c}`?"))
@@ -441,14 +468,26 @@ impl Catalog {
         out
     }
 
-    /// Checks environment variables against the catalogue of `version`; `base` is the JSON
-    /// pointer of the `env` mapping.
+    /// Checks a service's environment variables against the catalogue of `version`, the
+    /// release its image runs; `base` is the JSON pointer of the `env` mapping.
     pub fn check_env(
         &self,
         engine: Backend,
         version: &EngineVersion,
         env: &BTreeMap<String, EnvValue>,
         base: &str,
+    ) -> Vec<Diagnostic> {
+        self.check_env_in(engine, version, env, base, &format!("this image runs {version}"))
+    }
+
+    /// `check_env`, with `context` saying why `version` was checked (the end of each help).
+    pub fn check_env_in(
+        &self,
+        engine: Backend,
+        version: &EngineVersion,
+        env: &BTreeMap<String, EnvValue>,
+        base: &str,
+        context: &str,
     ) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let Some(idx) = self.index(engine, version) else { return out };
@@ -474,11 +513,19 @@ impl Catalog {
                 );
                 continue;
             }
+            if idx.env.get(name).is_some_and(|e| e.secret) {
+                out.push(
+                    Diagnostic::error(format!("`{name}` holds a secret, which would be written into committed files"))
+                        .at_key(at)
+                        .help("keep secrets out of the spec: set it where you run `docker compose up`"),
+                );
+                continue;
+            }
             let prefixed = owned_prefixes(engine).iter().any(|p| name.starts_with(p));
             if prefixed && !idx.env.is_empty() && !idx.env.contains_key(name) {
                 let having = self.versions_where(engine, |i| i.env.contains_key(name));
                 let help = if !having.is_empty() {
-                    format!("`{name}` is read by {}; this image runs {version}", list_versions(engine, &having))
+                    format!("`{name}` is read by {}; {context}", list_versions(engine, &having))
                 } else {
                     did_you_mean(name, idx.env.keys().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`?"))
@@ -746,7 +793,7 @@ mod tests {
             "engine: vllm\nversion: '0.11.0'\nflags:\n  - {name: swap-space, type: float}\n  - {name: dtype, type: choice, choices: [auto, half]}\n  - {name: max-num-seqs, type: int}\n  - {name: gpu-memory-utilization, type: float}\n  - {name: seed, type: int, min: 0, max: 100, exclusive_max: true}\n  - {name: tensor-parallel-size, type: int, owned: true, aliases: [tp]}\nenv:\n  - {name: VLLM_OLD}\n",
         );
         let new = file(
-            "engine: vllm\nversion: '0.33.0'\nbase: '0.11.0'\nremove_flags: [swap-space]\nremove_env: [VLLM_OLD]\nflags:\n  - {name: attention-backend, type: string}\n  - {name: dtype, type: choice, choices: [auto, half, bfloat16]}\n  - {name: api-key, type: string, nargs: '+', secret: true}\nenv:\n  - {name: VLLM_NEW, secret: true}\n",
+            "engine: vllm\nversion: '0.33.0'\nbase: '0.11.0'\nremove_flags: [swap-space]\nremove_env: [VLLM_OLD]\nflags:\n  - {name: attention-backend, type: string}\n  - {name: dtype, type: choice, choices: [auto, half, bfloat16]}\n  - {name: api-key, type: string, nargs: '+', secret: true}\n  - {name: tags, type: string, nargs: '+'}\n  - {name: pair, type: int, nargs: '2'}\n  - {name: maybe, type: string, nargs: '?'}\nenv:\n  - {name: VLLM_NEW}\n  - {name: VLLM_KEY, secret: true}\n",
         );
         Catalog::new(vec![new, old]).unwrap_or_else(|d| panic!("{d:?}"))
     }
@@ -862,13 +909,29 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_refused() {
+        let c = two_versions();
+        assert_eq!(
+            errors(&c, "0.33.0", &[("api-key", Json::from("sk-1"))]),
+            ["`--api-key` takes a secret, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
+        );
+        let env: BTreeMap<String, EnvValue> = [("VLLM_KEY".to_string(), EnvValue::String("x".into()))].into();
+        let d = c.check_env(Backend::Vllm, &v("0.33.0"), &env, "/env");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].message, "`VLLM_KEY` holds a secret, which would be written into committed files");
+    }
+
+    #[test]
     fn nargs_decides_whether_a_list_is_accepted() {
         let c = two_versions();
-        assert!(errors(&c, "0.33.0", &[("api-key", serde_json::json!(["a", "b"]))]).is_empty());
+        assert!(errors(&c, "0.33.0", &[("tags", serde_json::json!(["a", "b"]))]).is_empty());
+        assert_eq!(errors(&c, "0.33.0", &[("tags", serde_json::json!([]))]), ["`--tags`: needs at least one value | "]);
         assert_eq!(
-            errors(&c, "0.33.0", &[("api-key", serde_json::json!([]))]),
-            ["`--api-key`: needs at least one value | "]
+            errors(&c, "0.33.0", &[("pair", serde_json::json!([1, 2, 3]))]),
+            ["`--pair`: takes exactly 2 values, found 3 | "]
         );
+        assert!(errors(&c, "0.33.0", &[("pair", serde_json::json!([1, 2]))]).is_empty());
+        assert!(errors(&c, "0.33.0", &[("maybe", Json::Null)]).is_empty());
         assert_eq!(
             errors(&c, "0.33.0", &[("max-num-seqs", serde_json::json!([1, 2]))]),
             ["`--max-num-seqs`: takes one value, not a list | "]

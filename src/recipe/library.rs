@@ -11,7 +11,8 @@ use crate::load::{self, Schema};
 use crate::source::Source;
 use crate::spec::Precision;
 
-use super::catalog::{Catalog, EngineCatalog};
+use super::catalog::{self, Catalog, EngineCatalog};
+use super::version::{EngineVersion, VersionReq};
 use super::{ModelFacts, Recipe, RecipeFile};
 
 use crate::embedded;
@@ -44,6 +45,15 @@ pub struct LoadedRecipe {
     pub origin: Origin,
     /// It replaced a built-in recipe of the same id.
     pub replaces_builtin: bool,
+    /// The engine releases it is valid for (its `engines:`), parsed once.
+    pub versions: Option<VersionReq>,
+}
+
+impl LoadedRecipe {
+    /// A recipe from `origin`.
+    pub fn new(recipe: Recipe, origin: Origin, replaces_builtin: bool) -> LoadedRecipe {
+        LoadedRecipe { versions: recipe.versions(), recipe, origin, replaces_builtin }
+    }
 }
 
 /// All recipes in search order (user, then model-specific, then general), model facts and
@@ -99,7 +109,7 @@ pub fn parse_builtin() -> Option<Library> {
             lib.models.insert(m.id.clone(), m);
         }
         for r in file.recipes {
-            let loaded = LoadedRecipe { recipe: r, origin: Origin::Builtin(name.to_string()), replaces_builtin: false };
+            let loaded = LoadedRecipe::new(r, Origin::Builtin(name.to_string()), false);
             if loaded.recipe.is_general() {
                 general.push(loaded);
             } else {
@@ -142,8 +152,7 @@ pub fn check_builtin() -> Result<Library, Vec<Diagnostic>> {
                     lib.models.insert(m.id.clone(), m);
                 }
                 for r in file.recipes {
-                    let loaded =
-                        LoadedRecipe { recipe: r, origin: Origin::Builtin(name.to_string()), replaces_builtin: false };
+                    let loaded = LoadedRecipe::new(r, Origin::Builtin(name.to_string()), false);
                     if loaded.recipe.is_general() {
                         general.push(loaded);
                     } else {
@@ -200,10 +209,7 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
         if r.gpu_count == Some(0) {
             problems.push(Diagnostic::error("`gpu_count` must be at least 1").at(format!("{base}/gpu_count")));
         }
-        if let Some(v) = catalog.newest(r.engine) {
-            problems.extend(catalog.check_args(r.engine, &v, &r.args, &format!("{base}/args")));
-            problems.extend(catalog.check_env(r.engine, &v, &r.env, &format!("{base}/env")));
-        }
+        problems.extend(check_against_releases(r, catalog, &base));
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {
@@ -216,6 +222,57 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
     } else {
         Err(problems.into_iter().map(|d| d.locate(src)).collect())
     }
+}
+
+/// Checks a recipe's `engines:` and, against every catalogued release it states (all of
+/// them when it states none), its arguments and variables: each problem once, for the oldest
+/// release that has it.
+fn check_against_releases(r: &Recipe, catalog: &Catalog, base: &str) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let mut req = None;
+    for (engine, text) in &r.engines {
+        let at = format!("{base}/engines/{}", engine.as_str());
+        if *engine != r.engine {
+            problems.push(
+                Diagnostic::error(format!("a {} recipe cannot state {} releases", r.engine.as_str(), engine.as_str()))
+                    .at_key(at)
+                    .help(format!("state the {} releases it is valid for", r.engine.as_str())),
+            );
+            continue;
+        }
+        match VersionReq::parse(text) {
+            Ok(q) => req = Some(q),
+            Err(e) => problems.push(Diagnostic::error(e).at(at)),
+        }
+    }
+    let known = catalog.versions(r.engine);
+    let releases: Vec<&EngineVersion> = known.iter().filter(|v| req.as_ref().is_none_or(|q| q.matches(v))).collect();
+    if let (Some(q), true, false) = (&req, releases.is_empty(), known.is_empty()) {
+        let list: Vec<String> = known.iter().map(EngineVersion::to_string).collect();
+        problems.push(
+            Diagnostic::error(format!("no catalogued {} release is {q}", catalog::engine_name(r.engine)))
+                .at(format!("{base}/engines/{}", r.engine.as_str()))
+                .help(format!("aimgen has catalogues of {}", list.join(", "))),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for v in releases {
+        let context = match &req {
+            Some(q) => format!("the recipe's `engines:` allows {v} ({q})"),
+            None => format!("the recipe states no `engines:`, so it must suit every release, {v} too"),
+        };
+        let found = catalog
+            .check_args_in(r.engine, v, &r.args, &format!("{base}/args"), &context)
+            .into_iter()
+            .chain(catalog.check_env_in(r.engine, v, &r.env, &format!("{base}/env"), &context))
+            .chain(crate::secrets::check_literals(catalog, r.engine, v, &r.args, &r.env, base));
+        for d in found {
+            if seen.insert(d.pointer.clone()) {
+                problems.push(d);
+            }
+        }
+    }
+    problems
 }
 
 fn valid_recipe_id(id: &str) -> bool {
@@ -275,11 +332,8 @@ impl Library {
                             models.insert(m.id.clone(), m);
                         }
                         for r in file.recipes {
-                            user.push(LoadedRecipe {
-                                replaces_builtin: base.recipes.iter().any(|b| b.recipe.id == r.id),
-                                recipe: r,
-                                origin: Origin::User(name.clone()),
-                            });
+                            let replaces = base.recipes.iter().any(|b| b.recipe.id == r.id);
+                            user.push(LoadedRecipe::new(r, Origin::User(name.clone()), replaces));
                         }
                     }
                     Err(d) => problems.extend(d),

@@ -62,6 +62,13 @@ pub struct Recipe {
     pub models: Vec<String>,
     /// Serving engine.
     pub engine: Backend,
+    /// The engine releases the recipe is valid for, by engine (the recipe's own), e.g.
+    /// `{sglang: ">=0.4.7"}`: comparisons (`>=`, `>`, `<=`, `<`, `==`) joined by commas, all of
+    /// which must hold; a bare version means that release. aimgen checks the recipe against
+    /// every catalogued release in the range, and selection skips the recipe for an image
+    /// running a release outside it. Absent: every catalogued release.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub engines: BTreeMap<Backend, String>,
     /// GPUs the recipe runs on.
     pub gpu: RecipeGpu,
     /// GPUs the recipe uses (its tensor-parallel size); absent = any count (general recipes).
@@ -124,10 +131,22 @@ impl Recipe {
 
     /// The fraction of GPU memory the engine may use, from the recipe's own flags.
     pub fn memory_fraction(&self) -> Option<f64> {
-        ["gpu-memory-utilization", "mem-fraction-static"]
-            .iter()
-            .find_map(|k| self.args.get(*k).and_then(|v| v.as_f64()))
+        memory_fraction(&self.args)
     }
+
+    /// The releases of its engine the recipe is valid for; `None` when it states none (or
+    /// states one that does not parse, which loading reports).
+    pub fn versions(&self) -> Option<VersionReq> {
+        self.engines.get(&self.engine).and_then(|r| VersionReq::parse(r).ok())
+    }
+}
+
+/// The fraction of GPU memory an engine may use, from its arguments
+/// (`gpu-memory-utilization` for vLLM, `mem-fraction-static` for SGLang), when set to a number.
+pub fn memory_fraction(args: &BTreeMap<String, serde_json::Value>) -> Option<f64> {
+    ["gpu-memory-utilization", "mem-fraction-static"]
+        .iter()
+        .find_map(|k| args.get(*k).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))))
 }
 
 impl Metric {

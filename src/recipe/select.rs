@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::spec::{Backend, Precision, Vendor};
 
+use super::version::EngineVersion;
 use super::{Library, LoadedRecipe, ModelFacts, RecipeKind};
 
 /// Share of the engine's memory budget the weights may take; the rest is for the KV cache
@@ -37,6 +38,15 @@ pub struct Query<'a> {
     pub available: u32,
     /// Requested precision.
     pub precision: Precision,
+    /// The engine release the service's image runs (or the catalogue checked instead);
+    /// `None` judges no recipe by its `engines:`.
+    pub engine_version: Option<&'a EngineVersion>,
+    /// The fraction of GPU memory the service itself gives the engine
+    /// (`gpu-memory-utilization` / `mem-fraction-static` in its `args`), over any recipe's.
+    pub memory_fraction: Option<f64>,
+    /// Weights, GB, from the lock file's safetensors sizes: the size of a model without
+    /// model facts.
+    pub locked_gb: Option<f64>,
 }
 
 /// Why a recipe can or cannot serve a query (the names `recipes list` prints).
@@ -54,6 +64,13 @@ pub enum Verdict {
     BackendMismatch,
     /// For another GPU vendor or model.
     GpuMismatch,
+    /// Not valid for the engine release the image runs.
+    EngineVersionMismatch {
+        /// The releases the recipe is valid for (`>= 0.4.7`).
+        need: String,
+        /// The release the image runs.
+        have: String,
+    },
     /// Needs a different number of GPUs.
     CountMismatch {
         /// GPUs the recipe needs.
@@ -86,6 +103,7 @@ impl Verdict {
             Verdict::ModelMismatch => "model_mismatch",
             Verdict::BackendMismatch => "backend_mismatch",
             Verdict::GpuMismatch => "gpu_mismatch",
+            Verdict::EngineVersionMismatch { .. } => "engine_version_mismatch",
             Verdict::CountMismatch { .. } => "count_mismatch",
             Verdict::PrecisionMismatch => "precision_mismatch",
             Verdict::DoesNotFit { .. } => "does_not_fit",
@@ -107,6 +125,9 @@ impl Verdict {
                     format!("for {}, not {}", r.gpu.models.join("/"), query.gpu_model)
                 }
             }
+            Verdict::EngineVersionMismatch { need, have } => {
+                format!("needs {} {need}, image runs {have}", r.engine.as_str())
+            }
             Verdict::CountMismatch { need, have, asked: true } => {
                 format!("needs {need} GPU{}, the service asks for {have}", plural(*need))
             }
@@ -126,7 +147,7 @@ impl Verdict {
         match self {
             Verdict::Compatible { .. } => 0,
             Verdict::DoesNotFit { .. } | Verdict::CountMismatch { .. } => 1,
-            Verdict::PrecisionMismatch | Verdict::ManualOnly => 2,
+            Verdict::PrecisionMismatch | Verdict::ManualOnly | Verdict::EngineVersionMismatch { .. } => 2,
             Verdict::GpuMismatch => 3,
             Verdict::BackendMismatch => 4,
             Verdict::ModelMismatch => 5,
@@ -166,6 +187,11 @@ pub fn evaluate(recipe: &LoadedRecipe, q: &Query, facts: Option<&ModelFacts>, pi
     {
         return Verdict::GpuMismatch;
     }
+    if let (Some(have), Some(need)) = (q.engine_version, &recipe.versions) {
+        if !need.matches(have) {
+            return Verdict::EngineVersionMismatch { need: need.to_string(), have: have.to_string() };
+        }
+    }
     if q.precision != Precision::Auto && r.precision != q.precision {
         return Verdict::PrecisionMismatch;
     }
@@ -174,8 +200,8 @@ pub fn evaluate(recipe: &LoadedRecipe, q: &Query, facts: Option<&ModelFacts>, pi
     if r.manual_only && !pinned && q.precision != r.precision {
         return Verdict::ManualOnly;
     }
-    let fraction = r.memory_fraction().unwrap_or(DEFAULT_MEMORY_FRACTION);
-    let weights = facts.map(|f| weights_gb(f, r.precision));
+    let fraction = q.memory_fraction.or(r.memory_fraction()).unwrap_or(DEFAULT_MEMORY_FRACTION);
+    let weights = facts.map(|f| weights_gb(f, r.precision)).or(q.locked_gb);
     let gpus = match (r.gpu_count, q.gpus) {
         (Some(need), Some(asked)) if need != asked => {
             return Verdict::CountMismatch { need, have: asked, asked: true };

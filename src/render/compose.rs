@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::dockerfile::Dockerfile;
 use super::{header, render_template, Layout};
-use crate::plan::{CacheStorage, FileSelection, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan};
+use crate::plan::{
+    ApiKey, CacheStorage, FileSelection, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
+};
 use crate::resolve::ranges;
 use crate::spec::Vendor;
 
@@ -40,16 +42,33 @@ struct Svc {
     /// Runs the prefetch program (the anchored script) with `command` as its argument.
     prefetch: bool,
     command: Vec<String>,
+    /// Appended to `command` as Compose references (`${VAR:?…}`), the only text not escaped.
+    command_refs: Vec<String>,
     env_files: Vec<String>,
     environment: Vec<(String, String)>,
+    /// Variables whose value is a Compose reference, resolved at `up`.
+    environment_refs: Vec<(String, String)>,
     token: bool,
     mounts: Vec<Mount>,
     ports: Vec<String>,
     amd: bool,
+    /// AMD device files: `/dev/kfd` and all of `/dev/dri`, or the service's render nodes.
+    devices: Vec<String>,
+    /// Numeric group ids (never names: a name is looked up in the image).
+    group_add: Vec<String>,
     nvidia: Vec<String>,
     ipc_host: bool,
     health: Vec<String>,
     restart: String,
+    stop_grace_period: Option<String>,
+    logging: Option<Logging>,
+    ulimits: bool,
+}
+
+#[derive(Serialize)]
+struct Logging {
+    max_size: String,
+    max_files: String,
 }
 
 #[derive(Serialize)]
@@ -131,6 +150,13 @@ fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bo
         ),
         depends_on: Vec::new(),
         prefetch: true,
+        command_refs: Vec::new(),
+        environment_refs: Vec::new(),
+        devices: Vec::new(),
+        group_add: Vec::new(),
+        stop_grace_period: None,
+        logging: None,
+        ulimits: false,
         command: vec![format!("{}\n", serde_json::to_string_pretty(&spec)?)],
         env_files: if folder { vec![format!("env/{}.env", super::PREFETCH_ENV)] } else { Vec::new() },
         environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
@@ -187,7 +213,19 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
     }
     let gpu_list: Vec<String> = s.gpus.iter().map(u32::to_string).collect();
     let mut environment: Vec<(String, String)> = Vec::new();
-    if plan.gpu.vendor == Vendor::Amd {
+    // Per-GPU render nodes, when the host's are known: the device files are the isolation.
+    // ROCm's thunk skips every KFD node whose render node it cannot open (libhsakmt
+    // topology.c, `topology_sysfs_check_node_supported`), so the container sees exactly its
+    // GPUs, numbered from 0, and host indices in ROCR_VISIBLE_DEVICES would be wrong there.
+    let render_nodes: Option<Vec<String>> =
+        (plan.gpu.vendor == Vendor::Amd && !plan.gpu.render_nodes.is_empty()).then(|| {
+            s.gpus
+                .iter()
+                .filter_map(|g| plan.gpu.render_nodes.get(*g as usize))
+                .map(|minor| format!("/dev/dri/renderD{minor}"))
+                .collect()
+        });
+    if plan.gpu.vendor == Vendor::Amd && render_nodes.is_none() {
         // One visibility variable, for the whole ROCm runtime (domain notes §2).
         environment.push(("ROCR_VISIBLE_DEVICES".into(), gpu_list.join(",")));
     }
@@ -210,11 +248,28 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
         depends_on: s.prefetch_job.iter().cloned().collect(),
         prefetch: false,
         command: s.argv.clone(),
+        command_refs: match &s.api_key {
+            Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {
+                vec![flag.clone(), super::required_ref(variable, &key_message(variable, &s.name))]
+            }
+            _ => Vec::new(),
+        },
+        environment_refs: match &s.api_key {
+            Some(ApiKey { variable, delivery: KeyDelivery::Env(var) }) => {
+                vec![(var.clone(), super::required_ref(variable, &key_message(variable, &s.name)))]
+            }
+            _ => Vec::new(),
+        },
+        devices: match render_nodes {
+            Some(nodes) => std::iter::once("/dev/kfd".to_string()).chain(nodes).collect(),
+            None => vec!["/dev/kfd".into(), "/dev/dri".into()],
+        },
+        group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
         env_files: if folder { vec!["env/common.env".into(), format!("env/{}.env", s.name)] } else { Vec::new() },
         environment,
         token: s.needs_token,
         mounts,
-        ports: vec![format!("{}:{}", s.host_port, s.port)],
+        ports: vec![port_mapping(s.bind, s.host_port, s.port)],
         amd: plan.gpu.vendor == Vendor::Amd,
         nvidia: if plan.gpu.vendor == Vendor::Nvidia { gpu_list } else { Vec::new() },
         ipc_host: true,
@@ -227,6 +282,26 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
                 s.port, s.health_path
             ),
         ],
-        restart: "unless-stopped".into(),
+        restart: format!("on-failure:{}", s.runtime.restart_attempts),
+        stop_grace_period: Some(format!("{}s", s.runtime.stop_grace_seconds)),
+        logging: Some(Logging {
+            max_size: s.runtime.log_max_size.clone(),
+            max_files: s.runtime.log_max_files.to_string(),
+        }),
+        ulimits: s.runtime.nvidia_ulimits,
     }
+}
+
+/// `"<bind>:<host>:<container>"`, with an IPv6 address in brackets (Compose v2 refuses
+/// `::1:8000:8000`: "too many colons").
+pub fn port_mapping(bind: std::net::IpAddr, host: u16, container: u16) -> String {
+    match bind {
+        std::net::IpAddr::V4(ip) => format!("{ip}:{host}:{container}"),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]:{host}:{container}"),
+    }
+}
+
+/// What `docker compose up` prints when the key's variable is unset or empty.
+fn key_message(variable: &str, service: &str) -> String {
+    format!("set {variable} to the API key of service {service}")
 }

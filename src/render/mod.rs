@@ -82,6 +82,7 @@ fn env() -> &'static Environment<'static> {
                 yaml_quote(&t)
             }
         });
+        env.add_filter("interp", |v: Value| interpolated(&text_of(&v)));
         env.add_filter("dq", |v: Value| docker_quote(&text_of(&v)));
         env.add_filter("sq", |v: Value| shell_quote(&text_of(&v)));
         for (name, text) in TEMPLATE_FILES {
@@ -121,6 +122,31 @@ fn text_of(v: &Value) -> String {
 pub fn yaml_quote(s: &str) -> String {
     let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     json.replace('$', "$$")
+}
+
+/// A Compose required-variable reference, `${VAR:?message}`: `up` stops with the message when
+/// VAR is unset or empty. `message` is kept to text that cannot end the reference early.
+pub fn required_ref(variable: &str, message: &str) -> String {
+    let message: String =
+        message.chars().filter(|c| !matches!(c, '$' | '{' | '}' | '"' | '\\') && !c.is_control()).collect();
+    format!("${{{variable}:?{message}}}")
+}
+
+/// The one way text reaches the Compose file with its `$` intact, for Compose to interpolate:
+/// only a whole `${NAME:?message}` reference as `required_ref` builds it. Anything else is
+/// quoted like every other value (`$` doubled, so it stays literal).
+pub fn interpolated(s: &str) -> String {
+    let is_ref = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).and_then(|r| r.split_once(":?")).is_some_and(
+        |(name, msg)| {
+            crate::recipe::catalog::valid_env_name(name)
+                && !msg.chars().any(|c| matches!(c, '$' | '{' | '}' | '"' | '\\') || c.is_control())
+        },
+    );
+    if is_ref {
+        format!("\"{s}\"")
+    } else {
+        yaml_quote(s)
+    }
 }
 
 /// A YAML literal block scalar indented by `indent`; falls back to a quoted scalar for text
@@ -200,6 +226,17 @@ mod tests {
             let q = yaml_quote(s);
             let back: String = serde_yaml::from_str(&q).expect("parses");
             assert_eq!(back.replace("$$", "$"), s, "{q}");
+        }
+    }
+
+    #[test]
+    fn only_whole_required_references_escape_quoting() {
+        let r = required_ref("AIM_API_KEY", "set AIM_API_KEY to the key of {svc} $x");
+        assert_eq!(r, "${AIM_API_KEY:?set AIM_API_KEY to the key of svc x}");
+        assert_eq!(interpolated(&r), format!("\"{r}\""));
+        // Everything else stays literal: `$` doubled, as `q` does.
+        for s in ["${A}", "${A:-x}", "x${A:?m}", "${A:?m}x", "${1A:?m}", "${A:?m\"}", "--api-key", "$A"] {
+            assert_eq!(interpolated(s), yaml_quote(s), "{s}");
         }
     }
 
