@@ -119,6 +119,11 @@ pub struct CheckArgs {
 pub struct ExplainArgs {
     /// The fleet spec.
     pub fleet: PathBuf,
+    /// Also show what the fleet downloads at this rate (e.g. `1Gbit`, `10Gbit/s`, `125MB/s`):
+    /// each server with its own copy vs aimgen's shared cache, first and next deployment.
+    /// Offline: sizes come from the lock file, else are estimated (and said so).
+    #[arg(long, value_name = "RATE")]
+    pub bandwidth: Option<crate::footprint::Bandwidth>,
     #[command(flatten)]
     pub compile: CompileArgs,
 }

@@ -133,6 +133,77 @@ impl Footprint {
     }
 }
 
+/// A network rate, in bits per second, as `explain --bandwidth` reads it: a number and a unit,
+/// decimal prefixes (k, M, G, T), bits written `bit`, `b` or `bps` and bytes `B` or `byte`,
+/// with or without `/s`: `1Gbit`, `10 Gbit/s`, `500Mbps`, `125MB/s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bandwidth {
+    /// Bits per second.
+    pub bits_per_sec: f64,
+}
+
+impl std::str::FromStr for Bandwidth {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Bandwidth, String> {
+        let bad = || format!("`{text}` is not a rate: write e.g. `1Gbit`, `10Gbit/s`, `500Mbps` or `125MB/s`");
+        let t = text.trim();
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let number: f64 = t[..split].parse().map_err(|_| bad())?;
+        let unit = t[split..].trim();
+        let unit = unit.strip_suffix("/s").unwrap_or(unit);
+        let (scale, rest) = match unit.chars().next() {
+            Some('k' | 'K') => (1e3, &unit[1..]),
+            Some('M') => (1e6, &unit[1..]),
+            Some('G') => (1e9, &unit[1..]),
+            Some('T') => (1e12, &unit[1..]),
+            _ => (1.0, unit),
+        };
+        let per_unit = match rest {
+            "bit" | "bits" | "b" | "bps" => 1.0,
+            "B" | "byte" | "bytes" | "Bps" => 8.0,
+            _ => return Err(bad()),
+        };
+        let bits_per_sec = number * scale * per_unit;
+        if !(bits_per_sec.is_finite() && bits_per_sec > 0.0) {
+            return Err(bad());
+        }
+        Ok(Bandwidth { bits_per_sec })
+    }
+}
+
+impl std::fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.bits_per_sec;
+        let (v, unit) = if b >= 1e12 {
+            (b / 1e12, "Tbit/s")
+        } else if b >= 1e9 {
+            (b / 1e9, "Gbit/s")
+        } else if b >= 1e6 {
+            (b / 1e6, "Mbit/s")
+        } else if b >= 1e3 {
+            (b / 1e3, "kbit/s")
+        } else {
+            (b, "bit/s")
+        };
+        let v = format!("{v:.2}");
+        write!(f, "{} {unit}", v.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+impl Bandwidth {
+    /// How long `bytes` take at this rate, for people: `0 s`, `42 s`, `12 min 49 s`, `2 h 05 min`.
+    pub fn time(&self, bytes: u64) -> String {
+        let secs = (bytes as f64 * 8.0 / self.bits_per_sec).ceil() as u64;
+        match secs {
+            0 => "0 s".into(),
+            s if s < 60 => format!("{s} s"),
+            s if s < 3600 => format!("{} min {:02} s", s / 60, s % 60),
+            s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +217,27 @@ mod tests {
         assert_eq!(estimate_bytes("Qwen/Qwen3-32B", &facts(32.8)), 65_600_000_000);
         assert_eq!(estimate_bytes("Qwen/Qwen3-32B-FP8", &facts(32.8)), 32_800_000_000);
         assert_eq!(estimate_bytes("org/Model-7B-AWQ", &facts(7.0)), 3_500_000_000);
+    }
+
+    #[test]
+    fn rates_parse_in_bits_or_bytes_and_times_read_well() {
+        let r = |t: &str| t.parse::<Bandwidth>().map(|b| b.bits_per_sec);
+        assert_eq!(r("1Gbit"), Ok(1e9));
+        assert_eq!(r("10 Gbit/s"), Ok(1e10));
+        assert_eq!(r("500Mbps"), Ok(5e8));
+        assert_eq!(r("125MB/s"), Ok(1e9));
+        assert_eq!(r("2.5Gb"), Ok(2.5e9));
+        assert!(r("fast").is_err());
+        assert!(r("1 Gallon").is_err());
+        assert!(r("0Gbit").is_err());
+        let gbit: Bandwidth = "1Gbit".parse().expect("rate");
+        assert_eq!(gbit.to_string(), "1 Gbit/s");
+        assert_eq!("125MB/s".parse::<Bandwidth>().expect("rate").to_string(), "1 Gbit/s");
+        assert_eq!("2.5Gbit".parse::<Bandwidth>().expect("rate").to_string(), "2.5 Gbit/s");
+        assert_eq!(gbit.time(0), "0 s");
+        assert_eq!(gbit.time(1_000_000_000), "8 s");
+        assert_eq!(gbit.time(96_100_000_000), "12 min 49 s");
+        assert_eq!(gbit.time(1_000_000_000_000), "2 h 13 min");
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
 pub const DEFAULT_DOWNLOAD_WORKERS: u32 = 8;
 /// Where published ports listen unless the spec says otherwise: this host only.
 pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+/// The first vLLM release whose API-key middleware reads the raw request path
+/// (GHSA-94f4-hr76-p5j6 / CVE-2026-48746: before it, `URL(scope)` rebuilt the path from the
+/// unfiltered `Host:` header, so a crafted header skipped the check; the advisory lists
+/// `>=0.3.0 <0.22.0` as affected, and 0.33.0's `authenticate.py` uses `scope["path"]`).
+pub const VLLM_AUTH_FIXED: &str = "0.22.0";
 /// Restarts after an error exit before Docker gives up (`on-failure:N`). Docker's restart
 /// manager (moby `restartmanager.go`) restarts `unless-stopped` containers unconditionally and
 /// resets its back-off after any run of 10 s or more, so a server that loads for minutes and
@@ -414,7 +419,6 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         }
         if let Some(ver) = &version {
             diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
-            diags.extend(lib.catalog.check_env(backend, ver, &svc.env, &format!("{at}/env")));
             // The Hub token's names in a service's `env` are reported by `validate` already.
             let env: BTreeMap<String, crate::spec::EnvValue> = svc
                 .env
@@ -422,7 +426,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            diags.extend(crate::secrets::check_literals(&lib.catalog, backend, ver, &svc.args, &env, &at));
+            diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
         }
         let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
             let delivery =
@@ -442,6 +446,24 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             }
             delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
         });
+        let bind = svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND);
+        if let (Some(_), Backend::Vllm, Some(r)) = (&api_key, backend, release) {
+            let fixed = EngineVersion::parse(VLLM_AUTH_FIXED).filter(|f| r.runs < *f);
+            if let (Some(fixed), false) = (fixed, bind.is_loopback()) {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "vLLM {}'s API-key check can be bypassed with a crafted `Host:` header \
+                         (GHSA-94f4-hr76-p5j6, fixed in {fixed}), and `{name}` is published on {bind}",
+                        r.runs
+                    ))
+                    .at(if svc.bind.is_some() { format!("{at}/bind") } else { "/serving/bind".into() })
+                    .help(format!(
+                        "use a vLLM {fixed} or newer image, or keep `{name}` on 127.0.0.1 behind a reverse proxy \
+                         that rejects malformed Host headers (nginx does)"
+                    )),
+                );
+            }
+        }
         if let Some(limit) = facts.and_then(|f| f.context_length) {
             let key = match backend {
                 Backend::Vllm => "max-model-len",
@@ -516,7 +538,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             prefetch_job: (prefetching && svc.model_path.is_none())
                 .then(|| prefetch_job_name(&svc.model, svc.revision.as_deref().unwrap_or("main"))),
             health_path: "/health".into(),
-            bind: svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND),
+            bind,
             api_key,
             runtime: RuntimePlan {
                 restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),

@@ -7,15 +7,12 @@
 //! (for catalogues without marks, and for variables no catalogue lists). There is no
 //! hand-kept list per engine version.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value as Json;
 
 use crate::diagnostic::Diagnostic;
 use crate::recipe::catalog::{Flag, FlagKind};
 use crate::recipe::{Catalog, EngineVersion};
-use crate::source::escape_segment;
-use crate::spec::{Backend, EnvValue};
+use crate::spec::Backend;
 
 /// Whether a name (flag or variable, any case, `-` or `_` separated) says it holds a
 /// credential: `api-key`, `admin-api-key`, `hf-token`, `ssl-keyfile-password`,
@@ -90,47 +87,28 @@ fn help_for(name: &str, engine: Backend, version: &EngineVersion, catalog: &Cata
     )
 }
 
-/// Errors for credentials given as literal values in `args` or `env`; `base` is the JSON
-/// pointer of the mapping that holds them (a service's or a recipe's).
-pub fn check_literals(
-    catalog: &Catalog,
-    engine: Backend,
-    version: &EngineVersion,
-    args: &BTreeMap<String, Json>,
-    env: &BTreeMap<String, EnvValue>,
-    base: &str,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for (name, value) in args {
-        // `true`/`null` switch a flag on without a value (vLLM's `--hf-token` alone means "the
-        // token saved by `hf auth login`"): no credential is written.
-        if !matches!(value, Json::String(_) | Json::Number(_) | Json::Object(_) | Json::Array(_)) {
-            continue;
-        }
-        let Some(flag) = catalog.flag(engine, version, name) else { continue };
-        if flag_is_secret(flag) {
-            out.push(
-                Diagnostic::error(format!(
-                    "`--{}` takes a credential: its value would be written in plain text into the generated files",
-                    flag.name
-                ))
-                .at(format!("{base}/args/{}", escape_segment(name)))
-                .help(help_for(&flag.name, engine, version, catalog)),
-            );
-        }
-    }
-    for name in env.keys() {
-        if env_is_secret(catalog, engine, version, name) {
-            out.push(
-                Diagnostic::error(format!(
-                    "`{name}` holds a credential: its value would be written in plain text into the generated files"
-                ))
-                .at_key(format!("{base}/env/{}", escape_segment(name)))
-                .help(help_for(name, engine, version, catalog)),
-            );
-        }
-    }
-    out
+/// Whether an argument value writes something: `true`/`null` switch a flag on without a
+/// value (vLLM's `--hf-token` alone means "the token saved by `hf auth login`").
+pub fn is_literal(value: &Json) -> bool {
+    matches!(value, Json::String(_) | Json::Number(_) | Json::Object(_) | Json::Array(_))
+}
+
+/// The error for a credential flag given a value; `at` is the JSON pointer of the argument.
+pub fn literal_flag(catalog: &Catalog, engine: Backend, version: &EngineVersion, flag: &str, at: String) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`--{flag}` takes a credential: its value would be written in plain text into the generated files"
+    ))
+    .at(at)
+    .help(help_for(flag, engine, version, catalog))
+}
+
+/// The error for a credential variable given a value; `at` is the JSON pointer of the variable.
+pub fn literal_env(catalog: &Catalog, engine: Backend, version: &EngineVersion, name: &str, at: String) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`{name}` holds a credential: its value would be written in plain text into the generated files"
+    ))
+    .at_key(at)
+    .help(help_for(name, engine, version, catalog))
 }
 
 /// How an engine takes its server API key, read from its catalogue: vLLM's variable when the

@@ -64,7 +64,7 @@ pub struct GpuSpec {
     /// to override (e.g. A100 40 GB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_gb: Option<u32>,
-    /// Numeric host group ids that own the GPU device files (AMD: the groups of `/dev/kfd`
+    /// AMD: numeric host group ids that own the GPU device files (the groups of `/dev/kfd`
     /// and `/dev/dri/renderD*`, read with `stat -c %g /dev/kfd /dev/dri/renderD*`), added to
     /// every server with `group_add`. Numbers work whether or not the image defines a group
     /// of that name. Only needed when the image runs as a non-root user.

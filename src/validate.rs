@@ -275,6 +275,13 @@ fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    if !gpu.group_ids.is_empty() && gpu.vendor == Vendor::Nvidia {
+        out.push(
+            Diagnostic::warning("`group_ids` has no effect on an NVIDIA host").at_key("/host/gpu/group_ids").help(
+                "the NVIDIA container toolkit grants device access; `group_ids` is for AMD's /dev/kfd and /dev/dri",
+            ),
+        );
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, g) in gpu.group_ids.iter().enumerate() {
         if !seen.insert(*g) {
@@ -471,7 +478,7 @@ fn check_key_variable(v: &str, at: &str, out: &mut Vec<Diagnostic>) {
                 .at(at)
                 .help("name the variable that holds the key, e.g. `AIM_API_KEY` (letters, digits and `_`)"),
         );
-    } else if CACHE_VARS.contains(&v) {
+    } else if TOKEN_VARS.contains(&v) {
         out.push(
             Diagnostic::error(format!("`{v}` is the Hub's variable, not an API key for the servers"))
                 .at(at)

@@ -440,7 +440,7 @@ error: unknown field `precison`
    |     ^^^^^^^^
    = help: did you mean `precision`?
 
-error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
+error: `--tensor-paralel-size` is not a flag of vLLM 0.11.2
   --> fleet.yaml:15:12
    |
 15 |     args: {tensor-paralel-size: 2}

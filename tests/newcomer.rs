@@ -373,3 +373,81 @@ warning: over budget: free space, raise `budget_gb`, or remove what no service u
     assert_eq!(doc["budget"]["fleet_bytes"], 16_060_000_000u64);
     assert_eq!(doc["budget"]["cache_bytes"], 0);
 }
+
+/// A lock entry with one weights file of `size` bytes.
+fn lock_entry(repo: &str, seed: char, size: u64) -> String {
+    format!(
+        "  - repo: \"{repo}\"\n    revision: \"main\"\n    sha: \"{}\"\n    files:\n      - {{path: \"model.safetensors\", size: {size}, blob: \"{}\"}}\n",
+        seed.to_string().repeat(40),
+        seed.to_string().repeat(64)
+    )
+}
+
+/// `explain --bandwidth`: the guide's table for this fleet. Two services share Qwen3-32B, so
+/// servers with their own copies download it twice and the shared cache once; a redeploy
+/// downloads nothing; exact sizes come from the lock.
+#[test]
+fn explain_bandwidth_table_for_a_locked_fleet() {
+    let dir = scratch("bandwidth");
+    write(
+        &dir,
+        "fleet.yaml",
+        "version: 1\nname: shared\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices:\n  chat: {model: Qwen/Qwen3-32B, gpus: 4}\n  batch: {model: Qwen/Qwen3-32B, gpus: 2}\n  small: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n",
+    );
+    write(
+        &dir,
+        "fleet.lock",
+        &format!(
+            "version: 1\nmodels:\n{}{}",
+            lock_entry("Qwen/Qwen3-32B", 'a', 65_536_000_000),
+            lock_entry("meta-llama/Llama-3.1-8B-Instruct", 'c', 16_060_000_000)
+        ),
+    );
+    let o = command(&dir).args(["explain", "fleet.yaml", "--bandwidth", "10Gbit/s"]).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let table = &out[out.find("Downloads at").expect("a bandwidth table")..];
+    assert_eq!(
+        table,
+        "Downloads at 10 Gbit/s (sizes: exact, from the lock file)
+  Qwen/Qwen3-32B@main                    65.5 GB                 2 servers (chat, batch)
+  meta-llama/Llama-3.1-8B-Instruct@main  16.1 GB                 1 server (small)
+
+                     EACH SERVER ITS OWN COPY      AIMGEN'S SHARED CACHE
+  first deployment   147.1 GB   1 min 58 s         81.6 GB    1 min 06 s
+  next deployment    147.1 GB   1 min 58 s         0 B        0 s
+  pending update     needs `aimgen outdated` (it asks the Hub; explain stays offline)
+  Each server with its own copy keeps it in its container, so re-creating the container
+  downloads it again; aimgen's prefetch downloads each (model, revision) once into the
+  shared cache, and a redeploy finds it there.
+"
+    );
+    let o = command(&dir)
+        .args(["explain", "fleet.yaml", "--bandwidth", "10Gbit/s", "--format", "json"])
+        .output()
+        .expect("runs");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let b = &doc["bandwidth"];
+    assert_eq!(b["each_server_own_copy"]["first_deployment"]["bytes"], 147_132_000_000u64);
+    assert_eq!(b["shared_cache"]["first_deployment"]["bytes"], 81_596_000_000u64);
+    assert_eq!(b["shared_cache"]["next_deployment"]["bytes"], 0);
+    assert_eq!(b["exact"], true);
+
+    let bad = command(&dir).args(["explain", "fleet.yaml", "--bandwidth", "fast"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("`fast` is not a rate: write e.g. `1Gbit`, `10Gbit/s`, `500Mbps` or `125MB/s`"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// The reference fleet without a lock: every size an estimate, and said so.
+#[test]
+fn explain_bandwidth_of_the_reference_fleet_is_snapshotted() {
+    let o = aimgen(&["explain", "examples/mi300x-fleet.yaml", "--bandwidth", "1Gbit"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Downloads at 1 Gbit/s (sizes: 3 models estimated from parameter counts)\n"), "{out}");
+    snapshot_settings().bind(|| insta::assert_snapshot!("explain-mi300x-fleet-bandwidth", out));
+}

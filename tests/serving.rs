@@ -400,3 +400,52 @@ fn preloaded_tokenizers_under_a_host_folder_are_a_warning() {
     assert!(err.contains("`preload_tokenizers` has no effect with a `host_path` cache"), "{err}");
     assert!(err.contains("bind-mounted host folder hides them"), "{err}");
 }
+
+#[test]
+fn serving_fields_are_checked_with_the_fix() {
+    let spec = |serving: &str| {
+        format!(
+            "version: 1\nname: v\nhost: {{gpu: {{vendor: nvidia, model: H100, count: 8, group_ids: [44]}}}}\n\
+             image: {{base: \"vllm/vllm-openai:v0.33.0\"}}\nserving: {serving}\n\
+             services:\n  a: {{model: meta-llama/Llama-3.1-8B-Instruct}}\n"
+        )
+    };
+    for (serving, want) in [
+        ("{api_key_env: \"my key\"}", "`my key` is not an environment variable name"),
+        ("{api_key_env: HF_TOKEN}", "`HF_TOKEN` is the Hub's variable, not an API key for the servers"),
+        ("{restart_attempts: 0}", "would mean \"restart forever\" to Docker (`on-failure:0`)"),
+        ("{log_max_size: 10x}", "`10x` is not a log size"),
+        ("{log_max_files: 0}", "`log_max_files` must be at least 1"),
+        ("{bind: localhost}", "`localhost` is not an IP address"),
+    ] {
+        let err = check_fails("serving-fields", &spec(serving), &[]);
+        assert!(err.contains(want), "{serving}: {err}");
+        // Every one also carries the NVIDIA group_ids warning, located.
+        assert!(err.contains("`group_ids` has no effect on an NVIDIA host"), "{err}");
+    }
+}
+
+#[test]
+fn an_exposed_key_on_a_vllm_with_the_host_header_bypass_is_a_warning() {
+    let spec = |image: &str, bind: &str| {
+        format!(
+            "version: 1\nname: g\nhost: {{gpu: {{vendor: nvidia, model: H100, count: 8}}}}\nimage: {{base: \"{image}\"}}\n\
+             serving: {{api_key_env: K, bind: \"{bind}\"}}\nservices:\n  chat: {{model: meta-llama/Llama-3.1-8B-Instruct}}\n"
+        )
+    };
+    let dir = scratch("ghsa");
+    let old = write(&dir, "old.yaml", &spec("vllm/vllm-openai:v0.11.0", "0.0.0.0"));
+    let o = aimgen(&["check", &old]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("vLLM 0.11.0's API-key check can be bypassed") && err.contains("GHSA-94f4-hr76-p5j6"),
+        "{err}"
+    );
+    assert!(err.contains("use a vLLM 0.22.0 or newer image"), "{err}");
+    for (image, bind) in [("vllm/vllm-openai:v0.33.0", "0.0.0.0"), ("vllm/vllm-openai:v0.11.0", "127.0.0.1")] {
+        let p = write(&dir, "ok.yaml", &spec(image, bind));
+        let o = aimgen(&["check", &p]);
+        assert!(!stderr(&o).contains("GHSA"), "{image} {bind}: {}", stderr(&o));
+    }
+}

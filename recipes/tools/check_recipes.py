@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Check the built-in recipe library and engine catalogues (recipes/).
+"""Check the built-in recipe library and the engine catalogues (recipes/).
 
-    python3 recipes/tools/check_recipes.py [-v] [RECIPES_DIR]
+    python3 recipes/tools/check_recipes.py [-v] [--versions FILE] [RECIPES_DIR]
 
-Needs only PyYAML. Checks what aimgen's loader checks (shape, flag names and value
-types against the engine catalogues, owned flags, denied variables) plus what a data
-author can get wrong: ids, precision flags, context ≤ the model's, weights fit, and
-that built-in recipes only use flags the older engine releases in compat/ accept too.
+Needs only PyYAML. Checks what aimgen's loader checks (shape, flag names, value types,
+choices and ranges against the engine catalogues, owned flags, denied variables) plus what
+a data author can get wrong: ids, precision flags, context ≤ the model's, weights fit.
+
+Every recipe is checked against the catalogue of every engine version its `engines:`
+constraint admits (`engines: {sglang: ">=0.4.7"}`; no constraint = every catalogued
+version): a problem on any admitted version is a problem. `--versions FILE` writes, per
+recipe, the exact set of catalogued versions that accept it and why each other version
+does not: the evidence to set the constraints from.
 Exits 1 and lists every problem; prints a summary line otherwise.
 """
 
@@ -36,11 +41,14 @@ BYTES = {"bf16": 2, "fp16": 2, "fp8": 1}
 FILE_KEYS = {"models", "recipes"}
 MODEL_KEYS = {"id", "params_b", "context_length", "description"}
 MODEL_REQUIRED = {"id", "params_b"}
-RECIPE_KEYS = {"id", "description", "models", "engine", "gpu", "gpu_count", "precision",
-               "metric", "type", "manual_only", "args", "env"}
+RECIPE_KEYS = {"id", "description", "models", "engine", "engines", "gpu", "gpu_count",
+               "precision", "metric", "type", "manual_only", "args", "env"}
 RECIPE_REQUIRED = {"id", "engine", "gpu", "precision", "metric", "type"}
-CATALOG_KEYS = {"engine", "source", "flags", "env", "deny_env"}
-FLAG_KEYS = {"name", "type", "choices", "negatable", "owned", "aliases", "help"}
+CATALOG_KEYS = {"engine", "version", "base", "source", "flags", "env", "deny_env",
+                "remove_flags", "remove_env"}
+FLAG_KEYS = {"name", "type", "choices", "negatable", "owned", "aliases", "help", "nargs",
+             "default", "min", "max", "exclusive_min", "exclusive_max", "secret"}
+ENV_KEYS = {"name", "help", "secret"}
 FLAG_TYPES = {"int", "float", "bool", "string", "choice", "json"}
 
 # Flags aimgen sets itself: a catalogue must mark them owned (brief + domain notes §3).
@@ -66,104 +74,202 @@ PRECISION_FLAGS = {
 CONTEXT_FLAG = {"vllm": "max-model-len", "sglang": "context-length"}
 FRACTION_FLAG = {"vllm": "gpu-memory-utilization", "sglang": "mem-fraction-static"}
 
-# Older releases a built-in recipe must also run on (flag lists in tools/compat/).
-COMPAT = {"vllm": ["vllm-0.11.1-flags.txt"], "sglang": ["sglang-0.5.5-flags.txt"]}
-COMPAT_ENV = {"vllm": ["vllm-0.11.1-env.txt"], "sglang": []}
+
+
+# ------------------------------------------------------------------------------------------
+# Engine versions ("0.11.0", "0.4.6.post1") and constraints (">=0.4.7", ">=0.5,<0.6", "0.11.2").
+
+def parse_version(text: str) -> tuple | None:
+    m = re.fullmatch(r"v?(\d+(?:\.\d+)*)(?:\.?post(\d+))?", str(text).strip())
+    if not m:
+        return None
+    nums = [int(x) for x in m.group(1).split(".")]
+    while len(nums) < 3:
+        nums.append(0)
+    return (*nums, int(m.group(2) or 0))
+
+
+def version_req(text: str):
+    """A predicate on parsed versions, or None when `text` does not parse."""
+    tests = []
+    for part in str(text).split(","):
+        m = re.fullmatch(r"\s*(>=|<=|==|=|>|<)?\s*(\S+)\s*", part)
+        if not m:
+            return None
+        op, v = m.group(1) or "==", parse_version(m.group(2))
+        if v is None:
+            return None
+        tests.append((op, v))
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+           "<": lambda a, b: a < b, "==": lambda a, b: a == b, "=": lambda a, b: a == b}
+    return lambda v: all(ops[op](v, want) for op, want in tests)
 
 
 class Checker:
     def __init__(self, root: str):
         self.root = root
         self.problems: list[str] = []
-        self.catalogs: dict[str, dict] = {}
-        self.flag_index: dict[str, dict[str, dict]] = {}
-        self.env_index: dict[str, set[str]] = {}
+        # engine -> version text -> resolved catalogue {"flags": {name: flag}, "index": {name or
+        # alias: flag}, "env": set, "deny": {name: entry}, "source": str}
+        self.catalogs: dict[str, dict[str, dict]] = {}
         self.deny: dict[str, dict] = {}
-        self.compat: dict[str, list[set[str]]] = {}
-        self.compat_env: dict[str, list[set[str]]] = {}
+        # recipe id -> engine, {version: [problems]} (the per-version evidence).
+        self.evidence: dict[str, tuple[str, dict[str, list[str]]]] = {}
 
     def err(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")
 
+    def versions(self, engine: str) -> list[str]:
+        return sorted(self.catalogs.get(engine, {}), key=parse_version)
+
     # ---------------------------------------------------------------- catalogues
     def load_catalogs(self) -> None:
         edir = os.path.join(self.root, "engines")
-        for name in sorted(os.listdir(edir)):
-            if not name.endswith(".yaml"):
+        files: dict[tuple[str, str], tuple[str, dict]] = {}
+        for engine_dir in sorted(os.listdir(edir)):
+            sub = os.path.join(edir, engine_dir)
+            if not os.path.isdir(sub):
+                if engine_dir.endswith(".yaml"):
+                    self.err(f"recipes/engines/{engine_dir}",
+                             "catalogues live in recipes/engines/<engine>/<version>.yaml")
                 continue
-            path = os.path.join(edir, name)
-            where = os.path.relpath(path, os.path.dirname(self.root))
-            try:
-                data = yaml.safe_load(open(path, encoding="utf-8"))
-            except yaml.YAMLError as e:
-                self.err(where, f"does not parse: {e}")
+            for name in sorted(os.listdir(sub)):
+                if not name.endswith(".yaml"):
+                    continue
+                where = f"recipes/engines/{engine_dir}/{name}"
+                data = self.load_catalog_file(os.path.join(sub, name), where, engine_dir)
+                if data is not None:
+                    files[(data["engine"], str(data["version"]))] = (where, data)
+        for (engine, version), (where, data) in sorted(files.items()):
+            resolved = self.resolve(engine, version, files, [])
+            if resolved is None:
                 continue
-            if not isinstance(data, dict):
-                self.err(where, "not a mapping")
-                continue
-            for k in set(data) - CATALOG_KEYS:
-                self.err(where, f"unknown key `{k}`")
-            engine = data.get("engine")
-            if engine not in ("vllm", "sglang"):
-                self.err(where, f"engine must be vllm or sglang, not {engine!r}")
-                continue
-            if not data.get("source"):
-                self.err(where, "no `source:` (what the catalogue was derived from)")
-            flags, names = {}, Counter()
-            for i, f in enumerate(data.get("flags") or []):
-                fw = f"{where} flags[{i}]"
-                for k in set(f) - FLAG_KEYS:
-                    self.err(fw, f"unknown key `{k}`")
-                if f.get("type") not in FLAG_TYPES:
-                    self.err(fw, f"type {f.get('type')!r} is not one of {sorted(FLAG_TYPES)}")
-                if f.get("type") == "choice" and not f.get("choices"):
-                    self.err(fw, f"`{f.get('name')}` is a choice without choices")
-                for c in f.get("choices") or []:
-                    if not isinstance(c, str):
-                        self.err(fw, f"choice {c!r} of `{f.get('name')}` must be a string")
-                if f.get("negatable") and f.get("type") != "bool":
-                    self.err(fw, f"`{f.get('name')}` is negatable but not a bool")
-                name = f.get("name", "")
-                if name.startswith("-"):
-                    self.err(fw, f"flag `{name}` written with dashes")
-                names[name] += 1
-                flags[name] = f
-                for a in f.get("aliases") or []:
-                    names[a] += 1
-            for n, c in names.items():
-                if c > 1:
-                    self.err(where, f"flag name or alias `{n}` appears {c} times")
-            index = dict(flags)
-            for f in flags.values():
-                for a in f.get("aliases") or []:
-                    index.setdefault(a, f)
-            owned = {n for n, f in flags.items() if f.get("owned")}
-            for n in sorted(MUST_OWN[engine] - owned):
-                self.err(where, f"`{n}` must be marked owned")
-            env = [e.get("name") for e in data.get("env") or []]
-            for n, c in Counter(env).items():
-                if c > 1:
-                    self.err(where, f"variable `{n}` listed {c} times")
-            deny = {d.get("name"): d for d in data.get("deny_env") or []}
-            for n in sorted(MUST_DENY - set(deny)):
-                self.err(where, f"deny_env lacks `{n}` (domain notes §1)")
-            for n in sorted(set(deny) & set(env)):
-                self.err(where, f"`{n}` is both allowed and denied")
-            self.catalogs[engine] = data
-            self.flag_index[engine] = index
-            self.env_index[engine] = set(env)
-            for n, d in deny.items():
+            self.check_resolved(where, engine, resolved)
+            self.catalogs.setdefault(engine, {})[version] = resolved
+            for n, d in resolved["deny"].items():
                 self.deny.setdefault(n, d)
         for engine in ("vllm", "sglang"):
-            if engine not in self.catalogs:
+            if not self.catalogs.get(engine):
                 self.err("recipes/engines", f"no catalogue for {engine}")
-            self.compat[engine] = [self._names(f) for f in COMPAT[engine]]
-            self.compat_env[engine] = [self._names(f) for f in COMPAT_ENV[engine]]
 
-    def _names(self, fname: str) -> set[str]:
-        path = os.path.join(self.root, "tools", "compat", fname)
-        with open(path, encoding="utf-8") as fh:
-            return {l.strip() for l in fh if l.strip() and not l.startswith("#")}
+    def load_catalog_file(self, path: str, where: str, engine_dir: str) -> dict | None:
+        try:
+            data = yaml.safe_load(open(path, encoding="utf-8"))
+        except yaml.YAMLError as e:
+            self.err(where, f"does not parse: {e}")
+            return None
+        if not isinstance(data, dict):
+            self.err(where, "not a mapping")
+            return None
+        for k in set(data) - CATALOG_KEYS:
+            self.err(where, f"unknown key `{k}`")
+        engine = data.get("engine")
+        if engine not in ("vllm", "sglang") or engine != engine_dir:
+            self.err(where, f"engine {engine!r} must be vllm or sglang and match the folder")
+            return None
+        version = str(data.get("version", ""))
+        if parse_version(version) is None:
+            self.err(where, f"version {version!r} does not parse")
+            return None
+        if os.path.basename(path) != version + ".yaml":
+            self.err(where, f"file name must be {version}.yaml")
+        if not data.get("source"):
+            self.err(where, "no `source:` (what the catalogue was derived from)")
+        if data.get("base") is None and (data.get("remove_flags") or data.get("remove_env")):
+            self.err(where, "remove_flags/remove_env only make sense in a delta (with `base:`)")
+        for i, f in enumerate(data.get("flags") or []):
+            self.check_flag_entry(f"{where} flags[{i}]", f)
+        for i, e in enumerate(data.get("env") or []):
+            for k in set(e) - ENV_KEYS:
+                self.err(f"{where} env[{i}]", f"unknown key `{k}`")
+        return data
+
+    def check_flag_entry(self, fw: str, f: dict) -> None:
+        for k in set(f) - FLAG_KEYS:
+            self.err(fw, f"unknown key `{k}`")
+        if f.get("type") not in FLAG_TYPES:
+            self.err(fw, f"type {f.get('type')!r} is not one of {sorted(FLAG_TYPES)}")
+        if f.get("type") == "choice" and not f.get("choices"):
+            self.err(fw, f"`{f.get('name')}` is a choice without choices")
+        for c in f.get("choices") or []:
+            if not isinstance(c, str):
+                self.err(fw, f"choice {c!r} of `{f.get('name')}` must be a string")
+        if f.get("negatable") and f.get("type") != "bool":
+            self.err(fw, f"`{f.get('name')}` is negatable but not a bool")
+        if str(f.get("name", "")).startswith("-"):
+            self.err(fw, f"flag `{f.get('name')}` written with dashes")
+        nargs = f.get("nargs")
+        if nargs is not None and not (nargs in ("?", "*", "+") or str(nargs).isdigit()):
+            self.err(fw, f"nargs {nargs!r} is not ?, *, + or a count")
+        for k in ("min", "max"):
+            v = f.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                self.err(fw, f"{k} must be a number")
+        for k in ("exclusive_min", "exclusive_max"):
+            if f.get(k) and f.get(k.split("_")[1]) is None:
+                self.err(fw, f"{k} without {k.split('_')[1]}")
+
+    def resolve(self, engine: str, version: str, files: dict, chain: list) -> dict | None:
+        where, data = files[(engine, version)]
+        if version in chain:
+            self.err(where, "cycle of `base:` versions: " + " -> ".join(chain + [version]))
+            return None
+        base_version = data.get("base")
+        if base_version is not None:
+            if (engine, str(base_version)) not in files:
+                self.err(where, f"base {base_version} has no catalogue")
+                return None
+            base = self.resolve(engine, str(base_version), files, chain + [version])
+            if base is None:
+                return None
+            flags = dict(base["flags"])
+            env = dict(base["env_entries"])
+            deny = dict(base["deny"])
+            for n in data.get("remove_flags") or []:
+                if flags.pop(n, None) is None:
+                    self.err(where, f"remove_flags: `{n}` is not a flag of {base_version}")
+            for n in data.get("remove_env") or []:
+                if env.pop(n, None) is None:
+                    self.err(where, f"remove_env: `{n}` is not a variable of {base_version}")
+        else:
+            flags, env, deny = {}, {}, {}
+        seen = Counter()
+        for f in data.get("flags") or []:
+            seen[f.get("name")] += 1
+            flags[f.get("name")] = f
+        for e in data.get("env") or []:
+            seen["$" + str(e.get("name"))] += 1
+            env[e.get("name")] = e
+        for n, c in seen.items():
+            if c > 1:
+                self.err(where, f"`{n.lstrip('$')}` listed {c} times")
+        for d in data.get("deny_env") or []:
+            deny[d.get("name")] = d
+        index: dict[str, dict] = {}
+        names = Counter()
+        for f in flags.values():
+            names[f["name"]] += 1
+            index[f["name"]] = f
+            for a in f.get("aliases") or []:
+                names[a] += 1
+                index.setdefault(a, f)
+        return {"flags": flags, "index": index, "names": names, "env_entries": env,
+                "env": set(env), "deny": deny, "source": data.get("source", ""),
+                "where": where}
+
+    def check_resolved(self, where: str, engine: str, c: dict) -> None:
+        for n, k in c["names"].items():
+            if k > 1:
+                self.err(where, f"flag name or alias `{n}` appears {k} times")
+        owned = {n for n, f in c["flags"].items() if f.get("owned")}
+        owned |= {a for n in owned for a in c["flags"][n].get("aliases") or []}
+        for n in sorted(MUST_OWN[engine] - owned):
+            self.err(where, f"`{n}` must be marked owned")
+        # A release that reads one of these (vLLM 0.11 reads VLLM_ATTENTION_BACKEND) lists it.
+        for n in sorted(MUST_DENY - set(c["deny"]) - c["env"]):
+            self.err(where, f"deny_env lacks `{n}` (domain notes §1)")
+        for n in sorted(set(c["deny"]) & c["env"]):
+            self.err(where, f"`{n}` is both allowed and denied")
 
     # ---------------------------------------------------------------- values
     @staticmethod
@@ -177,14 +283,16 @@ class Checker:
             return "is a switch: write null or true"
         if isinstance(value, bool) or value is None:
             return f"expected a {t} value, found {value!r}"
+        if isinstance(value, list) and flag.get("nargs") in ("*", "+"):
+            problems = [Checker.value_problem({**flag, "nargs": None}, v) for v in value]
+            return next((p for p in problems if p), None)
         if t == "int":
             if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value)):
-                return None
+                return Checker.range_problem(flag, int(value))
             return f"expected a whole number, found {value!r}"
         if t == "float":
             try:
-                float(value)
-                return None
+                return Checker.range_problem(flag, float(value))
             except (TypeError, ValueError):
                 return f"expected a number, found {value!r}"
         if t == "choice":
@@ -195,6 +303,15 @@ class Checker:
         if t == "json":
             return None if isinstance(value, (dict, list, str, int, float)) else \
                 f"expected JSON, found {value!r}"
+        return None
+
+    @staticmethod
+    def range_problem(flag: dict, v: float) -> str | None:
+        lo, hi = flag.get("min"), flag.get("max")
+        if lo is not None and (v < lo or (flag.get("exclusive_min") and v == lo)):
+            return f"{v} is below its range ({'>' if flag.get('exclusive_min') else '>='} {lo})"
+        if hi is not None and (v > hi or (flag.get("exclusive_max") and v == hi)):
+            return f"{v} is above its range ({'<' if flag.get('exclusive_max') else '<='} {hi})"
         return None
 
     # ---------------------------------------------------------------- recipes
@@ -320,8 +437,19 @@ class Checker:
         if not isinstance(args, dict) or not isinstance(env, dict):
             self.err(where, "args and env must be mappings")
             return
-        self.check_args(where, engine, args)
-        self.check_env(where, engine, env)
+        admits = self.admitted(where, engine, r.get("engines"))
+        per_version: dict[str, list[str]] = {}
+        for version in self.versions(engine):
+            cat = self.catalogs[engine][version]
+            found = self.arg_problems(engine, cat, args) + self.env_problems(engine, cat, env)
+            per_version[version] = found
+            if admits(version):
+                for p in found:
+                    self.err(where, f"{engine} {version}: {p}")
+        self.evidence[rid] = (engine, per_version, r.get("engines"))
+        if not any(admits(v) for v in self.versions(engine)):
+            self.err(where, f"its `engines:` constraint admits no catalogued {engine} version "
+                            f"({', '.join(self.versions(engine))})")
         # Precision is expressed by the engine's own flags.
         for flag, want in PRECISION_FLAGS[engine][prec].items():
             if args.get(flag) != want:
@@ -352,12 +480,28 @@ class Checker:
                     self.err(where, f"{weights:.0f} GB of weights do not fit: "
                                     f"0.8 × {count} × {mem} GB × {frac} = {room:.0f} GB")
 
-    def check_args(self, where: str, engine: str, args: dict) -> None:
-        index = self.flag_index.get(engine, {})
-        other = self.flag_index.get("sglang" if engine == "vllm" else "vllm", {})
+    def admitted(self, where: str, engine: str, engines) -> callable:
+        """Which catalogued versions the recipe's `engines:` constraint admits."""
+        if engines is None:
+            return lambda v: True
+        if not isinstance(engines, dict) or set(engines) - {"vllm", "sglang"}:
+            self.err(where, "engines must map vllm/sglang to a version constraint")
+            return lambda v: True
+        if engine not in engines:
+            self.err(where, f"engines: has no constraint for its own engine {engine}")
+            return lambda v: True
+        req = version_req(engines[engine])
+        if req is None:
+            self.err(where, f"engines.{engine}: {engines[engine]!r} is not a version constraint")
+            return lambda v: True
+        return lambda v: req(parse_version(v))
+
+    def arg_problems(self, engine: str, cat: dict, args: dict) -> list[str]:
+        out = []
+        index = cat["index"]
         for name, value in args.items():
             if not isinstance(name, str) or name.startswith("-"):
-                self.err(where, f"write flags without dashes: `{name}`")
+                out.append(f"write flags without dashes: `{name}`")
                 continue
             flag = index.get(name)
             negated = False
@@ -366,59 +510,113 @@ class Checker:
                 if base is not None and base.get("negatable"):
                     flag, negated = base, True
             if flag is None:
-                hint = " (it is a flag of the other engine)" if name in other else ""
-                self.err(where, f"`--{name}` is not a {engine} flag{hint}")
+                other = "sglang" if engine == "vllm" else "vllm"
+                hint = " (it is a flag of the other engine)" if any(
+                    name in c["index"] for c in self.catalogs.get(other, {}).values()) else ""
+                out.append(f"`--{name}` is not a flag{hint}")
                 continue
             if flag.get("owned"):
-                self.err(where, f"`--{name}` is set by aimgen itself")
+                out.append(f"`--{name}` is set by aimgen itself")
                 continue
             problem = self.value_problem(flag, None if negated else value)
             if problem:
-                self.err(where, f"`--{name}` {problem}")
-            # Built-in recipes must also run on the older releases in compat/.
-            spelled = flag["name"] if not negated else "no-" + flag["name"]
-            if value is False:
-                spelled = "no-" + flag["name"]
-            for i, names in enumerate(self.compat.get(engine, [])):
-                if spelled not in names:
-                    self.err(where, f"`--{spelled}` is not accepted by {COMPAT[engine][i][:-10]}")
+                out.append(f"`--{name}` {problem}")
+        return out
 
-    def check_env(self, where: str, engine: str, env: dict) -> None:
-        known = self.env_index.get(engine, set())
+    def env_problems(self, engine: str, cat: dict, env: dict) -> list[str]:
+        out = []
         for name, value in env.items():
-            if name in self.deny:
-                d = self.deny[name]
-                self.err(where, f"`{name}` must not be used"
-                                + (f"; use {d['instead']}" if d.get("instead") else ""))
+            if name in cat["deny"] or name in self.deny:
+                d = cat["deny"].get(name) or self.deny[name]
+                out.append(f"`{name}` must not be used"
+                           + (f"; use {d['instead']}" if d.get("instead") else ""))
                 continue
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)):
-                self.err(where, f"`{name}` is not a valid variable name")
+                out.append(f"`{name}` is not a valid variable name")
             if not isinstance(value, str):
-                self.err(where, f"`{name}`: write values as strings (\"{value}\")")
-            if name.startswith(OWNED_PREFIXES[engine]) and name not in known:
-                self.err(where, f"`{name}` is not a {engine} variable")
-            for i, names in enumerate(self.compat_env.get(engine, [])):
-                if name.startswith(OWNED_PREFIXES[engine]) and name not in names:
-                    self.err(where, f"`{name}` is not known to {COMPAT_ENV[engine][i][:-8]}")
+                out.append(f"`{name}`: write values as strings (\"{value}\")")
+            if name.startswith(OWNED_PREFIXES[engine]) and name not in cat["env"]:
+                out.append(f"`{name}` is not read by this version")
+        return out
+
+    def write_evidence(self, path: str) -> None:
+        """Per recipe: the catalogued versions whose catalogue accepts it, and why each
+        other version does not."""
+        lines = [
+            "# Per recipe: which catalogued engine versions accept its args/env (their parser",
+            "# catalogues under recipes/engines/), and why the others do not. Written by",
+            "# recipes/tools/check_recipes.py --versions; regenerate after a catalogue changes.",
+            "# accepted = versions whose catalogue accepts it; suggested = the constraint that",
+            "# admits exactly those (when they are a contiguous range of the catalogued ones).",
+            "",
+        ]
+        summary = Counter()
+        for rid in sorted(self.evidence):
+            engine, per_version, current = self.evidence[rid]
+            versions = self.versions(engine)
+            ok = [v for v in versions if not per_version[v]]
+            summary[(engine, tuple(ok))] += 1
+            lines.append(f"{rid}  [{engine}]  accepted: {', '.join(ok) or 'none'}"
+                         f"  suggested: {suggest(versions, ok)}"
+                         + (f"  current: {current}" if current else ""))
+            for v in versions:
+                for p in per_version[v]:
+                    lines.append(f"    {v}: {p}")
+        lines.append("")
+        lines.append("# Summary: recipes per accepted set")
+        for (engine, ok), k in sorted(summary.items()):
+            lines.append(f"# {k:4d}  {engine}: {', '.join(ok) or 'none'}")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
+def suggest(versions: list[str], ok: list[str]) -> str:
+    """The constraint admitting exactly `ok` among `versions`, or `-` when none does."""
+    if not ok:
+        return "-"
+    if ok == versions:
+        return "(none needed)"
+    idx = [versions.index(v) for v in ok]
+    if idx != list(range(idx[0], idx[-1] + 1)):
+        return "- (not a contiguous range)"
+    parts = []
+    if idx[0] > 0:
+        parts.append(f">={ok[0]}")
+    if idx[-1] < len(versions) - 1:
+        parts.append(f"<{versions[idx[-1] + 1]}")
+    return ",".join(parts)
 
 
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
-    positional = [a for a in sys.argv[1:] if not a.startswith("-")]
+    argv = sys.argv[1:]
+    evidence = None
+    if "--versions" in argv:
+        i = argv.index("--versions")
+        if i + 1 >= len(argv):
+            sys.exit("--versions needs a file")
+        evidence = argv[i + 1]
+        del argv[i:i + 2]
+    positional = [a for a in argv if not a.startswith("-")]
     root = positional[0] if positional else os.path.dirname(here)
     c = Checker(root)
     c.load_catalogs()
     n, stats = c.check_recipes()
+    if evidence:
+        c.write_evidence(evidence)
+        print(f"wrote {evidence}")
     if c.problems:
         for p in c.problems:
             print(p)
         print(f"{len(c.problems)} problem(s) in {n} recipes")
         return 1
-    if "-v" in sys.argv or "--verbose" in sys.argv:
+    if "-v" in argv or "--verbose" in argv:
         for (model, engine, gpus), k in sorted(stats.items()):
             print(f"{k:3d}  {model:45s} {engine:7s} {gpus}")
-    nflags = {e: len(c.catalogs[e]["flags"]) for e in c.catalogs}
-    print(f"ok: {n} recipes, catalogues vllm {nflags.get('vllm')} flags / sglang {nflags.get('sglang')} flags")
+    cats = ", ".join(f"{e} {v} ({len(c.catalogs[e][v]['flags'])} flags, "
+                     f"{len(c.catalogs[e][v]['env'])} variables)"
+                     for e in sorted(c.catalogs) for v in c.versions(e))
+    print(f"ok: {n} recipes, each on every catalogued version it admits; catalogues: {cats}")
     return 0
 
 

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use super::report::{color, compile, out, Report};
 use crate::cli::{ExplainArgs, Format};
+use crate::footprint::{Bandwidth, Footprint, Size};
+use crate::hub::human_bytes;
 use crate::plan::ServerPlan;
 use crate::recipe::select::{self, Verdict};
 use crate::resolve::ranges;
@@ -103,7 +105,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let doc = serde_json::json!({"fleet": plan.name, "gpu": plan.gpu, "services": services});
+        let mut doc = serde_json::json!({"fleet": plan.name, "gpu": plan.gpu, "services": services});
+        if let (Some(rate), Some(obj)) = (args.bandwidth, doc.as_object_mut()) {
+            obj.insert("bandwidth".into(), bandwidth_json(&footprint(args, &c), rate));
+        }
         out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -215,8 +220,79 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             text.push_str(&format!("  {} {id}  {}\n", paint("2", "·"), paint("2", &reason)));
         }
     }
+    if let Some(rate) = args.bandwidth {
+        text.push('\n');
+        text.push_str(&bandwidth_table(&footprint(args, &c), rate));
+    }
     out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The fleet's models sized from the lock beside the spec (already checked by `compile`),
+/// else estimated.
+fn footprint(args: &ExplainArgs, c: &crate::compile::Compiled) -> Footprint {
+    let name = args.fleet.display().to_string();
+    let lock = crate::lockfile::read_beside(&args.fleet, &name).ok().flatten().and_then(Result::ok);
+    Footprint::of(&c.spec, &c.library.models, lock.as_ref().map(|l| &l.lock))
+}
+
+/// What `aimgen outdated` would add: it needs the Hub, which `explain` never asks.
+fn pending_update(f: &Footprint) -> &'static str {
+    if f.is_exact() {
+        "needs `aimgen outdated` (it asks the Hub; explain stays offline)"
+    } else {
+        "needs a lock: `aimgen lock`, then `aimgen outdated` (both ask the Hub)"
+    }
+}
+
+/// The reference guide's performance table, for this fleet: download volume and time without a
+/// shared cache (each server its own copy, kept in its container) and with aimgen's.
+fn bandwidth_table(f: &Footprint, rate: Bandwidth) -> String {
+    let approx = if f.is_exact() { "" } else { "~" };
+    let at_least = if f.models.iter().any(|m| m.size.bytes().is_none()) { "≥" } else { "" };
+    let vol = |n: u64| format!("{at_least}{approx}{}", human_bytes(n)).replace("~0 B", "0 B").replace("≥0 B", "0 B");
+    let cell = |n: u64| format!("{:<10} {}", vol(n), rate.time(n));
+    let mut t = format!("Downloads at {rate} (sizes: {})\n", f.provenance());
+    let w = f.models.iter().map(|m| m.repo.len() + m.revision.len() + 1).max().unwrap_or(0);
+    for m in &f.models {
+        let n = m.services.len();
+        t.push_str(&format!(
+            "  {:<w$}  {:<22}  {n} server{} ({})\n",
+            format!("{}@{}", m.repo, m.revision),
+            m.size.human(),
+            if n == 1 { "" } else { "s" },
+            m.services.join(", ")
+        ));
+    }
+    let own = f.per_server_bytes();
+    let shared = f.known_bytes();
+    t.push_str(&format!("\n  {:<17}  {:<28}  {}\n", "", "EACH SERVER ITS OWN COPY", "AIMGEN'S SHARED CACHE"));
+    t.push_str(&format!("  {:<17}  {:<28}  {}\n", "first deployment", cell(own), cell(shared)));
+    t.push_str(&format!("  {:<17}  {:<28}  {}\n", "next deployment", cell(own), cell(0)));
+    t.push_str(&format!("  {:<17}  {}\n", "pending update", pending_update(f)));
+    t.push_str(
+        "  Each server with its own copy keeps it in its container, so re-creating the container\n  downloads it again; aimgen's prefetch downloads each (model, revision) once into the\n  shared cache, and a redeploy finds it there.\n",
+    );
+    t
+}
+
+fn bandwidth_json(f: &Footprint, rate: Bandwidth) -> serde_json::Value {
+    let dl = |n: u64| serde_json::json!({"bytes": n, "seconds": (n as f64 * 8.0 / rate.bits_per_sec).ceil() as u64});
+    serde_json::json!({
+        "bits_per_second": rate.bits_per_sec,
+        "sizes": f.provenance(),
+        "exact": f.is_exact(),
+        "models": f.models.iter().map(|m| serde_json::json!({
+            "repo": m.repo,
+            "revision": m.revision,
+            "services": m.services,
+            "bytes": m.size.bytes(),
+            "size": match m.size { Size::Exact(_) => "exact", Size::Estimate(_) => "estimate", Size::Unknown => "unknown" },
+        })).collect::<Vec<_>>(),
+        "each_server_own_copy": {"first_deployment": dl(f.per_server_bytes()), "next_deployment": dl(f.per_server_bytes())},
+        "shared_cache": {"first_deployment": dl(f.known_bytes()), "next_deployment": dl(0)},
+        "pending_update": pending_update(f),
+    })
 }
 
 #[cfg(test)]

@@ -439,14 +439,10 @@ impl Catalog {
                 );
                 continue;
             }
-            if flag.secret {
-                out.push(
-                    Diagnostic::error(format!(
-                        "`--{bare}` takes a secret, which would be written into committed files"
-                    ))
-                    .at_key(at)
-                    .help("keep secrets out of the spec: give them to the engine where you run `docker compose up`"),
-                );
+            // Credentials (the catalogue's `secret` marks, or names and help saying so): one
+            // place decides and explains, `crate::secrets`.
+            if crate::secrets::flag_is_secret(flag) && crate::secrets::is_literal(value) {
+                out.push(crate::secrets::literal_flag(self, engine, version, &flag.name, at));
                 continue;
             }
             if let Some(problem) = check_value(engine, flag, value) {
@@ -513,12 +509,8 @@ impl Catalog {
                 );
                 continue;
             }
-            if idx.env.get(name).is_some_and(|e| e.secret) {
-                out.push(
-                    Diagnostic::error(format!("`{name}` holds a secret, which would be written into committed files"))
-                        .at_key(at)
-                        .help("keep secrets out of the spec: set it where you run `docker compose up`"),
-                );
+            if crate::secrets::env_is_secret(self, engine, version, name) {
+                out.push(crate::secrets::literal_env(self, engine, version, name, at));
                 continue;
             }
             let prefixed = owned_prefixes(engine).iter().any(|p| name.starts_with(p));
@@ -913,12 +905,17 @@ mod tests {
         let c = two_versions();
         assert_eq!(
             errors(&c, "0.33.0", &[("api-key", Json::from("sk-1"))]),
-            ["`--api-key` takes a secret, which would be written into committed files | keep secrets out of the spec: give them to the engine where you run `docker compose up`"]
+            ["`--api-key` takes a credential: its value would be written in plain text into the generated files | set `api_key_env: NAME` on the service (or `serving.api_key_env`) and export NAME where you run `docker compose up`: the key then reaches the engine by reference"]
         );
         let env: BTreeMap<String, EnvValue> = [("VLLM_KEY".to_string(), EnvValue::String("x".into()))].into();
         let d = c.check_env(Backend::Vllm, &v("0.33.0"), &env, "/env");
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].message, "`VLLM_KEY` holds a secret, which would be written into committed files");
+        // Marked by the catalogue, though its name says nothing.
+        assert!(!crate::secrets::name_is_secret("VLLM_KEY"));
+        assert_eq!(
+            d[0].message,
+            "`VLLM_KEY` holds a credential: its value would be written in plain text into the generated files"
+        );
     }
 
     #[test]

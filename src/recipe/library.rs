@@ -264,8 +264,7 @@ fn check_against_releases(r: &Recipe, catalog: &Catalog, base: &str) -> Vec<Diag
         let found = catalog
             .check_args_in(r.engine, v, &r.args, &format!("{base}/args"), &context)
             .into_iter()
-            .chain(catalog.check_env_in(r.engine, v, &r.env, &format!("{base}/env"), &context))
-            .chain(crate::secrets::check_literals(catalog, r.engine, v, &r.args, &r.env, base));
+            .chain(catalog.check_env_in(r.engine, v, &r.env, &format!("{base}/env"), &context));
         for d in found {
             if seen.insert(d.pointer.clone()) {
                 problems.push(d);
