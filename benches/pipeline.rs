@@ -150,3 +150,37 @@ fn user_recipes_render(b: Bencher, count: usize) {
     b.bench(|| pipeline(divan::black_box(&text), &opts));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A valid one-service fleet plus `n` unknown top-level keys (the issue's "100,000 unknown
+/// keys"): every one is a schema error, pruned before the best-effort second pass. The target
+/// is ≤ 1 s for 100,000 in a release build; removing them one at a time was quadratic (22 s).
+fn unknown_keys(n: usize) -> String {
+    let mut s = fleet(1);
+    for i in 0..n {
+        s.push_str(&format!("unknown-key-{i}: 1\n"));
+    }
+    s
+}
+
+/// The same with `n` unknown engine flags in one service's `args`.
+fn unknown_flags(n: usize) -> String {
+    let mut s = fleet(1).replace("    args:\n      max-model-len: 8192\n", "    args:\n");
+    for i in 0..n {
+        s.push_str(&format!("      unknown-flag-{i}: 1\n"));
+    }
+    s
+}
+
+#[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
+fn unknown_keys_diagnostics(b: Bencher, n: usize) {
+    let text = unknown_keys(n);
+    assert!(!check(&text, &Options::default()));
+    b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
+}
+
+#[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
+fn unknown_flags_diagnostics(b: Bencher, n: usize) {
+    let text = unknown_flags(n);
+    assert!(!check(&text, &Options::default()));
+    b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
+}

@@ -4,8 +4,8 @@
 # Renders every examples/*.yaml with the aimgen binary and checks each output directory with
 # tools that aimgen does not control:
 #   compose-schema         check-jsonschema --builtin-schema vendor.compose-spec (its vendored schema)
-#   compose-schema-pinned  check-jsonschema, draft-07 forced, against ../shared/conformance/compose-spec.json
-#                          (the project's pinned copy), when that file exists beside the repository
+#   compose-schema-pinned  check-jsonschema, draft-07 forced, against schemas/vendor/compose-spec.json
+#                          (the project's pinned copy, sha256 checked first)
 #   compose-config         Compose v2 `config -q` (Debian trixie's build), with HF_TOKEN unset
 #   hadolint               Dockerfile.optimized, failing on warnings
 #   yamllint               the compose file, default rules less document-start and line-length, --strict
@@ -15,6 +15,7 @@
 #   scripts/conformance.sh                 render and check every examples/*.yaml
 #   scripts/conformance.sh --dir DIR ...   check already-rendered output directories (repeatable)
 #   scripts/conformance.sh --install-only  only install the tools into .tools/
+#   scripts/conformance.sh --install-compose  only install Compose v2 (for scripts/engine_truth.sh)
 #
 # Environment:
 #   AIMGEN   path to the aimgen binary; when unset, `cargo build --release` is run (a no-op when
@@ -44,8 +45,8 @@ COMPOSE_SUITE=trixie
 
 COMPOSE_FILE_NAME=docker-compose.cache.yml
 DOCKERFILE_NAME=Dockerfile.optimized
-PINNED_SCHEMA="$ROOT/../shared/conformance/compose-spec.json"
-# shared/conformance/README.md gives this sha256 for the pinned copy.
+PINNED_SCHEMA="$ROOT/schemas/vendor/compose-spec.json"
+# schemas/vendor/README.md gives this sha256 (and the source commit) for the pinned copy.
 PINNED_SCHEMA_SHA256=1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9c3f0e
 
 # hadolint rules switched off, each with its reason. Keep this list empty unless a rule cannot
@@ -79,12 +80,38 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --install-only) INSTALL_ONLY=1; shift ;;
+        --install-compose) mkdir -p "$TOOLS"; install_compose_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
 
 # --- installs -----------------------------------------------------------------------------
+
+# The Debian archive mirror this machine's own apt configuration names (deb822 `URIs:` lines
+# or one-line `deb URI suite` entries), never a written host: the first URI that serves the
+# main archive (not the security archive).
+debian_mirror() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        for uri in $(sed -n 's/^URIs:[[:space:]]*//p' "$f"); do
+            case "$uri" in *security*) continue ;; esac
+            printf '%s\n' "${uri%/}"
+            return 0
+        done
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" \
+            | grep -v security | head -n 1 || true)
+        if [ -n "$uri" ]; then
+            printf '%s\n' "${uri%/}"
+            return 0
+        fi
+    done
+    return 1
+}
 
 install_compose() {
     local dest="$BIN/docker-compose-v2"
@@ -95,7 +122,9 @@ install_compose() {
     local apt="$TOOLS/apt"
     rm -rf "$apt"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/download" "$BIN"
-    printf 'deb http://deb.debian.org/debian %s main\n' "$COMPOSE_SUITE" >"$apt/sources.list"
+    local mirror
+    mirror=$(debian_mirror) || die "no Debian mirror in the machine's apt sources (/etc/apt/sources.list*)"
+    printf 'deb %s %s main\n' "$mirror" "$COMPOSE_SUITE" >"$apt/sources.list"
     # A private apt: its own source list, lists and cache, so the system's apt state and
     # installed packages are left alone. Sandbox::User=root because _apt cannot write here.
     local opts=(
@@ -163,16 +192,11 @@ print_versions() {
         hadolint "$("$HADOLINT" --version 2>&1 | head -n 1)" \
         yamllint "$("$YAMLLINT" --version 2>&1 | head -n 1)" \
         dotenv-linter "$("$DOTENV_LINTER" --version 2>&1 | head -n 1)"
-    if [ -f "$PINNED_SCHEMA" ]; then
-        local sum note
-        sum=$(sha256sum "$PINNED_SCHEMA" | cut -d' ' -f1)
-        if [ "$sum" = "$PINNED_SCHEMA_SHA256" ]; then note="sha256 as pinned"
-        else note="NOTE: sha256 $sum, not the pinned $PINNED_SCHEMA_SHA256"; fi
-        printf '  %-18s %s (%s)\n' pinned-schema \
-            "$(cd "$(dirname "$PINNED_SCHEMA")" && pwd)/compose-spec.json" "$note"
-    else
-        printf '  %-18s %s\n' pinned-schema "absent (no ../shared/conformance beside the repo)"
-    fi
+    local sum
+    sum=$(sha256sum "$PINNED_SCHEMA" | cut -d' ' -f1)
+    [ "$sum" = "$PINNED_SCHEMA_SHA256" ] \
+        || die "$PINNED_SCHEMA has sha256 $sum, not the pinned $PINNED_SCHEMA_SHA256"
+    printf '  %-18s %s (sha256 as pinned)\n' pinned-schema "schemas/vendor/compose-spec.json"
 }
 
 # --- checks -------------------------------------------------------------------------------
@@ -301,11 +325,9 @@ check_dir() {
     run_check "$label" compose-schema "$CHECK_JSONSCHEMA" \
         --builtin-schema vendor.compose-spec "$compose"
     # The pinned copy declares draft-07 without the trailing '#': force Draft7Validator.
-    if [ -f "$PINNED_SCHEMA" ]; then
-        run_check "$label" compose-schema-pinned "$CHECK_JSONSCHEMA" \
-            --validator-class jsonschema.validators:Draft7Validator \
-            --schemafile "$PINNED_SCHEMA" "$compose"
-    fi
+    run_check "$label" compose-schema-pinned "$CHECK_JSONSCHEMA" \
+        --validator-class jsonschema.validators:Draft7Validator \
+        --schemafile "$PINNED_SCHEMA" "$compose"
     check_compose_config "$label" "$dir"
     check_hadolint "$label" "$dir"
     check_yamllint "$label" "$dir"
@@ -331,6 +353,10 @@ resolve_aimgen() {
 # --- main ---------------------------------------------------------------------------------
 
 START=$SECONDS
+if [ "${install_compose_only:-0}" = 1 ]; then
+    install_compose
+    exit 0
+fi
 install_all
 log "tools ready in $((SECONDS - START))s"
 print_versions

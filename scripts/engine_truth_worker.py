@@ -51,6 +51,7 @@ def main() -> int:
         def parse(argv):
             return engine_parsers.parse_vllm(parsers, argv)
     else:
+        sys.argv = ["launch_server.py"]  # argparse's prog, as `python3 -m sglang.launch_server` has it
         engine_parsers.stub_sglang_devices()
         known = sglang_env_names()
         parse = engine_parsers.parse_sglang

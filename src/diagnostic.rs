@@ -143,6 +143,9 @@ impl Diagnostic {
         let gutter = self.line.map(|l| l.to_string().len()).unwrap_or(0).max(1);
         let pad = " ".repeat(gutter);
         if let Some(path) = &self.path {
+            // A file name may hold anything a file system allows; shown escaped, it cannot
+            // move the terminal's cursor or fake another line.
+            let path = crate::render::comment_text(path);
             let loc = match (self.line, self.column) {
                 (Some(l), Some(c)) => format!("{path}:{l}:{c}"),
                 _ => path.clone(),
@@ -196,12 +199,20 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
+    let len = word.chars().count();
     // Ties go to the earlier candidate: callers list the likelier names first.
     candidates
         .into_iter()
         .enumerate()
-        .map(|(i, c)| (levenshtein(&lower, &c.to_lowercase()), i, c))
-        .filter(|(d, _, c)| *d <= (c.chars().count().max(word.chars().count()) / 3).max(1))
+        .filter_map(|(i, c)| {
+            let clen = c.chars().count();
+            let limit = (clen.max(len) / 3).max(1);
+            // The distance is at least the length difference: skip the costly comparison
+            // when that alone is over the limit.
+            (clen.abs_diff(len) <= limit).then(|| (levenshtein(&lower, &c.to_lowercase()), i, c, limit))
+        })
+        .filter(|(d, _, _, limit)| d <= limit)
+        .map(|(d, i, c, _)| (d, i, c))
         .min_by_key(|(d, i, _)| (*d, *i))
         .map(|(_, _, c)| c)
 }

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod recipe;
 pub mod render;
 pub mod resolve;
+pub mod safe_fs;
 pub mod schema;
 pub mod secrets;
 pub mod source;

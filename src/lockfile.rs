@@ -202,7 +202,9 @@ pub fn is_safe_path(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 1024
         && !p.contains('\\')
-        && !p.chars().any(char::is_control)
+        // One printable line: paths reach the Compose file, the prefetch program's argument
+        // and terminals; a U+2028 in a mirror's listing once added a key to the Compose file.
+        && !p.chars().any(crate::render::is_unsafe_char)
         && p.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
@@ -355,21 +357,35 @@ pub fn verify(result: Result<Compiled, Failure>, lock: Option<&Found>) -> Result
     }
 }
 
-/// Writes the lock file atomically (temporary file beside it, then rename), and only when its
-/// content changes. Returns whether it changed.
+/// Writes the lock file atomically and only when its content changes, like `render -o`
+/// writes (see `emit::write`): under the folder's lock, into a new temporary file (`O_EXCL`,
+/// no symbolic link followed, unpredictable name) beside it, synced, then renamed over it.
+/// A lock path that is not a regular file (a symbolic link, a FIFO, …) is refused. Returns
+/// whether it changed.
 pub fn write(path: &Path, text: &str) -> anyhow::Result<bool> {
+    use crate::safe_fs;
     use anyhow::Context as _;
-    use std::io::Write as _;
-    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
-        return Ok(false);
-    }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let _lock = safe_fs::FolderLock::acquire(dir)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
+        Ok(meta) if !meta.file_type().is_file() => {
+            anyhow::bail!("refusing to replace {}: it is {}", path.display(), safe_fs::kind_name(meta.file_type()))
+        }
+        Ok(_) => {
+            let old = safe_fs::read_regular(path, MAX_LOCK_FILE_BYTES, false)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            if old == text.as_bytes() {
+                return Ok(false);
+            }
+        }
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.aimgen-{}.tmp", std::process::id()));
+    let tmp = safe_fs::write_temp(dir, &name, text.as_bytes())
+        .with_context(|| format!("cannot write a temporary file in {}", dir.display()))?;
     let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
         Ok(())
     })();
@@ -378,6 +394,9 @@ pub fn write(path: &Path, text: &str) -> anyhow::Result<bool> {
     }
     result.map(|()| true)
 }
+
+/// Largest existing lock file read back for comparison (the loader's own cap).
+const MAX_LOCK_FILE_BYTES: u64 = crate::load::MAX_INPUT_BYTES as u64;
 
 /// Services by (repo, revision), for commands that work per model.
 pub fn services_by_model(spec: &FleetSpec) -> BTreeMap<(String, String), Vec<String>> {

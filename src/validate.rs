@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::recipe::KNOWN_GPUS;
+use crate::render::{is_unsafe_char, single_line};
 use crate::source::escape_segment;
-use crate::spec::{FleetSpec, Vendor};
+use crate::spec::{EnvValue, FleetSpec, Vendor};
 
 /// Service names aimgen reserves for its helper services.
 pub const RESERVED_PREFIX: &str = "aimgen-";
@@ -21,8 +22,17 @@ const VISIBILITY_VARS: &[&str] = &[
 ];
 
 /// Variables aimgen owns for the cache wiring.
-const CACHE_VARS: &[&str] =
-    &["HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
+const CACHE_VARS: &[&str] = &[
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HF_HUB_OFFLINE",
+    "HF_ENDPOINT",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+    "TRANSFORMERS_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+];
 
 /// The Hub token's names (current and deprecated): secrets, never spec values.
 pub const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
@@ -53,7 +63,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
     check_cache(spec, &mut out);
     check_serving(spec, &mut out);
     for (i, dir) in spec.recipes.iter().enumerate() {
-        if dir.trim().is_empty() || dir.contains('\n') {
+        if dir.trim().is_empty() || single_line(dir).is_err() {
             out.push(Diagnostic::error("recipe folder must be a path").at(format!("/recipes/{i}")));
         }
     }
@@ -133,46 +143,14 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
             out.push(Diagnostic::error("port 0 is not a port").at(format!("{at}/port")));
         }
         if let Some(n) = &svc.served_model_name {
-            if n.is_empty() || n.chars().any(char::is_control) {
+            if n.is_empty() || single_line(n).is_err() {
                 out.push(
                     Diagnostic::error("`served_model_name` must be one line of text")
                         .at(format!("{at}/served_model_name")),
                 );
             }
         }
-        for (k, v) in &svc.env {
-            let kat = format!("{at}/env/{}", escape_segment(k));
-            if VISIBILITY_VARS.contains(&k.as_str()) {
-                out.push(
-                    Diagnostic::error(format!("`{k}` is set by aimgen from `gpus`"))
-                        .at_key(kat)
-                        .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
-                );
-            } else if TOKEN_VARS.contains(&k.as_str()) {
-                // aimgen does not set the token: it passes the caller's `HF_TOKEN` through, so
-                // the message is about where a secret belongs, not about who sets it.
-                out.push(
-                    Diagnostic::error(format!("`{k}` is a secret: it would be written into committed files"))
-                        .at_key(kat)
-                        .help("export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download"),
-                );
-            } else if CACHE_VARS.contains(&k.as_str()) {
-                out.push(
-                    Diagnostic::error(format!("`{k}` is set by aimgen"))
-                        .at_key(kat)
-                        .help("aimgen wires the cache itself; set `cache:` instead"),
-                );
-            } else {
-                let text = v.as_text();
-                if text.contains('\n') || text.contains('\r') || text.contains('\0') || text.contains('\'') {
-                    out.push(
-                        Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file"))
-                            .at(kat)
-                            .help("values may not contain line breaks or `'`"),
-                    );
-                }
-            }
-        }
+        out.extend(check_env(&svc.env, &format!("{at}/env")));
         check_exposure(spec, name, svc, &at, &mut out);
         for (k, v) in &svc.args {
             if let Some(s) = v.as_str() {
@@ -182,6 +160,55 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                             .at(format!("{at}/args/{}", escape_segment(k))),
                     );
                 }
+            }
+        }
+    }
+    out
+}
+
+/// Checks the variables a service (`/services/<name>/env`) or a recipe (`/recipes/<i>/env`)
+/// sets, at `base`: neither may set what aimgen owns (GPU visibility, the cache wiring, the
+/// token, offline mode), and every value must be one printable line without `'`, which is
+/// what an env file holds exactly (see `render::envfile`).
+pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (k, v) in env {
+        let kat = format!("{base}/{}", escape_segment(k));
+        if VISIBILITY_VARS.contains(&k.as_str()) {
+            out.push(
+                Diagnostic::error(format!("`{k}` is set by aimgen from `gpus`"))
+                    .at_key(kat)
+                    .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
+            );
+        } else if TOKEN_VARS.contains(&k.as_str()) {
+            // aimgen does not set the token: it passes the caller's `HF_TOKEN` through, so
+            // the message is about where a secret belongs, not about who sets it.
+            out.push(
+                Diagnostic::error(format!("`{k}` is a secret: it would be written into committed files"))
+                    .at_key(kat)
+                    .help(
+                    "export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download",
+                ),
+            );
+        } else if CACHE_VARS.contains(&k.as_str()) {
+            out.push(
+                Diagnostic::error(format!("`{k}` is set by aimgen"))
+                    .at_key(kat)
+                    .help("aimgen wires the cache itself; set `cache:` in the fleet spec instead"),
+            );
+        } else {
+            let text = v.as_text();
+            let problem = match single_line(&text) {
+                Err(e) => Some(e),
+                Ok(()) if text.contains('\'') => Some("`'` cannot be written into an env file".to_string()),
+                Ok(()) => None,
+            };
+            if let Some(problem) = problem {
+                out.push(
+                    Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file: {problem}"))
+                        .at(kat)
+                        .help("values must be one line of printable text without `'`"),
+                );
             }
         }
     }
@@ -310,8 +337,8 @@ fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     }
     for (i, p) in image.pip.iter().enumerate() {
         let at = format!("/image/pip/{i}");
-        if p.trim().is_empty() || p.chars().any(char::is_control) {
-            out.push(Diagnostic::error("a pip requirement must be one line of text").at(at));
+        if p.trim().is_empty() || single_line(p).is_err() {
+            out.push(Diagnostic::error("a pip requirement must be one line of printable text").at(at));
         } else if p.starts_with('-') {
             out.push(
                 Diagnostic::error(format!("`{p}` is a pip option, not a requirement"))
@@ -494,7 +521,7 @@ fn check_abs_path(p: &str, at: &str, what: &str, out: &mut Vec<Diagnostic>) {
                 .at(at)
                 .help(format!("e.g. `/{}`", p.trim_start_matches("./"))),
         );
-    } else if p.chars().any(|c| c.is_control() || c == ':' || c == '$') || p.split('/').any(|s| s == "..") {
+    } else if p.chars().any(|c| is_unsafe_char(c) || c == ':' || c == '$') || p.split('/').any(|s| s == "..") {
         out.push(
             Diagnostic::error(format!("`{}` cannot be used as a mount path", p.escape_debug()))
                 .at(at)

@@ -146,13 +146,13 @@ fn check_paths_have_no_doubled_slash() {
     write(&dir, "fleet.yaml", &spec);
     let o = command(&dir).args(["render", "fleet.yaml", "-o", "deploy/"]).output().expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::remove_file(dir.join("deploy/env/llama.env")).expect("remove");
+    std::fs::remove_file(dir.join("deploy/env/services/llama.env")).expect("remove");
     let o = command(&dir).args(["render", "fleet.yaml", "-o", "deploy/", "--check"]).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
     // After any warnings about the spec itself (the example's image release).
     let err = stderr(&o);
     assert!(
-        err.ends_with("missing: deploy/env/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"),
+        err.ends_with("missing: deploy/env/services/llama.env\nerror: deploy/ is out of date with fleet.yaml; regenerate it with:\n    aimgen render fleet.yaml -o deploy/\n"),
         "{err}"
     );
     assert!(!err.contains("//"), "{err}");

@@ -292,7 +292,7 @@ fn servers_carry_production_container_settings() {
         assert_eq!(v["ulimits"]["memlock"].as_i64(), Some(-1), "{s}");
         assert_eq!(v["ulimits"]["stack"].as_i64(), Some(67_108_864), "{s}");
     }
-    let env = |s: &str| std::fs::read_to_string(dir.join(format!("env/{s}.env"))).expect("env file");
+    let env = |s: &str| std::fs::read_to_string(dir.join(format!("env/services/{s}.env"))).expect("env file");
     let chat = env("chat");
     for line in [
         "VLLM_NO_USAGE_STATS=1",
@@ -322,7 +322,7 @@ fn servers_carry_production_container_settings() {
         )
         .replace("bind: 0.0.0.0}", "bind: 0.0.0.0, args: {shutdown-timeout: 30}}");
     let (dir2, doc2, _) = render_dir("settings-opt", &spec);
-    let chat = std::fs::read_to_string(dir2.join("env/chat.env")).expect("env");
+    let chat = std::fs::read_to_string(dir2.join("env/services/chat.env")).expect("env");
     assert!(!chat.contains("VLLM_NO_USAGE_STATS") && !chat.contains("DO_NOT_TRACK"), "{chat}");
     let v = svc(&doc2, "chat");
     assert_eq!(v["restart"].as_str(), Some("on-failure:7"));
@@ -353,7 +353,7 @@ fn amd_servers_get_numeric_groups_and_only_their_render_nodes() {
     assert_eq!(strings(&svc(&doc, "b")["devices"]), ["/dev/kfd", "/dev/dri/renderD136", "/dev/dri/renderD144"]);
     assert_eq!(strings(&svc(&doc, "a")["group_add"]), ["44", "992"]);
     assert!(svc(&doc, "a")["ulimits"].is_null(), "ulimits are NVIDIA's guidance");
-    let a = std::fs::read_to_string(dir.join("env/a.env")).expect("env");
+    let a = std::fs::read_to_string(dir.join("env/services/a.env")).expect("env");
     // The runtime renumbers the visible GPUs from 0: no host indices.
     assert!(!svc(&doc, "a")["environment"].as_mapping().is_some_and(|m| m.keys().any(|k| k == "ROCR_VISIBLE_DEVICES")));
     for line in [

@@ -166,13 +166,22 @@ def _run(fn, *args):
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             return fn(*args)
     except SystemExit as e:
-        text = err.getvalue().strip().splitlines()
-        msg = text[-1] if text else f"exit {e.code}"
-        raise Rejected(msg) from None
+        raise Rejected(argparse_message(err.getvalue(), e.code)) from None
     except Rejected:
         raise
     except Exception as e:  # the engine's own validation (ValueError, AssertionError, …)
         raise Rejected(f"{type(e).__name__}: {e}") from None
+
+
+def argparse_message(stderr: str, code) -> str:
+    """argparse's `prog: error: …` (which may span lines when an argument does), on one
+    line and at most 400 characters; the usage text before it is dropped."""
+    lines = stderr.strip().splitlines()
+    start = max((i for i, l in enumerate(lines) if ": error: " in l), default=None)
+    if start is None:
+        return lines[-1] if lines else f"exit {code}"
+    msg = " ".join(l.strip() for l in lines[start:])
+    return msg if len(msg) <= 400 else msg[:397] + "…"
 
 
 def parse_vllm(parsers: dict, argv: list[str]) -> str:

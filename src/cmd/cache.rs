@@ -159,7 +159,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
     for r in hub.repos() {
         if !used_repos.contains(r.repo.as_str()) {
             unused.push(Unused {
-                command: format!("hf cache rm{rm_dir} model/{}", r.repo),
+                command: format!("hf cache rm{rm_dir} {}", shell_word(&format!("model/{}", r.repo))),
                 model: r.repo,
                 sha: None,
                 bytes: r.bytes,
@@ -180,7 +180,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
                 sha: Some(sha.clone()),
                 bytes: freed.values().sum(),
                 bytes_needed: Some(needed),
-                command: format!("hf cache rm{rm_dir} {sha}"),
+                command: format!("hf cache rm{rm_dir} {}", shell_word(sha)),
             });
         }
     }
@@ -368,5 +368,15 @@ fn fleet_volume(spec: &crate::spec::FleetSpec) -> Option<String> {
     match c.host_path {
         Some(_) => None,
         None => Some(c.volume.unwrap_or_else(|| format!("{}-model-cache", spec.name))),
+    }
+}
+
+/// A shell word for a suggested command: as it is when it holds only characters no shell
+/// treats specially, else single-quoted, so pasting the command runs exactly `hf cache rm`.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c)) {
+        s.to_string()
+    } else {
+        shell_quote(s)
     }
 }

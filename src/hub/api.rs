@@ -1,7 +1,12 @@
 //! Asking the Hub (or a mirror) what a revision is: its commit and its files with sizes and
-//! blob ids. The revision lookup goes through hf-hub's `ApiBuilder` (the same client the
-//! ecosystem's Rust tools use); the tree listing, which hf-hub 0.4 lacks, is requested here,
-//! page by page along the `Link: rel="next"` header.
+//! blob ids, with ureq: `GET /api/models/{repo}/revision/{rev}`, then the tree listing page by
+//! page along the `Link: rel="next"` header.
+//!
+//! A mirror is not a trusted party. Redirects are followed here, not by the HTTP client, and
+//! the token goes only to the endpoint's exact origin (scheme, host and port): hf-hub's own
+//! revision request kept it on a redirect to another port of the same host, so aimgen no
+//! longer sends that request through hf-hub. What a server says (error headers, listings) is
+//! checked before use and cleaned (control characters, the token) before it is printed.
 //!
 //! Every request has a time-out and is retried on time-outs, dropped connections, 429 and 5xx;
 //! 4xx answers are final and explained (gated, missing repo, missing revision). Errors name the
@@ -10,8 +15,6 @@
 use std::io::Read as _;
 use std::time::Duration;
 
-use hf_hub::api::sync::{Api, ApiBuilder};
-use hf_hub::{Repo, RepoType};
 use serde::Deserialize;
 
 use crate::lockfile::is_safe_path;
@@ -21,6 +24,10 @@ use crate::validate::is_sha;
 const MAX_BODY: u64 = 64 << 20;
 /// Pages followed at most: a broken `Link` header must not loop forever.
 const MAX_PAGES: usize = 10_000;
+/// Files one revision may list (the largest Hub repos hold a few thousand).
+pub const MAX_FILES: usize = 100_000;
+/// Redirects followed per request.
+const MAX_REDIRECTS: usize = 5;
 
 /// How to reach the Hub.
 #[derive(Debug, Clone)]
@@ -160,7 +167,6 @@ impl std::error::Error for HubError {}
 /// A Hub client.
 pub struct Client {
     config: Config,
-    api: Api,
     agent: ureq::Agent,
 }
 
@@ -193,19 +199,54 @@ struct Lfs {
 impl Client {
     /// Builds the client; nothing is sent yet.
     pub fn new(config: Config) -> anyhow::Result<Client> {
-        let api = ApiBuilder::from_env()
-            .with_endpoint(config.endpoint.clone())
-            .with_token(config.token.clone())
-            .with_progress(false)
-            .with_user_agent("aimgen", env!("CARGO_PKG_VERSION"))
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up the Hub client: {e}"))?;
         let agent = ureq::AgentBuilder::new()
             .try_proxy_from_env(true)
             .timeout(config.timeout)
+            // Redirects are followed by `get`, which decides where the token may go.
+            .redirects(0)
             .user_agent(concat!("aimgen/", env!("CARGO_PKG_VERSION")))
             .build();
-        Ok(Client { config, api, agent })
+        Ok(Client { config, agent })
+    }
+
+    /// `GET url`, following up to `MAX_REDIRECTS` redirects itself; the token is sent only
+    /// while the URL is on the endpoint's origin (scheme, host and port).
+    fn get(&self, url: &str) -> Result<ureq::Response, ureq::Error> {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut r = self.agent.get(&url);
+            if let Some(t) = self.config.token.as_ref().filter(|_| origin(&url) == origin(&self.config.endpoint)) {
+                r = r.set("Authorization", &format!("Bearer {t}"));
+            }
+            let resp = r.call()?;
+            if !(300..400).contains(&resp.status()) {
+                return Ok(resp);
+            }
+            let Some(location) = resp.header("location") else { return Ok(resp) };
+            url = absolute(&url, location);
+        }
+        Err(ureq::Error::Status(310, ureq::Response::new(310, "Too Many Redirects", "")?))
+    }
+
+    /// Server text made safe to print: the token (if the server echoes it) replaced, control
+    /// characters and other unsafe ones shown escaped, and at most 200 characters.
+    fn clean(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        if let Some(token) = self.config.token.as_deref().filter(|t| !t.is_empty()) {
+            t = t.replace(token, "<HF_TOKEN>");
+        }
+        let shown: String = t.chars().take(200).collect();
+        crate::render::comment_text(shown.trim())
+    }
+
+    /// The error kind with its server-provided text cleaned.
+    fn cleaned(&self, kind: ErrorKind) -> ErrorKind {
+        match kind {
+            ErrorKind::Unreachable(m) => ErrorKind::Unreachable(self.clean(&m)),
+            ErrorKind::Status(c, m) => ErrorKind::Status(c, self.clean(&m)),
+            ErrorKind::BadResponse(m) => ErrorKind::BadResponse(self.clean(&m)),
+            other => other,
+        }
     }
 
     /// The endpoint asked.
@@ -223,12 +264,11 @@ impl Client {
         let rev = encode(revision);
         let request = format!("GET /api/models/{repo}/revision/{rev}");
         let err = |kind| HubError { repo: repo.into(), revision: revision.into(), request: request.clone(), kind };
-        // hf-hub only escapes `/` in revisions; hand it one already escaped.
-        let api_repo = self.api.repo(Repo::with_revision(repo.to_string(), RepoType::Model, rev.clone()));
-        let resp = self.send(|| api_repo.info_request().timeout(self.config.timeout).call()).map_err(err)?;
-        let body: RevisionBody = read_json(resp).map_err(|m| err(ErrorKind::BadResponse(m)))?;
+        let url = format!("{}/api/models/{repo}/revision/{rev}", self.config.endpoint);
+        let resp = self.send(|| self.get(&url)).map_err(|k| err(self.cleaned(k)))?;
+        let body: RevisionBody = read_json(resp).map_err(|m| err(self.cleaned(ErrorKind::BadResponse(m))))?;
         if !is_sha(&body.sha) {
-            return Err(err(ErrorKind::BadResponse(format!("`{}` is not a commit sha", body.sha.escape_debug()))));
+            return Err(err(self.cleaned(ErrorKind::BadResponse(format!("`{}` is not a commit sha", body.sha)))));
         }
         let gated = !matches!(body.gated, serde_json::Value::Null | serde_json::Value::Bool(false));
         Ok(Revision { sha: body.sha, gated })
@@ -247,6 +287,7 @@ impl Client {
         let mut url = first;
         let mut files = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut paths = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let request = format!("GET {}", path_of(&url));
             let err = |kind| HubError { repo: repo.into(), revision: revision.into(), request: request.clone(), kind };
@@ -255,31 +296,31 @@ impl Client {
                     "the next-page link points back to a page already read".into(),
                 )));
             }
-            let resp = self
-                .send(|| {
-                    let mut r = self.agent.get(&url);
-                    if let Some(t) = &self.config.token {
-                        r = r.set("Authorization", &format!("Bearer {t}"));
-                    }
-                    r.call()
-                })
-                .map_err(err)?;
+            let bad = |m: String| err(self.cleaned(ErrorKind::BadResponse(m)));
+            let resp = self.send(|| self.get(&url)).map_err(|k| err(self.cleaned(k)))?;
             let next = resp.header("link").and_then(next_link);
-            let entries: Vec<TreeEntry> = read_json(resp).map_err(|m| err(ErrorKind::BadResponse(m)))?;
+            let entries: Vec<TreeEntry> = read_json(resp).map_err(bad)?;
             for e in entries.into_iter().filter(|e| e.kind == "file") {
+                // Checked before anything else reads it: the path is shown in messages below.
+                if !is_safe_path(&e.path) {
+                    return Err(bad(format!("unsafe file path {:?}", e.path)));
+                }
                 let (blob, size) = match (e.lfs, e.oid, e.size) {
                     (Some(lfs), _, _) => (lfs.oid, lfs.size),
                     (None, Some(oid), Some(size)) => (oid, size),
-                    _ => return Err(err(ErrorKind::BadResponse(format!("`{}` has no oid or size", e.path)))),
+                    _ => return Err(bad(format!("`{}` has no oid or size", e.path))),
                 };
-                if !is_safe_path(&e.path) {
-                    return Err(err(ErrorKind::BadResponse(format!("unsafe file path {:?}", e.path))));
-                }
                 if size > crate::lockfile::MAX_FILE_SIZE {
-                    return Err(err(ErrorKind::BadResponse(format!("`{}` claims {size} bytes", e.path))));
+                    return Err(bad(format!("`{}` claims {size} bytes", e.path)));
                 }
                 if !is_blob_id(&blob) {
-                    return Err(err(ErrorKind::BadResponse(format!("`{}` has a malformed blob id", e.path))));
+                    return Err(bad(format!("`{}` has a malformed blob id", e.path)));
+                }
+                if !paths.insert(e.path.clone()) {
+                    return Err(bad(format!("the listing names `{}` twice", e.path)));
+                }
+                if files.len() >= MAX_FILES {
+                    return Err(bad(format!("the revision lists more than {MAX_FILES} files")));
                 }
                 files.push(RemoteFile { path: e.path, size, blob: blob.to_ascii_lowercase() });
             }
@@ -308,10 +349,8 @@ impl Client {
 
     /// A next-page URL made absolute, if it stays on the endpoint's scheme, host and port.
     fn same_origin(&self, link: &str) -> Option<String> {
-        if link.starts_with('/') {
-            return Some(format!("{}{link}", origin(&self.config.endpoint)));
-        }
-        (origin(link) == origin(&self.config.endpoint)).then(|| link.to_string())
+        let url = absolute(&self.config.endpoint, link);
+        (origin(&url) == origin(&self.config.endpoint)).then_some(url)
     }
 
     /// Sends with retries: time-outs, dropped connections, 429 and 5xx are retried after
@@ -402,20 +441,49 @@ pub fn next_link(header: &str) -> Option<String> {
     None
 }
 
-/// `scheme://host[:port]` of a URL.
-fn origin(url: &str) -> &str {
+/// `location` (absolute, or relative to `base`'s origin) as an absolute URL.
+fn absolute(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        location.to_string()
+    } else if location.starts_with('/') {
+        format!("{}{location}", origin(base))
+    } else {
+        let dir = base.rsplit_once('/').map_or(base, |(d, _)| d);
+        format!("{dir}/{location}")
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lowercased scheme and host, with the default port made
+/// explicit, so `HTTP://Host` and `http://host:80` are one origin.
+fn origin(url: &str) -> String {
     let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let end = url[after_scheme..].find('/').map(|i| after_scheme + i).unwrap_or(url.len());
-    &url[..end]
+    let end = url[after_scheme..].find(['/', '?', '#']).map(|i| after_scheme + i).unwrap_or(url.len());
+    let scheme = url[..after_scheme].to_ascii_lowercase();
+    let authority = url[after_scheme..end].to_ascii_lowercase();
+    // userinfo would make `http://endpoint@evil` look like the endpoint.
+    let host_port = authority.rsplit_once('@').map_or(authority.as_str(), |(_, h)| h).to_string();
+    let has_port =
+        host_port.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !host_port.ends_with(']');
+    let port = match scheme.as_str() {
+        _ if has_port => "",
+        "http://" => ":80",
+        "https://" => ":443",
+        _ => "",
+    };
+    if authority.contains('@') {
+        // Never the endpoint's origin: the endpoint itself may not carry credentials.
+        return format!("{scheme}@{host_port}{port}");
+    }
+    format!("{scheme}{host_port}{port}")
 }
 
 /// The path and query of a URL, for messages.
 fn path_of(url: &str) -> &str {
-    let o = origin(url).len();
-    if o >= url.len() {
-        "/"
-    } else {
-        &url[o..]
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[after_scheme + i..],
+        None => "/",
     }
 }
 
@@ -450,6 +518,11 @@ mod tests {
         assert_eq!(next_link("<https://h/p>; rel=\"prev\""), None);
         assert_eq!(next_link("garbage"), None);
         assert_eq!(origin("http://127.0.0.1:8080/api/x"), "http://127.0.0.1:8080");
+        assert_eq!(origin("HTTP://Hub.Example/api"), origin("http://hub.example:80/x"));
+        assert_ne!(origin("http://hub.example@evil.example/"), origin("http://hub.example/"));
+        assert_ne!(origin("http://127.0.0.1:8080/"), origin("http://127.0.0.1:8081/"));
+        assert_eq!(absolute("http://h:1/a/b", "/c"), "http://h:1/c");
+        assert_eq!(absolute("http://h:1/a/b", "http://x/c"), "http://x/c");
         assert_eq!(path_of("http://127.0.0.1:8080/api/x?y=1"), "/api/x?y=1");
         assert_eq!(encode("refs/pr/1"), "refs%2Fpr%2F1");
     }

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use crate::lockfile::{is_safe_path, LockedModel};
 use crate::validate::is_sha;
 
+/// Longest ref file read: a sha and a newline, with room to spare.
+const MAX_REF_BYTES: u64 = 256;
+
 /// A hub cache folder (what `HF_HUB_CACHE` points at).
 #[derive(Debug, Clone)]
 pub struct HubCache {
@@ -152,27 +155,67 @@ impl HubCache {
         if !crate::validate::is_revision(revision) {
             return None;
         }
-        let text = fs::read_to_string(self.repo_dir(repo).join("refs").join(revision)).ok()?;
+        // A ref is 40 hex digits and a newline: read at most a little more, only from a
+        // regular file (a FIFO or a link to a device is not a ref).
+        let bytes =
+            crate::safe_fs::read_regular(&self.repo_dir(repo).join("refs").join(revision), MAX_REF_BYTES, false)
+                .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let sha = text.trim();
         is_sha(sha).then(|| sha.to_string())
     }
 
-    /// Size of `blobs/<blob>` when it is a complete file (an interrupted download leaves
-    /// `<blob>.incomplete`, which is not it).
+    /// Size of `blobs/<blob>` when it is a complete regular file (an interrupted download
+    /// leaves `<blob>.incomplete`, which is not it; a link is not followed).
     fn blob_size(&self, repo: &str, blob: &str) -> Option<u64> {
         if blob.is_empty() || !blob.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        fs::metadata(self.repo_dir(repo).join("blobs").join(blob)).ok().filter(|m| m.is_file()).map(|m| m.len())
+        fs::symlink_metadata(self.repo_dir(repo).join("blobs").join(blob)).ok().filter(|m| m.is_file()).map(|m| m.len())
     }
 
-    /// Size of `snapshots/<sha>/<path>`, following its link, when it resolves to a file.
+    /// Size of `snapshots/<sha>/<path>` when it is a regular file, or a link to a blob of the
+    /// same repo (`../../blobs/<etag>`, resolved lexically); a link anywhere else (say
+    /// `/etc/passwd`) is not a cached file.
     fn snapshot_file(&self, repo: &str, sha: &str, path: &str) -> Option<u64> {
         if !is_sha(sha) || !is_safe_path(path) {
             return None;
         }
         let p = self.repo_dir(repo).join("snapshots").join(sha).join(path);
-        fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len())
+        self.entry_size(repo, &p)
+    }
+
+    /// What a snapshot entry holds (see `snapshot_file`).
+    fn entry_size(&self, repo: &str, p: &Path) -> Option<u64> {
+        let meta = fs::symlink_metadata(p).ok()?;
+        if meta.is_file() {
+            return Some(meta.len());
+        }
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+        let blob = self.link_blob(repo, p)?;
+        self.blob_size(repo, &blob)
+    }
+
+    /// The blob a snapshot link points to, when it points into this repo's `blobs/`.
+    fn link_blob(&self, repo: &str, link: &Path) -> Option<String> {
+        let target = fs::read_link(link).ok()?;
+        let joined = if target.is_absolute() { target } else { link.parent()?.join(target) };
+        let mut parts: Vec<std::path::Component> = Vec::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    parts.pop()?;
+                }
+                std::path::Component::CurDir => {}
+                c => parts.push(c),
+            }
+        }
+        let resolved: PathBuf = parts.iter().collect();
+        let name = resolved.file_name()?.to_str()?.to_string();
+        (resolved.parent()? == self.repo_dir(repo).join("blobs") && name.chars().all(|c| c.is_ascii_hexdigit()))
+            .then_some(name)
     }
 
     /// Checks a locked revision: which files are linked, which blobs are there.
@@ -219,10 +262,8 @@ impl HubCache {
         }
         let dir = self.repo_dir(repo).join("snapshots").join(sha);
         walk(&dir, String::new(), &mut |rel, path| {
-            if let Ok(m) = fs::metadata(path) {
-                if m.is_file() {
-                    out.push((rel.to_string(), m.len()));
-                }
+            if let Some(n) = self.entry_size(repo, path) {
+                out.push((rel.to_string(), n));
             }
         });
         out.sort();
@@ -234,10 +275,8 @@ impl HubCache {
         let mut out = BTreeSet::new();
         let dir = self.repo_dir(repo).join("snapshots").join(sha);
         walk(&dir, String::new(), &mut |_, path| {
-            if let Ok(target) = fs::read_link(path) {
-                if let Some(name) = target.file_name() {
-                    out.insert(name.to_string_lossy().into_owned());
-                }
+            if let Some(name) = self.link_blob(repo, path) {
+                out.insert(name);
             }
         });
         out
@@ -273,8 +312,12 @@ impl HubCache {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            // Repo ids cannot contain `--`, so the first `--` is the `/`.
+            // Repo ids cannot contain `--`, so the first `--` is the `/`. A folder whose name
+            // is no repo id (a crafted one could carry shell or terminal syntax) is not listed.
             let repo = rest.replacen("--", "/", 1);
+            if !crate::validate::is_repo_id(&repo) {
+                continue;
+            }
             let dir = e.path();
             let bytes = fs::read_dir(dir.join("blobs"))
                 .map(|rd| {

@@ -204,6 +204,9 @@ impl Indexed {
     }
 }
 
+/// Unknown flags per argument list that get a "did you mean" (the report shows 200 at most).
+const SUGGESTIONS: usize = 200;
+
 /// Variable prefixes an engine owns: an unknown name with such a prefix is a typo.
 fn owned_prefixes(engine: Backend) -> &'static [&'static str] {
     match engine {
@@ -401,6 +404,7 @@ impl Catalog {
         if idx.flags.is_empty() {
             return out;
         }
+        let mut suggested = 0usize;
         let at_version = format!("{} {version}", engine_name(engine));
         for (name, value) in args {
             let at = format!("{base}/{}", escape_segment(name));
@@ -419,9 +423,18 @@ impl Catalog {
                     Backend::Sglang => Backend::Vllm,
                 };
                 let having = self.versions_where(engine, |i| i.flag_or_negation(bare).is_some());
+                // A suggestion compares the name with every flag the engine has; past the first
+                // `SUGGESTIONS` unknown flags (more than anyone reads) it is skipped, so 100,000
+                // unknown flags stay well under a second.
+                suggested += 1;
+                let close = if suggested <= SUGGESTIONS {
+                    did_you_mean(bare, idx.flags.keys().map(String::as_str))
+                } else {
+                    None
+                };
                 let help = if !having.is_empty() {
                     format!("`--{bare}` {}; {context}", which_versions(engine, &having, version))
-                } else if let Some(f) = did_you_mean(bare, idx.flags.keys().map(String::as_str)) {
+                } else if let Some(f) = close {
                     format!("did you mean `{f}`?")
                 } else if self.newest(other).is_some_and(|v| self.flag(other, &v, bare).is_some()) {
                     format!("`--{bare}` is a {} flag, not a {} one", other.as_str(), engine.as_str())

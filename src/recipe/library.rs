@@ -210,6 +210,17 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
             problems.push(Diagnostic::error("`gpu_count` must be at least 1").at(format!("{base}/gpu_count")));
         }
         problems.extend(check_against_releases(r, catalog, &base));
+        // A recipe is checked like a spec: it may not set what aimgen owns, nor values an env
+        // file cannot hold (a recipe once injected variables with quotes and newlines).
+        problems.extend(crate::validate::check_env(&r.env, &format!("{base}/env")));
+        for (k, v) in &r.args {
+            if v.as_str().is_some_and(|s| s.contains('\0')) {
+                problems.push(
+                    Diagnostic::error("argument values may not contain NUL")
+                        .at(format!("{base}/args/{}", crate::source::escape_segment(k))),
+                );
+            }
+        }
     }
     for (i, m) in file.models.iter().enumerate() {
         if !(m.params_b.is_finite() && m.params_b > 0.0) {

@@ -157,8 +157,8 @@ fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bo
         stop_grace_period: None,
         logging: None,
         ulimits: false,
-        command: vec![format!("{}\n", serde_json::to_string_pretty(&spec)?)],
-        env_files: if folder { vec![format!("env/{}.env", super::PREFETCH_ENV)] } else { Vec::new() },
+        command: vec![format!("{}\n", super::ascii_json(&spec, true)?)],
+        env_files: if folder { vec![super::service_env_file(super::PREFETCH_ENV)] } else { Vec::new() },
         environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
         token: true,
         mounts: vec![cache_mount(plan, false)],
@@ -265,7 +265,11 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
             None => vec!["/dev/kfd".into(), "/dev/dri".into()],
         },
         group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
-        env_files: if folder { vec!["env/common.env".into(), format!("env/{}.env", s.name)] } else { Vec::new() },
+        env_files: if folder {
+            vec![super::COMMON_ENV_FILE.into(), super::service_env_file(&s.name)]
+        } else {
+            Vec::new()
+        },
         environment,
         token: s.needs_token,
         mounts,

@@ -33,7 +33,7 @@ pub(super) fn render(plan: &Plan) -> anyhow::Result<Dockerfile> {
         env: plan.image.env.clone(),
         pip: plan.image.pip.clone(),
         preload: !pairs.is_empty(),
-        preload_json: serde_json::to_string(&pairs).unwrap_or_default(),
+        preload_json: super::ascii_json(&pairs, false).unwrap_or_default(),
         hf_endpoint: plan.cache.hf_endpoint.is_some(),
     };
     let text = render_template("Dockerfile.optimized.j2", ctx(header(plan)))?;

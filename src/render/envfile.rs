@@ -1,37 +1,51 @@
-//! `env/*.env`: the cache wiring shared by every server (`common.env`) and each service's own
-//! variables, in the dotenv form Compose reads.
+//! `env/common.env` (the cache wiring shared by every server) and `env/services/<service>.env`
+//! (each service's own variables), in the dotenv form Compose reads.
 
 use std::collections::BTreeMap;
 
-use super::{header, Files};
+use super::{comment_text, header, service_env_file, single_line, Files, COMMON_ENV_FILE};
 use crate::plan::Plan;
 
-pub(super) fn render(plan: &Plan) -> Files {
+pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
     let mut files = Files::new();
-    let head: String = header(plan).iter().map(|l| format!("# {l}\n")).collect();
+    let head: String = header(plan).iter().map(|l| format!("# {}\n", comment_text(l))).collect();
     if let Some(first) = plan.servers.first() {
-        files.insert("env/common.env".into(), format!("{head}{}", lines(&first.cache_env)));
+        files.insert(COMMON_ENV_FILE.into(), format!("{head}{}", lines(&first.cache_env)?));
     }
     if let Some(p) = &plan.prefetch {
-        files.insert(format!("env/{}.env", super::PREFETCH_ENV), format!("{head}{}", lines(&p.env)));
+        files.insert(service_env_file(super::PREFETCH_ENV), format!("{head}{}", lines(&p.env)?));
     }
     for s in &plan.servers {
-        files.insert(format!("env/{}.env", s.name), format!("{head}{}", lines(&s.env)));
+        files.insert(service_env_file(&s.name), format!("{head}{}", lines(&s.env)?));
     }
-    files
+    Ok(files)
 }
 
-fn lines(env: &BTreeMap<String, String>) -> String {
-    env.iter().map(|(k, v)| format!("{k}={}\n", value(v))).collect()
+fn lines(env: &BTreeMap<String, String>) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for (k, v) in env {
+        if !crate::recipe::catalog::valid_env_name(k) {
+            anyhow::bail!("`{}` cannot be written into an env file as a variable name", k.escape_debug());
+        }
+        out.push_str(&format!("{k}={}\n", value(k, v)?));
+    }
+    Ok(out)
 }
 
-/// Plain when that is unambiguous, else single-quoted (literal in Compose: no interpolation).
-/// Validation rejects values with `'` or line breaks, which no dotenv quoting keeps intact.
-fn value(v: &str) -> String {
+/// Plain when that is unambiguous, else single-quoted (literal in Compose: no interpolation,
+/// no escapes). Validation refuses, at the spec or recipe line, values with `'` or anything
+/// that is not one printable line, which no dotenv quoting keeps intact; this is the
+/// backstop.
+fn value(k: &str, v: &str) -> anyhow::Result<String> {
     let plain = v.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:,@+=%".contains(c));
     if plain {
-        v.to_string()
-    } else {
-        format!("'{v}'")
+        return Ok(v.to_string());
     }
+    if let Err(e) = single_line(v) {
+        anyhow::bail!("the value of `{k}`: {e}");
+    }
+    if v.contains('\'') {
+        anyhow::bail!("the value of `{k}` contains `'`, which an env file cannot hold");
+    }
+    Ok(format!("'{v}'"))
 }

@@ -19,8 +19,19 @@ pub const COMPOSE_FILE: &str = "docker-compose.cache.yml";
 /// The Dockerfile's name in an output folder.
 pub const DOCKERFILE: &str = "Dockerfile.optimized";
 
-/// The env file every prefetch job reads (`env/aimgen-prefetch.env`), one for all of them.
+/// The env file every prefetch job reads (`env/services/aimgen-prefetch.env`; no service may be named `aimgen-…`), one for all of them.
 pub const PREFETCH_ENV: &str = "aimgen-prefetch";
+/// The env file every server reads (the cache wiring).
+pub const COMMON_ENV_FILE: &str = "env/common.env";
+/// The folder of per-service env files. Service names cannot contain `/`, so no service's
+/// file can be `env/common.env` or any other file aimgen writes (a service named `common`
+/// once overwrote the cache wiring).
+pub const SERVICE_ENV_DIR: &str = "env/services";
+
+/// The env file of one service (user or helper).
+pub fn service_env_file(service: &str) -> String {
+    format!("{SERVICE_ENV_DIR}/{service}.env")
+}
 
 /// How the output is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +51,7 @@ pub fn render(plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
     let mut files = Files::new();
     let dockerfile = dockerfile::render(plan)?;
     let env_files = match layout {
-        Layout::Folder => envfile::render(plan),
+        Layout::Folder => envfile::render(plan)?,
         Layout::SingleFile => Files::new(),
     };
     let compose = compose::render(plan, layout, &dockerfile)?;
@@ -72,19 +83,27 @@ fn env() -> &'static Environment<'static> {
         if let Ok(cfg) = syntax.build() {
             env.set_syntax(cfg);
         }
-        env.add_filter("q", |v: Value| yaml_quote(&text_of(&v)));
-        env.add_filter("block", |v: Value, indent: usize| yaml_block(&text_of(&v), indent));
+        // Every `{{ … }}` passes through here. The sink encoders below mark their output
+        // safe; anything else (comments, header lines, and any value a template places without
+        // an encoder) is made one line of printable text, so no value, whatever template
+        // carries it, can start a new line, key or instruction.
+        env.set_formatter(|out, _state, value| {
+            let text = text_of(value);
+            let shown = if value.is_safe() { text } else { comment_text(&text) };
+            out.write_str(&shown).map_err(minijinja::Error::from)
+        });
+        env.add_filter("q", |v: Value| Value::from_safe_string(yaml_quote(&text_of(&v))));
+        env.add_filter("block", |v: Value, indent: usize| Value::from_safe_string(yaml_block(&text_of(&v), indent)));
         env.add_filter("arg", |v: Value, indent: usize| {
             let t = text_of(&v);
-            if t.contains('\n') {
-                yaml_block(&t, indent)
-            } else {
-                yaml_quote(&t)
-            }
+            Value::from_safe_string(if t.contains('\n') { yaml_block(&t, indent) } else { yaml_quote(&t) })
         });
-        env.add_filter("interp", |v: Value| interpolated(&text_of(&v)));
-        env.add_filter("dq", |v: Value| docker_quote(&text_of(&v)));
-        env.add_filter("sq", |v: Value| shell_quote(&text_of(&v)));
+        env.add_filter("dq", |v: Value| docker_quote(&text_of(&v)).map(Value::from_safe_string).map_err(refused));
+        env.add_filter("sq", |v: Value| {
+            let t = text_of(&v);
+            single_line(&t).map(|()| Value::from_safe_string(shell_quote(&t))).map_err(refused)
+        });
+        env.add_filter("interp", |v: Value| Value::from_safe_string(interpolated(&text_of(&v))));
         for (name, text) in TEMPLATE_FILES {
             if name.ends_with(".j2") {
                 // Embedded templates are checked by the test suite; a broken one reports
@@ -94,6 +113,10 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
+}
+
+fn refused(msg: String) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg)
 }
 
 /// A raw embedded file (not a template).
@@ -117,18 +140,90 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML), with `$` doubled so
-/// Compose does not interpolate user text.
+/// Bidirectional-text controls: they make text display in another order than it is read by
+/// a program, so a reviewer of a generated file could be shown something else than it says.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters no sink takes raw: control characters (C0, DEL, C1, which includes NEL
+/// U+0085), the Unicode line and paragraph separators (Go's yaml.v3, Compose's YAML parser,
+/// breaks lines at U+0085, U+2028 and U+2029 as YAML 1.1 says), the byte-order mark and the
+/// noncharacters YAML does not allow, and bidi controls.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') || is_bidi_control(c)
+}
+
+/// `Ok` when `s` is one line of printable text (no character `is_unsafe_char` names), else
+/// a message naming the first offending character and where it is.
+pub fn single_line(s: &str) -> Result<(), String> {
+    match s.char_indices().find(|(_, c)| is_unsafe_char(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err(format!(
+            "{} (U+{:04X}) at character {} cannot be written into a generated file",
+            char_name(c),
+            c as u32,
+            s[..i].chars().count() + 1
+        )),
+    }
+}
+
+fn char_name(c: char) -> &'static str {
+    match c {
+        '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => "a line break",
+        '\0' => "a NUL character",
+        c if is_bidi_control(c) => "a bidirectional-text control",
+        c if c.is_control() => "a control character",
+        _ => "a character that is not printable text",
+    }
+}
+
+/// Text for a comment or a header line: one line, unsafe characters shown as `\u{…}` (and
+/// `\` as `\\`, so the escape is unambiguous). Lossy only for what a comment cannot show.
+pub fn comment_text(s: &str) -> String {
+    if !s.chars().any(|c| is_unsafe_char(c) || c == '\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A YAML double-quoted scalar that Compose reads back byte for byte: `"` and `\` escaped,
+/// every character `is_unsafe_char` names (and tab) as a `\u` escape, and `$` doubled so
+/// Compose does not interpolate user text. Only printable characters remain raw, so no YAML
+/// parser (1.1 or 1.2) sees a line break inside.
 pub fn yaml_quote(s: &str) -> String {
-    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-    json.replace('$', "$$")
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("$$"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe_char(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A Compose required-variable reference, `${VAR:?message}`: `up` stops with the message when
 /// VAR is unset or empty. `message` is kept to text that cannot end the reference early.
 pub fn required_ref(variable: &str, message: &str) -> String {
     let message: String =
-        message.chars().filter(|c| !matches!(c, '$' | '{' | '}' | '"' | '\\') && !c.is_control()).collect();
+        message.chars().filter(|c| !matches!(c, '$' | '{' | '}' | '"' | '\\') && !is_unsafe_char(*c)).collect();
     format!("${{{variable}:?{message}}}")
 }
 
@@ -139,7 +234,8 @@ pub fn interpolated(s: &str) -> String {
     let is_ref = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).and_then(|r| r.split_once(":?")).is_some_and(
         |(name, msg)| {
             crate::recipe::catalog::valid_env_name(name)
-                && !msg.chars().any(|c| matches!(c, '$' | '{' | '}' | '"' | '\\') || c.is_control())
+                // Raw inside the quotes: no character a YAML parser could break a line at.
+                && !msg.chars().any(|c| matches!(c, '$' | '{' | '}' | '"' | '\\') || is_unsafe_char(c))
         },
     );
     if is_ref {
@@ -150,15 +246,18 @@ pub fn interpolated(s: &str) -> String {
 }
 
 /// A YAML literal block scalar indented by `indent`; falls back to a quoted scalar for text
-/// a block cannot hold exactly.
+/// a block cannot hold exactly: no trailing newline or more than one, a first line that
+/// starts with a blank (the block's indentation would swallow it), blank or whitespace-ended
+/// lines, or any character other than printable text, tab and `\n` (a YAML 1.1 parser breaks
+/// lines at U+0085, U+2028, U+2029 and `\r` too).
 pub fn yaml_block(s: &str, indent: usize) -> String {
     let body = s.strip_suffix('\n');
     let blockable = body.is_some_and(|b| {
         !b.is_empty()
             && !b.ends_with('\n')
-            && !b.starts_with([' ', '\t'])
-            && !b.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{feff}')
-            && !b.lines().any(|l| l.ends_with([' ', '\t']))
+            && !b.trim_start_matches('\n').starts_with([' ', '\t'])
+            && !b.chars().any(|c| c != '\n' && c != '\t' && is_unsafe_char(c))
+            && !b.split('\n').any(|l| l.ends_with([' ', '\t']))
     });
     match body {
         Some(b) if blockable => {
@@ -177,8 +276,10 @@ pub fn yaml_block(s: &str, indent: usize) -> String {
     }
 }
 
-/// A Dockerfile `ENV` value in double quotes.
-pub fn docker_quote(s: &str) -> String {
+/// A Dockerfile `ENV` value in double quotes. A Dockerfile instruction ends at a line break
+/// whatever the quoting, so text that is not one printable line is refused.
+pub fn docker_quote(s: &str) -> Result<String, String> {
+    single_line(s)?;
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -190,12 +291,34 @@ pub fn docker_quote(s: &str) -> String {
         }
     }
     out.push('"');
-    out
+    Ok(out)
 }
 
 /// A POSIX shell single-quoted word.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// JSON with every non-ASCII character as a `\u` escape (surrogate pairs above U+FFFF): the
+/// prefetch program's argument and the Dockerfile's preload list stay plain ASCII whatever
+/// names the Hub returned, and `json.loads` reads the same text back.
+pub fn ascii_json(value: &impl serde::Serialize, pretty: bool) -> anyhow::Result<String> {
+    let text = if pretty { serde_json::to_string_pretty(value)? } else { serde_json::to_string(value)? };
+    if text.is_ascii() {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// FNV-1a, 64 bits: a stable content hash for image tags (not for security).
@@ -217,6 +340,50 @@ mod tests {
         for (name, _) in TEMPLATE_FILES.iter().filter(|(n, _)| n.ends_with(".j2")) {
             assert!(env().get_template(name).is_ok(), "{name} does not parse");
         }
+    }
+
+    #[test]
+    fn unicode_line_breaks_are_escaped_in_every_yaml_form() {
+        for s in ["a\u{2028}privileged: true", "x\u{2029}y", "x\u{85}y", "x\ry", " \u{2028} ", "\u{202e}abc"] {
+            let q = yaml_quote(s);
+            assert!(q.is_ascii(), "{q}");
+            let back: String = serde_yaml::from_str(&q).expect("parses");
+            assert_eq!(back, s);
+            let b = yaml_block(&format!("{s}\nsecond\n"), 2);
+            assert!(b.starts_with('"'), "{b}");
+        }
+        // A leading blank line before an indented line: the block would lose the indentation.
+        assert!(yaml_block("\n  indented\n", 2).starts_with('"'));
+    }
+
+    #[test]
+    fn comments_and_unfiltered_values_stay_on_one_line() {
+        assert_eq!(comment_text("a\nb\u{2028}c\\"), "a\\u{a}b\\u{2028}c\\\\");
+        let env = env();
+        let out = env.render_str("# {{ x }}\nk: {{ x|q }}\n", minijinja::context! { x => "1\nevil: true\u{2028}y" });
+        let out = out.expect("renders");
+        assert_eq!(out.lines().count(), 2, "{out}");
+        let doc: BTreeMap<String, String> = serde_yaml::from_str(&out).expect("parses");
+        assert_eq!(doc.len(), 1);
+        assert_eq!(doc["k"], "1\nevil: true\u{2028}y");
+    }
+
+    #[test]
+    fn dockerfile_sinks_refuse_line_breaks() {
+        assert!(docker_quote("a\nRUN evil").is_err());
+        assert!(docker_quote("a\rb").is_err());
+        assert_eq!(docker_quote("a \"$b\\").as_deref(), Ok("\"a \\\"\\$b\\\\\""));
+        assert!(single_line("ok text é 🙂").is_ok());
+        assert!(single_line("bidi\u{202e}").is_err());
+    }
+
+    #[test]
+    fn ascii_json_reads_back() {
+        let v = vec!["a\u{2028}b", "🙂", "plain"];
+        let text = ascii_json(&v, true).expect("json");
+        assert!(text.is_ascii(), "{text}");
+        let back: Vec<String> = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, v);
     }
 
     #[test]
@@ -252,7 +419,9 @@ mod tests {
 
     #[test]
     fn hash_is_stable() {
-        assert_eq!(content_hash("abc"), content_hash("abc"));
+        // FNV-1a 64 of "abc" is 0xe71fa2190541574b (the published test vector): the tag must
+        // not change between releases for the same Dockerfile.
+        assert_eq!(content_hash("abc"), "e71fa2190541");
         assert_ne!(content_hash("abc"), content_hash("abd"));
         assert_eq!(content_hash("").len(), 12);
     }

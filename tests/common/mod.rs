@@ -94,6 +94,9 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
+            } else if e.file_name() == aimgen::safe_fs::LOCK_FILE {
+                // The writers' lock (empty, never output): not part of what was rendered.
+                continue;
             } else {
                 let rel = p.strip_prefix(dir).expect("inside").to_string_lossy().replace('\\', "/");
                 out.insert(rel, std::fs::read_to_string(&p).expect("text file"));
