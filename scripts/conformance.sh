@@ -9,7 +9,10 @@
 #   compose-config         Compose v2 `config -q` (Debian trixie's build), with HF_TOKEN unset
 #   hadolint               Dockerfile.optimized, failing on warnings
 #   yamllint               the compose file, default rules less document-start and line-length, --strict
-#   dotenv-linter          every env/*.env
+#   dotenv-linter          every env/*.env and env/services/*.env
+#   compose-diff           scripts/compose_diff.py: 2,000 generated hostile services (seeded; the seed
+#                          is printed) rendered and read back by Compose v2 (COMPOSE_DIFF_CASES,
+#                          COMPOSE_DIFF_SEED)
 #
 # Usage:
 #   scripts/conformance.sh                 render and check every examples/*.yaml
@@ -298,7 +301,7 @@ check_dotenv() {
     local label=$1 dir=$2
     local files=()
     shopt -s nullglob
-    files=("$dir"/env/*.env)
+    files=("$dir"/env/*.env "$dir"/env/services/*.env)
     shopt -u nullglob
     if [ "${#files[@]}" -eq 0 ]; then
         printf '%s/env: no *.env files\n' "$dir" >"$OUT_FILE"
@@ -385,6 +388,17 @@ else
         fi
         check_dir "$name" "$out"
     done
+fi
+
+# The differential property test (scripts/compose_diff.py): thousands of generated hostile
+# fleets rendered and read back by Compose v2 itself. COMPOSE_DIFF_CASES=0 skips it.
+if [ "${#DIRS[@]}" -eq 0 ] && [ "${COMPOSE_DIFF_CASES:-2000}" != 0 ]; then
+    status=0
+    AIMGEN="$AIMGEN" COMPOSE="$COMPOSE" python3 "$ROOT/scripts/compose_diff.py" \
+        --cases "${COMPOSE_DIFF_CASES:-2000}" ${COMPOSE_DIFF_SEED:+--seed "$COMPOSE_DIFF_SEED"} \
+        >"$OUT_FILE" 2>&1 || status=$?
+    grep -E '^\[compose-diff\] (seed|[0-9]+ cases)' "$OUT_FILE" || true
+    record "generated-fleets" compose-diff "$status"
 fi
 
 if [ "$FAILED" -gt 0 ]; then

@@ -124,7 +124,8 @@ def compose_json(compose: str, out: str) -> tuple[dict | None, str]:
 def dockerfile_stages(path: str) -> list[dict]:
     """FROM/AS, ENTRYPOINT and CMD of each stage (exec form or shell form)."""
     stages: list[dict] = []
-    text = open(path, encoding="utf-8").read().replace("\\\n", " ")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read().replace("\\\n", " ")
     for line in text.splitlines():
         s = line.strip()
         m = re.match(r"(?i)FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", s)
@@ -142,9 +143,11 @@ def dockerfile_stages(path: str) -> list[dict]:
     return stages
 
 
-def base_of(service: dict) -> dict:
-    """The base image reference a service runs, and any ENTRYPOINT/CMD its own build sets."""
-    build = service.get("build")
+def base_of(service: dict, builds: dict | None = None) -> dict:
+    """The base image reference a service runs, and any ENTRYPOINT/CMD its own build sets.
+    `builds` maps an image tag to the build block of the service that builds it: a service
+    that only names a tag another one builds (an image built once) runs that build."""
+    build = service.get("build") or (builds or {}).get(service.get("image"))
     if not build:
         return {"ref": service.get("image", "")}
     dockerfile = os.path.join(build.get("context", "."), build.get("dockerfile", "Dockerfile"))
@@ -296,9 +299,11 @@ def main() -> int:
         if doc is None:
             failures.append(f"FAIL {label}: docker compose config failed: {err}")
             continue
-        for sname, svc in sorted((doc.get("services") or {}).items()):
+        services = doc.get("services") or {}
+        builds = {svc.get("image"): svc["build"] for svc in services.values() if svc.get("build")}
+        for sname, svc in sorted(services.items()):
             where = f"{label} service {sname}"
-            base = base_of(svc)
+            base = base_of(svc, builds)
             labels = svc.get("labels") or {}
             engine, version, how_version = labels.get("aimgen.engine"), labels.get("aimgen.engine-version"), "labels"
             if not (engine and version):

@@ -46,6 +46,9 @@ if ! "$PY" -c 'import yaml' 2>/dev/null; then
     "$PY" -m pip install --quiet --disable-pip-version-check pyyaml
 fi
 
+# Its own logic first (no engine needed): argv assembly, tag conventions, secrets rule.
+"$PY" "$ROOT/scripts/test_engine_truth.py" 2>&1 | tail -n 1
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-engine-truth.XXXXXX")
 status=0
 "$PY" "$ROOT/scripts/engine_truth.py" "$AIMGEN" "$COMPOSE" "$WORK" || status=$?

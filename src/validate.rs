@@ -201,13 +201,18 @@ pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic
             let problem = match single_line(&text) {
                 Err(e) => Some(e),
                 Ok(()) if text.contains('\'') => Some("`'` cannot be written into an env file".to_string()),
+                // Compose's env-file parser takes `\'` for an escaped quote even inside single
+                // quotes, so a value ending in `\` would run on (found by scripts/compose_diff.py).
+                Ok(()) if text.ends_with('\\') => {
+                    Some("a value ending in `\\` cannot be written into an env file".to_string())
+                }
                 Ok(()) => None,
             };
             if let Some(problem) = problem {
                 out.push(
                     Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file: {problem}"))
                         .at(kat)
-                        .help("values must be one line of printable text without `'`"),
+                        .help("values must be one line of printable text without `'`, not ending in `\\`"),
                 );
             }
         }
@@ -521,11 +526,15 @@ fn check_abs_path(p: &str, at: &str, what: &str, out: &mut Vec<Diagnostic>) {
                 .at(at)
                 .help(format!("e.g. `/{}`", p.trim_start_matches("./"))),
         );
-    } else if p.chars().any(|c| is_unsafe_char(c) || c == ':' || c == '$') || p.split('/').any(|s| s == "..") {
+    } else if p.chars().any(|c| is_unsafe_char(c) || matches!(c, ':' | '$' | '\'' | '\\'))
+        || p.split('/').any(|s| s == "..")
+    {
         out.push(
             Diagnostic::error(format!("`{}` cannot be used as a mount path", p.escape_debug()))
                 .at(at)
-                .help("no `..`, `:`, `$` or control characters"),
+                // The cache mount becomes HF_HOME in an env file, which holds no `'` and no
+                // trailing `\`; host folders are bind-mount sources, where `:` separates fields.
+                .help("no `..`, `:`, `$`, `'`, `\\` or control characters"),
         );
     }
 }

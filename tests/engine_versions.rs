@@ -253,3 +253,50 @@ fn recipes_flags_lists_one_release() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr(&o), "error: `latest` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n");
 }
+
+/// The real catalogues (`recipes/engines/vllm/`), through the image tag: a flag of the newer
+/// releases only, a flag of the older ones only, and choice values of one side only.
+#[test]
+fn the_image_tag_decides_which_release_checks_the_arguments() {
+    let nvidia = |image: &str, args: &str| {
+        format!(
+            "version: 1\nname: t\nimage: {{base: \"{image}\"}}\nhost: {{gpu: {{vendor: nvidia, model: H100, count: 8}}}}\nservices:\n  m: {{model: Qwen/Qwen3-32B, gpus: 2, args: {{{args}}}}}\n"
+        )
+    };
+    let errors = |image: &str, args: &str| -> Vec<String> {
+        compile(&nvidia(image, args)).0.into_iter().filter(|d| d.starts_with("error")).collect()
+    };
+    let old = "vllm/vllm-openai:v0.11.0";
+    let new = "vllm/vllm-openai:v0.33.0";
+    // Newer only: `--attention-backend`.
+    assert!(errors(new, "attention-backend: FLASH_ATTN").is_empty());
+    let e = errors(old, "attention-backend: FLASH_ATTN");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("error: `--attention-backend` is not a flag of vLLM 0.11.0\n"), "{}", e[0]);
+    assert!(e[0].contains("= help: `--attention-backend` needs vLLM >= "), "{}", e[0]);
+    assert!(e[0].ends_with("; this image runs 0.11.0\n"), "{}", e[0]);
+    // Older only: `--swap-space`.
+    assert!(errors(old, "swap-space: 4").is_empty());
+    let e = errors(new, "swap-space: 4");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("error: `--swap-space` is not a flag of vLLM 0.33.0\n"), "{}", e[0]);
+    assert!(e[0].contains("= help: `--swap-space` was removed after vLLM 0.11."), "{}", e[0]);
+    // A choice value of the newer releases only, and one of the older only.
+    assert!(errors(new, "kv-cache-dtype: fp8_per_token_head").is_empty());
+    let e = errors(old, "kv-cache-dtype: fp8_per_token_head");
+    assert!(
+        e.len() == 1
+            && e[0].starts_with("error: `--kv-cache-dtype`: `fp8_per_token_head` is not an accepted value\n")
+            && e[0].contains("= help: `fp8_per_token_head` needs vLLM >= "),
+        "{e:?}"
+    );
+    assert!(errors(old, "tokenizer-mode: slow").is_empty());
+    let e = errors(new, "tokenizer-mode: slow");
+    assert!(e.len() == 1 && e[0].contains("= help: `slow` was removed after vLLM 0.11."), "{e:?}");
+    // Ranges from the parser: `--max-num-seqs` must be at least 1 in 0.33.0's catalogue.
+    let e = errors(new, "max-num-seqs: 0");
+    assert!(
+        e.len() == 1 && e[0].starts_with("error: `--max-num-seqs`: `0` is out of range: must be at least 1\n"),
+        "{e:?}"
+    );
+}

@@ -450,4 +450,22 @@ fn explain_bandwidth_of_the_reference_fleet_is_snapshotted() {
     let out = stdout(&o);
     assert!(out.contains("Downloads at 1 Gbit/s (sizes: 3 models estimated from parameter counts)\n"), "{out}");
     snapshot_settings().bind(|| insta::assert_snapshot!("explain-mi300x-fleet-bandwidth", out));
+    // A local `model_path` copy is named as not counted, not silently left out.
+    let o = aimgen(&["explain", "examples/host-cache-mirror.yaml", "--bandwidth", "1Gbit"]);
+    assert!(
+        stdout(&o).ends_with("  Not counted: mistral (local `model_path` copies, never downloaded).\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn recipes_list_suggests_a_known_model_id() {
+    let (code, out, err) = run(&["recipes", "list", "--model", "qwen/qwen3-32b"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        err,
+        "note: aimgen has no facts for `qwen/qwen3-32b`: only general recipes apply, and its size is unknown; did you mean `Qwen/Qwen3-32B`? (ids are case-sensitive)\n"
+    );
+    assert!(out.starts_with("ID "), "{out}");
 }

@@ -223,6 +223,14 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     if let Some(rate) = args.bandwidth {
         text.push('\n');
         text.push_str(&bandwidth_table(&footprint(args, &c), rate));
+        let local: Vec<&str> =
+            c.spec.services.iter().filter(|(_, s)| s.model_path.is_some()).map(|(n, _)| n.as_str()).collect();
+        if !local.is_empty() {
+            text.push_str(&format!(
+                "  Not counted: {} (local `model_path` copies, never downloaded).\n",
+                local.join(", ")
+            ));
+        }
     }
     out(&text)?;
     Ok(ExitCode::SUCCESS)

@@ -58,6 +58,16 @@ pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let model = q.model.clone().unwrap_or_default();
+            if q.model.is_some() && !lib.models.contains_key(&model) {
+                // Not an error (general recipes serve any model), but a case slip in an id
+                // silently loses every tuned recipe and the size check.
+                let hint = did_you_mean(&model, lib.models.keys().map(String::as_str))
+                    .map(|m| format!("; did you mean `{m}`? (ids are case-sensitive)"))
+                    .unwrap_or_default();
+                super::report::err(&format!(
+                    "note: aimgen has no facts for `{model}`: only general recipes apply, and its size is unknown{hint}\n"
+                ));
+            }
             let backend = q.backend.unwrap_or(Backend::Vllm);
             let release = match &q.engine_version {
                 Some(text) => match EngineVersion::parse(text) {

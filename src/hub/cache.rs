@@ -198,24 +198,27 @@ impl HubCache {
         self.blob_size(repo, &blob)
     }
 
-    /// The blob a snapshot link points to, when it points into this repo's `blobs/`.
+    /// The blob a snapshot link points to, when it points into this repo's `blobs/`: a
+    /// relative target that climbs exactly out of `snapshots/<sha>/…` and names
+    /// `blobs/<hex>` (how huggingface_hub links), or that folder's absolute path.
     fn link_blob(&self, repo: &str, link: &Path) -> Option<String> {
+        use std::path::Component;
         let target = fs::read_link(link).ok()?;
-        let joined = if target.is_absolute() { target } else { link.parent()?.join(target) };
-        let mut parts: Vec<std::path::Component> = Vec::new();
-        for c in joined.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    parts.pop()?;
-                }
-                std::path::Component::CurDir => {}
-                c => parts.push(c),
-            }
+        let repo_dir = self.repo_dir(repo);
+        let hex = |n: &std::ffi::OsStr| {
+            n.to_str().filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_hexdigit())).map(str::to_string)
+        };
+        if target.is_absolute() {
+            return (target.parent()? == repo_dir.join("blobs")).then(|| hex(target.file_name()?)).flatten();
         }
-        let resolved: PathBuf = parts.iter().collect();
-        let name = resolved.file_name()?.to_str()?.to_string();
-        (resolved.parent()? == self.repo_dir(repo).join("blobs") && name.chars().all(|c| c.is_ascii_hexdigit()))
-            .then_some(name)
+        // Folders between the repo folder and the link: `snapshots`, the sha, and the file's own.
+        let depth = link.strip_prefix(&repo_dir).ok()?.components().count().checked_sub(1)?;
+        let parts: Vec<Component> = target.components().collect();
+        let (ups, rest) = parts.split_at(parts.iter().take_while(|c| matches!(c, Component::ParentDir)).count());
+        match rest {
+            [Component::Normal(b), Component::Normal(name)] if ups.len() == depth && *b == "blobs" => hex(name),
+            _ => None,
+        }
     }
 
     /// Checks a locked revision: which files are linked, which blobs are there.

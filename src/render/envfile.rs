@@ -44,8 +44,8 @@ fn value(k: &str, v: &str) -> anyhow::Result<String> {
     if let Err(e) = single_line(v) {
         anyhow::bail!("the value of `{k}`: {e}");
     }
-    if v.contains('\'') {
-        anyhow::bail!("the value of `{k}` contains `'`, which an env file cannot hold");
+    if v.contains('\'') || v.ends_with('\\') {
+        anyhow::bail!("the value of `{k}` contains `'` or ends in `\\`, which an env file cannot hold");
     }
     Ok(format!("'{v}'"))
 }
