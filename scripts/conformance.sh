@@ -7,6 +7,8 @@
 #   compose-schema-pinned  check-jsonschema, draft-07 forced, against schemas/vendor/compose-spec.json
 #                          (the project's pinned copy, sha256 checked first)
 #   compose-config         Compose v2 `config -q` (Debian trixie's build), with HF_TOKEN unset
+#   compose-images         Compose v2 `config --format json` read by scripts/check_compose_images.py:
+#                          entrypoints, one build per image, pull_policy never, engine labels
 #   hadolint               Dockerfile.optimized, failing on warnings
 #   yamllint               the compose file, default rules less document-start and line-length, --strict
 #   dotenv-linter          every env/*.env and env/services/*.env
@@ -275,6 +277,20 @@ check_compose_config() {
     record "$label" compose-config "$status"
 }
 
+# Compose's own reading of the images: an entrypoint on every service, each image built by
+# exactly one service from a stage of the Dockerfile, nothing pulled, engine labels on servers.
+check_compose_images() {
+    local label=$1 dir=$2 status=0
+    (
+        cd "$dir"
+        env -u HF_TOKEN -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME -u COMPOSE_PROFILES \
+            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR \
+            "$COMPOSE" -f "$COMPOSE_FILE_NAME" config --format json \
+            | python3 "$ROOT/scripts/check_compose_images.py" "$DOCKERFILE_NAME"
+    ) >"$OUT_FILE" 2>&1 || status=$?
+    record "$label" compose-images "$status"
+}
+
 check_yamllint() {
     local label=$1 dir=$2
     run_check "$label" yamllint "$YAMLLINT" --strict --format parsable \
@@ -332,6 +348,7 @@ check_dir() {
         --validator-class jsonschema.validators:Draft7Validator \
         --schemafile "$PINNED_SCHEMA" "$compose"
     check_compose_config "$label" "$dir"
+    check_compose_images "$label" "$dir"
     check_hadolint "$label" "$dir"
     check_yamllint "$label" "$dir"
     check_dotenv "$label" "$dir"

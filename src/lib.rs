@@ -12,6 +12,7 @@ mod embedded;
 pub mod emit;
 pub mod footprint;
 pub mod hub;
+pub mod image;
 pub mod load;
 pub mod lockfile;
 pub mod plan;

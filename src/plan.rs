@@ -18,8 +18,8 @@ pub struct Plan {
     pub spec_path: String,
     /// The host's GPUs.
     pub gpu: GpuInventory,
-    /// The one base image.
-    pub image: ImagePlan,
+    /// One image per engine the fleet uses, in engine order (vLLM, SGLang).
+    pub images: Vec<ImagePlan>,
     /// The one model cache.
     pub cache: CachePlan,
     /// The one-shot download jobs, when prefetching.
@@ -45,11 +45,15 @@ pub struct GpuInventory {
     pub render_nodes: Vec<u32>,
 }
 
-/// The one image every workload runs.
+/// The image one engine's workloads run: one build stage, built once.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImagePlan {
+    /// The engine it serves; also the build stage's name.
+    pub backend: Backend,
     /// Base image reference, as given or defaulted.
     pub base: String,
+    /// The engine release the base runs, from its tag or `engine_version`, when known.
+    pub engine_version: Option<String>,
     /// Name of the built image, without tag (the renderer tags it by content).
     pub name: String,
     /// Extra pip requirement specifiers.
@@ -75,6 +79,13 @@ impl HubModel {
     /// What to pass as the revision: the locked sha when there is one.
     pub fn effective_revision(&self) -> &str {
         self.sha.as_deref().unwrap_or(&self.revision)
+    }
+}
+
+impl Plan {
+    /// The image of an engine.
+    pub fn image(&self, backend: Backend) -> Option<&ImagePlan> {
+        self.images.iter().find(|i| i.backend == backend)
     }
 }
 
@@ -127,6 +138,8 @@ pub struct ScratchPlan {
 pub struct PrefetchPlan {
     /// One job per distinct (model, revision), sorted by model.
     pub jobs: Vec<PrefetchJob>,
+    /// The engine whose image the jobs run in.
+    pub image: Backend,
     /// Environment shared by every job.
     pub env: BTreeMap<String, String>,
     /// Files each job downloads at once.
@@ -217,8 +230,10 @@ pub struct ServerPlan {
     pub host_port: u16,
     /// Port the engine listens on inside the container.
     pub port: u16,
-    /// The full engine command line.
+    /// The full engine command line; it starts with `image::entrypoint(backend)`.
     pub argv: Vec<String>,
+    /// The engine release the server is checked against (its image's, else the catalogue's).
+    pub engine_version: String,
     /// Service-specific environment (recipe, user, scratch paths).
     pub env: BTreeMap<String, String>,
     /// Cache wiring shared by every server.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::image;
 use crate::plan::*;
 use crate::recipe::catalog::{engine_name, Picked};
 use crate::recipe::select::{self, Candidate, Query, Verdict};
@@ -14,7 +15,7 @@ use crate::recipe::{
     known_gpu_memory_gb, memory_fraction, version_from_image, EngineVersion, Library, LoadedRecipe, KNOWN_GPUS,
 };
 use crate::source::escape_segment;
-use crate::spec::{Backend, FleetSpec, Precision, ServiceSpec, Vendor};
+use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
 
 /// Default cache mount inside containers.
 pub const DEFAULT_MOUNT: &str = "/workspace/model-cache";
@@ -264,54 +265,37 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     }
     let mut next_port = FIRST_PORT;
 
+    // One image per engine, decided before the services: the image says which engine
+    // release their arguments are checked against.
+    let image_spec = spec.image.clone().unwrap_or_default();
+    let backends: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
+    let bases: BTreeMap<Backend, ImageBase> = backends
+        .iter()
+        .filter_map(|&b| image_base(&image_spec, b, gpu.vendor, &canonical_model, &mut diags).map(|i| (b, i)))
+        .collect();
+
     let mut free: Vec<u32> = (0..gpu.count).collect();
     let mut holders: Vec<(String, Vec<u32>)> = Vec::new();
     let mut servers = Vec::new();
     let mut selections = Vec::new();
-    let mut backends = BTreeSet::new();
 
-    // The engine release each engine's services are checked against.
-    let releases: BTreeMap<Backend, Option<Release>> = {
-        let used: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
-        let base = spec.image.as_ref().and_then(|i| i.base.clone());
-        let stated = spec.image.as_ref().and_then(|i| i.engine_version.as_deref());
-        let stated = match stated.map(|t| (t, EngineVersion::parse(t))) {
-            Some((_, Some(v))) => Some(v),
-            Some((t, None)) => {
-                diags.push(
-                    Diagnostic::error(format!("`{t}` is not an engine version"))
-                        .at("/image/engine_version")
-                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
-                );
-                None
-            }
-            None => None,
-        };
-        let at = if base.is_some() { "/image/base" } else { "/image" };
-        used.iter()
-            .map(|&b| {
-                let release = match &base {
-                    Some(image) => {
-                        let known = stated.clone().or_else(|| version_from_image(image, b));
-                        checked_release(lib, b, image, known.as_ref(), at, &mut diags)
-                    }
-                    // aimgen's own default: catalogueing its release is aimgen's job, not
-                    // something the user can fix with `image.engine_version`.
-                    None => {
-                        let image = default_base(gpu.vendor, &used).ok().unwrap_or_default();
-                        let known = version_from_image(image, b);
-                        checked_release(lib, b, image, known.as_ref(), at, &mut Vec::new())
-                    }
-                };
-                (b, release)
-            })
-            .collect()
-    };
+    // The engine release each engine's services run and are checked against.
+    let releases: BTreeMap<Backend, Option<Release>> = bases
+        .iter()
+        .map(|(&b, base)| {
+            // aimgen's own default: catalogueing its release is aimgen's job, not something
+            // the user can fix with `engine_version`.
+            let release = match &base.at {
+                Some(at) => checked_release(lib, b, &base.base, base.version.as_ref(), at, &mut diags),
+                None => checked_release(lib, b, &base.base, base.version.as_ref(), "/image", &mut Vec::new()),
+            };
+            (b, release)
+        })
+        .collect();
 
     for (name, svc) in &spec.services {
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
-        backends.insert(backend);
         let precision = svc.precision.unwrap_or(Precision::Auto);
         let release = releases.get(&backend).and_then(Option::as_ref);
         let revision = svc.revision.as_deref().unwrap_or("main");
@@ -522,9 +506,12 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             cache_env.insert("HF_ENDPOINT".to_string(), e.clone());
         }
 
+        // The label names the release the image runs, else the catalogue it was checked with.
+        let engine_version = release.map(|r| r.runs.to_string()).unwrap_or_default();
         servers.push(ServerPlan {
             name: name.clone(),
             backend,
+            engine_version,
             model_id: svc.model.clone(),
             source,
             served_model_name: served,
@@ -562,30 +549,6 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         });
     }
 
-    // The one image.
-    let image_spec = spec.image.clone().unwrap_or_default();
-    let base = match &image_spec.base {
-        Some(b) => b.clone(),
-        None => match default_base(gpu.vendor, &backends) {
-            Ok(b) => {
-                diags.push(
-                    Diagnostic::warning(format!("no `image.base`: using aimgen's default `{b}`")).at("/image").help(
-                        "set `image.base` to the engine release you have validated; the default changes with aimgen",
-                    ),
-                );
-                b.to_string()
-            }
-            Err(msg) => {
-                diags.push(
-                    Diagnostic::error(msg)
-                        .at("/services")
-                        .help("set `image.base` to an image that has every engine the fleet uses"),
-                );
-                String::new()
-            }
-        },
-    };
-
     let hub_models: BTreeMap<HubModel, Vec<String>> = servers.iter().fold(BTreeMap::new(), |mut acc, s| {
         if let ModelSource::Hub(h) = &s.source {
             acc.entry(h.clone()).or_insert_with(Vec::new).push(s.name.clone());
@@ -604,6 +567,8 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             env.insert("HF_ENDPOINT".to_string(), e.clone());
         }
         PrefetchPlan {
+            // The first server's engine: any engine image has huggingface_hub.
+            image: servers.first().map_or(Backend::Vllm, |s| s.backend),
             jobs: hub_models
                 .iter()
                 .map(|(m, users)| PrefetchJob {
@@ -630,13 +595,18 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         name: spec.name.clone(),
         spec_path: spec_path.to_string(),
         gpu: inventory,
-        image: ImagePlan {
-            base,
-            name: format!("{}-base", spec.name),
-            pip: image_spec.pip.clone(),
-            preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
-            env: image_env,
-        },
+        images: bases
+            .into_iter()
+            .map(|(backend, b)| ImagePlan {
+                backend,
+                base: b.base,
+                engine_version: b.version.map(|v| v.to_string()),
+                name: format!("{}-{}", spec.name, backend.as_str()),
+                pip: image_spec.pip.clone(),
+                preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
+                env: image_env.clone(),
+            })
+            .collect(),
         cache: CachePlan {
             storage,
             mount: mount.clone(),
@@ -684,17 +654,120 @@ fn json_u64(v: &Json) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
-fn default_base(vendor: Vendor, backends: &BTreeSet<Backend>) -> Result<&'static str, String> {
-    if backends.len() > 1 {
-        return Err("the fleet uses both vLLM and SGLang, and no default image has both".into());
+/// An engine's base image as resolved: the reference and the release it runs, when known.
+struct ImageBase {
+    base: String,
+    version: Option<EngineVersion>,
+    /// Where the spec names it (`None` for aimgen's default).
+    at: Option<String>,
+}
+
+impl ImageBase {
+    /// An image already reported as an error: the services are still checked (against the
+    /// newest catalogue, without a second warning) so the rest of the spec's problems show.
+    fn refused(base: &str) -> ImageBase {
+        ImageBase { base: base.to_string(), version: None, at: None }
     }
-    match (vendor, backends.iter().next().copied().unwrap_or(Backend::Vllm)) {
-        // Pinned release tags, so an unpinned spec still builds the same image tomorrow.
-        (Vendor::Amd, Backend::Vllm) => Ok("rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210"),
-        (Vendor::Nvidia, Backend::Vllm) => Ok("vllm/vllm-openai:v0.11.0"),
-        (Vendor::Nvidia, Backend::Sglang) => Ok("lmsysorg/sglang:v0.4.6.post1-cu124"),
-        (Vendor::Amd, Backend::Sglang) => Err("there is no default SGLang image for ROCm".into()),
+}
+
+fn vendor_name(v: Vendor) -> &'static str {
+    match v {
+        Vendor::Amd => "AMD",
+        Vendor::Nvidia => "NVIDIA",
     }
+}
+
+/// The base image of one engine: its own `image.<engine>.base`, else `image.base`, else the
+/// default for the host. Problems (a contradicting vendor or engine, a floating tag, a stated
+/// release the tag contradicts) are reported at the spec line that names the image.
+fn image_base(
+    spec: &ImageSpec,
+    backend: Backend,
+    vendor: Vendor,
+    gpu_model: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ImageBase> {
+    let engine = backend.as_str();
+    let Some((base, stated, at)) = spec.base_for(backend) else {
+        return match image::default_image(vendor, backend, gpu_model) {
+            Ok(d) => {
+                diags.push(
+                    Diagnostic::warning(format!("no `image.base`: using aimgen's default `{}` for {engine}", d.reference))
+                        .at("/image")
+                        .help("set `image.base` (or `image.<engine>.base`) to the engine release you have validated; the default changes with aimgen"),
+                );
+                Some(ImageBase { base: d.reference.to_string(), version: EngineVersion::parse(d.version), at: None })
+            }
+            Err(msg) => {
+                diags.push(
+                    Diagnostic::error(msg)
+                        .at("/services")
+                        .help(format!("set `image.{engine}.base` to a {engine} image built for this GPU")),
+                );
+                None
+            }
+        };
+    };
+    let base_at = format!("{at}/base");
+    let reference = image::Reference::parse(base);
+    if let Some(family) = image::family(&reference) {
+        if family.backend != backend {
+            let other = if at == "/image" {
+                format!("; give {engine} its own image with `image.{engine}.base`")
+            } else {
+                String::new()
+            };
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{base}` is a {} image, but {engine} services run in it",
+                    family.backend.as_str()
+                ))
+                .at(base_at)
+                .help(format!("use a {engine} image{other}")),
+            );
+            return Some(ImageBase::refused(base));
+        }
+        if let Some(v) = family.vendor.filter(|v| *v != vendor) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{base}` is built for {} GPUs, but the host has {} GPUs",
+                    vendor_name(v),
+                    vendor_name(vendor)
+                ))
+                .at(base_at)
+                .help(format!("use a {engine} image built for {}", vendor_name(vendor))),
+            );
+            return Some(ImageBase::refused(base));
+        }
+    }
+    if let Some(tag) = reference.floating_tag() {
+        diags.push(
+            Diagnostic::warning(format!(
+                "`{base}` follows the moving tag `{tag}`: the built image's tag is a hash of the Dockerfile, \
+                 so it will not change (and nothing is rebuilt) when `{tag}` moves to a new release"
+            ))
+            .at(base_at.clone())
+            .help("pin a release tag or a digest (`@sha256:…`) and change it deliberately"),
+        );
+    }
+    let derived = version_from_image(base, backend);
+    // `validate` reported a stated release that does not parse.
+    let stated = stated.and_then(EngineVersion::parse);
+    let version = match (stated, derived) {
+        (Some(s), Some(d)) if s != d => {
+            diags.push(
+                Diagnostic::error(format!("`engine_version: {s}` contradicts `{base}`, whose tag names {engine} {d}"))
+                    .at(format!("{at}/engine_version"))
+                    .help(format!("drop `engine_version` or set it to {d}")),
+            );
+            return Some(ImageBase::refused(base));
+        }
+        (Some(s), _) => Some(s),
+        (None, Some(d)) => Some(d),
+        // `checked_release` warns, naming the nearest catalogue.
+        (None, None) => None,
+    };
+    Some(ImageBase { base: base.to_string(), version, at: Some(base_at) })
 }
 
 /// The engine command line. Flags aimgen owns come first, then the recipe's and the
@@ -711,12 +784,11 @@ pub fn engine_argv(
         ModelSource::Hub(h) => h.repo.clone(),
         ModelSource::Local { path } => path.clone(),
     };
-    let mut argv: Vec<String> = match backend {
-        Backend::Vllm => vec!["vllm".into(), "serve".into(), model],
-        Backend::Sglang => {
-            vec!["python3".into(), "-m".into(), "sglang.launch_server".into(), "--model-path".into(), model]
-        }
-    };
+    let mut argv: Vec<String> = image::entrypoint(backend).iter().map(|a| a.to_string()).collect();
+    match backend {
+        Backend::Vllm => argv.push(model),
+        Backend::Sglang => argv.extend(["--model-path".into(), model]),
+    }
     let tp_flag = match backend {
         Backend::Vllm => "--tensor-parallel-size",
         Backend::Sglang => "--tp-size",
@@ -787,7 +859,8 @@ pub fn checked_release(
                 backend.as_str()
             ))
             .help(format!(
-                "set `image.engine_version` to the release the image runs (catalogued: {})",
+                "set `{}` to the release the image runs (catalogued: {})",
+                engine_version_field(at),
                 list.join(", ")
             )),
         };
@@ -795,6 +868,14 @@ pub fn checked_release(
     }
     let checked = picked.version().clone();
     Some(Release { runs: known.cloned().unwrap_or_else(|| checked.clone()), checked })
+}
+
+/// The spec field that states the release of the image named at `at`.
+fn engine_version_field(at: &str) -> String {
+    match at.strip_prefix("/image/").and_then(|r| r.split('/').next()) {
+        Some(engine @ ("vllm" | "sglang")) => format!("image.{engine}.engine_version"),
+        _ => "image.engine_version".to_string(),
+    }
 }
 
 /// The error for a service whose model has no known size and whose GPU count nothing states.

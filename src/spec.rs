@@ -23,7 +23,8 @@ pub struct FleetSpec {
     pub name: String,
     /// The GPU host every service runs on.
     pub host: HostSpec,
-    /// The one base image every service (and the prefetch job) is built from.
+    /// The base images: one per engine the fleet uses, each built once from one
+    /// `Dockerfile.optimized` (a stage per engine); the prefetch job runs in one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSpec>,
     /// The one shared Hugging Face model cache.
@@ -120,12 +121,14 @@ pub struct ServingSpec {
     pub restart_attempts: Option<u32>,
 }
 
-/// The shared base image.
+/// The base images.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
-    /// Base image reference, e.g. `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`. Default: a
-    /// pinned engine release per vendor and backend (with a warning). aimgen never adds a tag.
+    /// Base image reference for every engine the fleet uses that has no base of its own
+    /// (`image.vllm.base`, `image.sglang.base`), e.g. `vllm/vllm-openai:v0.33.0`. An image
+    /// known to be another engine's or another vendor's is an error. Default: a pinned engine
+    /// release per vendor and engine (with a warning). aimgen never adds a tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     /// The engine release `base` runs (`"0.33.0"`, `"0.4.6.post1"`), for a reference whose tag
@@ -133,13 +136,47 @@ pub struct ImageSpec {
     /// against this release; it must agree with the tag when the tag names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_version: Option<String>,
-    /// Extra Python packages (pip requirement specifiers), installed in one cached layer.
+    /// The vLLM image, when vLLM services need a base other than `base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vllm: Option<EngineImageSpec>,
+    /// The SGLang image, when SGLang services need a base other than `base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sglang: Option<EngineImageSpec>,
+    /// Extra Python packages (pip requirement specifiers), installed in one cached layer of
+    /// every image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pip: Vec<String>,
     /// Bake each Hub model's tokenizer and config files into the image's copy of the cache,
     /// so a fresh named cache volume starts with them.
     #[serde(default)]
     pub preload_tokenizers: bool,
+}
+
+/// One engine's base image.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineImageSpec {
+    /// Base image reference for this engine's services, e.g. `lmsysorg/sglang:v0.5.23`.
+    pub base: String,
+    /// The engine release `base` runs, for a reference whose tag does not say (a custom
+    /// build, a bare `@sha256:` digest); it must agree with the tag when the tag names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
+}
+
+impl ImageSpec {
+    /// The base (and stated release, and the spec path it sits at) an engine's services
+    /// use: its own section, else the shared `base`; `None` when neither is given.
+    pub fn base_for(&self, backend: Backend) -> Option<(&str, Option<&str>, &'static str)> {
+        let own = match backend {
+            Backend::Vllm => self.vllm.as_ref().map(|e| (e, "/image/vllm")),
+            Backend::Sglang => self.sglang.as_ref().map(|e| (e, "/image/sglang")),
+        };
+        match own {
+            Some((e, at)) => Some((e.base.as_str(), e.engine_version.as_deref(), at)),
+            None => self.base.as_deref().map(|b| (b, self.engine_version.as_deref(), "/image")),
+        }
+    }
 }
 
 /// The shared Hugging Face cache, mounted by every service.

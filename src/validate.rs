@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::render::{is_unsafe_char, single_line};
 use crate::source::escape_segment;
@@ -331,13 +332,34 @@ fn vendor_name(v: Vendor) -> &'static str {
 
 fn check_image(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     let Some(image) = &spec.image else { return };
-    if let Some(base) = &image.base {
-        if !is_image_ref(base) {
-            out.push(
-                Diagnostic::error(format!("`{}` is not an image reference", base.escape_debug()))
-                    .at("/image/base")
-                    .help("e.g. `rocm/vllm:rocm6.4.1_vllm_0.9.1` or `vllm/vllm-openai@sha256:…`"),
-            );
+    let engines = [("/image/vllm", image.vllm.as_ref()), ("/image/sglang", image.sglang.as_ref())];
+    let bases = std::iter::once(("/image", image.base.as_deref(), image.engine_version.as_deref())).chain(
+        engines.iter().filter_map(|(at, e)| e.map(|e| (*at, Some(e.base.as_str()), e.engine_version.as_deref()))),
+    );
+    for (at, base, version) in bases {
+        if let Some(base) = base {
+            if !is_image_ref(base) {
+                out.push(
+                    Diagnostic::error(format!("`{}` is not an image reference", base.escape_debug()))
+                        .at(format!("{at}/base"))
+                        .help("e.g. `vllm/vllm-openai:v0.33.0` or `vllm/vllm-openai@sha256:…`"),
+                );
+            }
+        }
+        if let Some(v) = version {
+            if base.is_none() {
+                out.push(
+                    Diagnostic::error("`engine_version` says which release `base` runs, but there is no `base`")
+                        .at_key(format!("{at}/engine_version"))
+                        .help("set `base` beside it, or drop it (aimgen knows its default images' releases)"),
+                );
+            } else if EngineVersion::parse(v).is_none() {
+                out.push(
+                    Diagnostic::error(format!("`{}` is not an engine version", v.escape_debug()))
+                        .at(format!("{at}/engine_version"))
+                        .help("write the release the image runs, e.g. `0.11.0` or `0.4.6.post1`"),
+                );
+            }
         }
     }
     for (i, p) in image.pip.iter().enumerate() {

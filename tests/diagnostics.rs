@@ -313,7 +313,7 @@ fn warnings_do_not_fail_unless_denied() {
     let spec = format!("version: 1\nname: x\n{HOST}services:\n  q: {{model: Qwen/Qwen3-32B, gpus: 1}}\n");
     let (code, err) = check(&spec);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.starts_with("warning: no `image.base`: using aimgen's default `rocm/vllm:"), "{err}");
+    assert!(err.starts_with("warning: no `image.base`: using aimgen's default `vllm/vllm-openai-rocm:"), "{err}");
     let dir = scratch("deny");
     let path = write(&dir, "fleet.yaml", &spec);
     assert_eq!(aimgen(&["check", &path, "--deny-warnings"]).status.code(), Some(1));
@@ -412,12 +412,12 @@ services:
 3 | 
   | ^
 
-warning: no `image.base`: using aimgen's default `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`
+warning: no `image.base`: using aimgen's default `vllm/vllm-openai-rocm:v0.33.0` for vllm
  --> fleet.yaml:1:1
   |
 1 | version: 1
   | ^
-  = help: set `image.base` to the engine release you have validated; the default changes with aimgen
+  = help: set `image.base` (or `image.<engine>.base`) to the engine release you have validated; the default changes with aimgen
 
 error: `AMD` is not a valid value for `vendor`
  --> fleet.yaml:5:13
@@ -440,7 +440,7 @@ error: unknown field `precison`
    |     ^^^^^^^^
    = help: did you mean `precision`?
 
-error: `--tensor-paralel-size` is not a flag of vLLM 0.11.2
+error: `--tensor-paralel-size` is not a flag of vLLM 0.33.0
   --> fleet.yaml:15:12
    |
 15 |     args: {tensor-paralel-size: 2}
@@ -492,12 +492,12 @@ fn missing_fields_and_broken_recipes_do_not_hide_the_rest() {
 1 | version: 1
   | ^
 
-warning: no `image.base`: using aimgen's default `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210`
+warning: no `image.base`: using aimgen's default `vllm/vllm-openai-rocm:v0.33.0` for vllm
  --> fleet.yaml:1:1
   |
 1 | version: 1
   | ^
-  = help: set `image.base` to the engine release you have validated; the default changes with aimgen
+  = help: set `image.base` (or `image.<engine>.base`) to the engine release you have validated; the default changes with aimgen
 
 error: missing field `model` in `a`
  --> fleet.yaml:4:3

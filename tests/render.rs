@@ -38,6 +38,14 @@ fn env_of(doc: &Value, svc: &str, files: Option<&BTreeMap<String, String>>) -> B
     env
 }
 
+/// A service's full argv: `entrypoint` + `command` (aimgen sets both on every service).
+fn argv(s: &Value) -> Vec<&str> {
+    let part = |k: &str| s[k].as_sequence().expect(k).iter().filter_map(Value::as_str).collect::<Vec<_>>();
+    let mut out = part("entrypoint");
+    out.extend(part("command"));
+    out
+}
+
 /// GPU indices per server: from the visibility variable, from the render nodes it is given
 /// (mapped back through the spec's `render_nodes`), or from NVIDIA device ids.
 fn gpu_sets(doc: &Value, files: Option<&BTreeMap<String, String>>, render_nodes: &[u64]) -> BTreeMap<String, Vec<u32>> {
@@ -115,9 +123,12 @@ fn output_folder_has_compose_dockerfile_and_env_files_referenced_relatively() {
             let f = f.as_str().expect("path");
             assert!(!f.starts_with('/') && files.contains_key(f), "{f} not a relative path to a written file");
         }
-        assert_eq!(s["build"]["dockerfile"].as_str(), Some("Dockerfile.optimized"));
-        assert_eq!(s["build"]["context"].as_str(), Some("."));
     }
+    let built: Vec<&Value> = services(&doc).values().filter_map(|s| s.get("build")).collect();
+    assert_eq!(built.len(), 1, "one image, built by one service");
+    assert_eq!(built[0]["dockerfile"].as_str(), Some("Dockerfile.optimized"));
+    assert_eq!(built[0]["context"].as_str(), Some("."));
+    assert_eq!(built[0]["target"].as_str(), Some("vllm"));
     // No temporary files left behind.
     assert!(files.keys().all(|k| !k.contains(".tmp")), "{:?}", files.keys());
     for text in files.values() {
@@ -197,7 +208,8 @@ fn nvidia_services_reserve_device_ids() {
         assert!(dev.get("count").is_none(), "count and device_ids are exclusive");
         assert_eq!(dev["capabilities"][0].as_str(), Some("gpu"));
         assert!(s.get("devices").is_none());
-        let cmd: Vec<&str> = s["command"].as_sequence().expect("command").iter().filter_map(Value::as_str).collect();
+        let cmd = argv(s);
+        assert_eq!(s["entrypoint"].as_sequence().map(Vec::len), Some(3), "{name:?}");
         assert_eq!(&cmd[..3], ["python3", "-m", "sglang.launch_server"], "{name:?}");
         assert!(
             !cmd.contains(&"--gpu-memory-utilization") && !cmd.contains(&"--max-model-len"),
@@ -213,11 +225,12 @@ fn prefetch_jobs(doc: &Value) -> BTreeMap<String, serde_json::Value> {
         .filter_map(|(name, s)| {
             let name = name.as_str()?;
             name.starts_with("aimgen-prefetch-").then(|| {
-                let cmd = s["command"].as_sequence().expect("command");
+                let cmd = argv(s);
                 assert_eq!(cmd.len(), 4, "{name}: python3 -c SCRIPT JOB");
+                assert_eq!(cmd[..2], ["python3", "-c"], "{name}");
                 // The anchored program, byte for byte (no `$` in it for Compose to unescape).
-                assert_eq!(cmd[2].as_str(), Some(include_str!("../templates/prefetch.py")), "{name}");
-                (name.to_string(), serde_json::from_str(cmd[3].as_str().expect("job")).expect("JSON job"))
+                assert_eq!(cmd[2], include_str!("../templates/prefetch.py"), "{name}");
+                (name.to_string(), serde_json::from_str(cmd[3]).expect("JSON job"))
             })
         })
         .collect()
@@ -264,8 +277,7 @@ fn one_prefetch_job_per_model_each_server_waits_only_for_its_own_read_only_offli
             }
             let deps: Vec<&str> =
                 s["depends_on"].as_mapping().map(|m| m.keys().filter_map(Value::as_str).collect()).unwrap_or_default();
-            let cmd: Vec<&str> =
-                s["command"].as_sequence().expect("command").iter().filter_map(Value::as_str).collect();
+            let cmd = argv(s);
             if let Some(i) = cmd.iter().position(|a| *a == "--revision") {
                 let model = if cmd[0] == "vllm" {
                     cmd[2]
@@ -346,7 +358,7 @@ fn local_model_repository_is_mounted_read_only_and_not_prefetched() {
         .expect("bind mount");
     assert_eq!(mount["type"].as_str(), Some("bind"));
     assert_eq!(mount["read_only"].as_bool(), Some(true));
-    let cmd: Vec<&str> = s["command"].as_sequence().expect("command").iter().filter_map(Value::as_str).collect();
+    let cmd = argv(s);
     assert_eq!(cmd[2], path);
     assert!(!cmd.contains(&"--revision"));
     let jobs = prefetch_jobs(&doc);
@@ -522,7 +534,7 @@ fn without_prefetch_servers_download_on_demand_into_a_writable_cache() {
     let spec = write(
         &dir,
         "f.yaml",
-        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\ncache: {prefetch: false, hf_endpoint: \"http://mirror:8080\"}\nservices:\n  q: {model: Qwen/Qwen3-32B, gpus: 1}\n",
+        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\ncache: {prefetch: false, hf_endpoint: \"http://mirror:8080\"}\nservices:\n  q: {model: Qwen/Qwen3-32B, gpus: 1}\n",
     );
     let doc = yaml(&render_stdout(&spec));
     assert!(prefetch_jobs(&doc).is_empty());
@@ -540,12 +552,12 @@ fn a_fleet_of_local_models_needs_no_prefetch() {
     let spec = write(
         &dir,
         "f.yaml",
-        "version: 1\nname: x\nimage: {base: b/c:1}\nhost: {gpu: {vendor: nvidia, model: H100, count: 2}}\nservices:\n  m: {model: mistralai/Mistral-7B-Instruct-v0.2, gpus: 1, model_path: /models/mistral}\n",
+        "version: 1\nname: x\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: nvidia, model: H100, count: 2}}\nservices:\n  m: {model: mistralai/Mistral-7B-Instruct-v0.2, gpus: 1, model_path: /models/mistral}\n",
     );
     let doc = yaml(&render_stdout(&spec));
     assert!(prefetch_jobs(&doc).is_empty());
     assert!(doc["services"]["m"].get("depends_on").is_none());
-    let dockerfile = doc["x-aimgen-build"]["dockerfile_inline"].as_str().expect("inline Dockerfile");
+    let dockerfile = doc["services"]["m"]["build"]["dockerfile_inline"].as_str().expect("inline Dockerfile");
     assert!(!dockerfile.contains("# syntax="), "no BuildKit frontend pull without BuildKit-only syntax");
 }
 

@@ -48,7 +48,7 @@ fn compose_config(bin: &Path, dir: &Path, vars: &[(&str, &str)], unset: &[&str])
 const NVIDIA_MIXED: &str = r#"version: 1
 name: keyed
 host: {gpu: {vendor: nvidia, model: H100, count: 8}}
-image: {base: "lmsysorg/sglang:v0.5.23-cu129"}
+image: {vllm: {base: "vllm/vllm-openai:v0.33.0"}, sglang: {base: "lmsysorg/sglang:v0.5.23-cu129"}}
 serving: {api_key_env: AIM_API_KEY}
 services:
   chat: {model: meta-llama/Llama-3.1-8B-Instruct, bind: 0.0.0.0}

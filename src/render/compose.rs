@@ -1,17 +1,18 @@
-//! The Compose file: one service per fleet service plus the prefetch job, all from one image,
-//! all mounting one cache.
+//! The Compose file: one service per fleet service plus the prefetch job, each in its
+//! engine's image (built once, by the first service that uses it), all mounting one cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::dockerfile::Dockerfile;
 use super::{header, render_template, Layout};
+use crate::image;
 use crate::plan::{
     ApiKey, CacheStorage, FileSelection, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
 };
 use crate::resolve::ranges;
-use crate::spec::Vendor;
+use crate::spec::{Backend, Vendor};
 
 /// Key of the cache volume in the Compose file's `volumes:`.
 const CACHE_KEY: &str = "model-cache";
@@ -24,7 +25,6 @@ const SCRATCH_KEY: &str = "engine-scratch";
 struct Ctx {
     header: Vec<String>,
     project: String,
-    image: String,
     dockerfile_inline: Option<String>,
     build_args: BTreeMap<String, String>,
     build_secret: bool,
@@ -38,6 +38,12 @@ struct Ctx {
 struct Svc {
     name: String,
     comment: String,
+    /// `<name>:<tag>` of the engine image.
+    image: String,
+    /// The build stage, on the one service that builds this image.
+    build_target: Option<String>,
+    entrypoint: Vec<String>,
+    labels: Vec<(String, String)>,
     depends_on: Vec<String>,
     /// Runs the prefetch program (the anchored script) with `command` as its argument.
     prefetch: bool,
@@ -94,11 +100,24 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     if let Some(p) = &plan.prefetch {
         prefetch_script = Some(super::asset("prefetch.py")?.to_string());
         for job in &p.jobs {
-            services.push(prefetch_service(plan, p, job, folder)?);
+            services.push(prefetch_service(plan, p, job, folder, dockerfile)?);
         }
     }
     for s in &plan.servers {
-        services.push(server(plan, s, folder));
+        services.push(server(plan, s, folder, image_ref(plan, s.backend, dockerfile)));
+    }
+    // Each image is built by the first service that runs it, and only by that one: Compose
+    // would otherwise build it once per service.
+    let mut built = BTreeSet::new();
+    for (svc, backend) in services.iter_mut().zip(
+        plan.prefetch
+            .iter()
+            .flat_map(|p| p.jobs.iter().map(move |_| p.image))
+            .chain(plan.servers.iter().map(|s| s.backend)),
+    ) {
+        if built.insert(backend) {
+            svc.build_target = Some(backend.as_str().to_string());
+        }
     }
     let mut volumes = Vec::new();
     if let CacheStorage::Volume { name } = &plan.cache.storage {
@@ -106,7 +125,8 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     }
     volumes.push(Volume { key: SCRATCH_KEY.into(), name: None });
     let mut build_args = BTreeMap::new();
-    if !plan.image.preload.is_empty() {
+    let preload = plan.images.iter().any(|i| !i.preload.is_empty());
+    if preload {
         if let Some(e) = &plan.cache.hf_endpoint {
             build_args.insert("HF_ENDPOINT".to_string(), e.clone());
         }
@@ -114,10 +134,9 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     let ctx = Ctx {
         header: header(plan),
         project: plan.name.clone(),
-        image: format!("{}:{}", plan.image.name, dockerfile.tag),
         dockerfile_inline: (!folder).then(|| dockerfile.text.clone()),
         build_args,
-        build_secret: !plan.image.preload.is_empty(),
+        build_secret: preload,
         prefetch_script,
         services,
         volumes,
@@ -126,7 +145,13 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
 }
 
 /// One model's download job: the anchored prefetch program with the job as a JSON argument.
-fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bool) -> anyhow::Result<Svc> {
+fn prefetch_service(
+    plan: &Plan,
+    p: &PrefetchPlan,
+    job: &PrefetchJob,
+    folder: bool,
+    dockerfile: &Dockerfile,
+) -> anyhow::Result<Svc> {
     let m = &job.model;
     let spec = serde_json::json!({
         "repo": m.repo,
@@ -148,6 +173,10 @@ fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bo
             job.used_by.join(", "),
             if job.used_by.len() == 1 { "s" } else { "" }
         ),
+        image: image_ref(plan, p.image, dockerfile),
+        build_target: None,
+        entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
+        labels: Vec::new(),
         depends_on: Vec::new(),
         prefetch: true,
         command_refs: Vec::new(),
@@ -171,6 +200,12 @@ fn prefetch_service(plan: &Plan, p: &PrefetchPlan, job: &PrefetchJob, folder: bo
     })
 }
 
+/// `<name>:<tag>` of an engine's image.
+fn image_ref(plan: &Plan, backend: Backend, dockerfile: &Dockerfile) -> String {
+    let name = plan.image(backend).map_or_else(|| format!("{}-{}", plan.name, backend.as_str()), |i| i.name.clone());
+    format!("{name}:{}", dockerfile.tags.get(&backend).map_or("", String::as_str))
+}
+
 fn cache_mount(plan: &Plan, read_only: bool) -> Mount {
     match &plan.cache.storage {
         CacheStorage::Volume { .. } => Mount {
@@ -190,7 +225,7 @@ fn cache_mount(plan: &Plan, read_only: bool) -> Mount {
     }
 }
 
-fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
+fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
     let ro = plan.cache.servers_read_only;
     let mut mounts = vec![
         cache_mount(plan, ro),
@@ -242,12 +277,21 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool) -> Svc {
         ranges(&s.gpus),
         weights
     );
+    let (entrypoint, command) = s.argv.split_at(image::entrypoint(s.backend).len().min(s.argv.len()));
     Svc {
         name: s.name.clone(),
         comment,
+        image,
+        build_target: None,
+        entrypoint: entrypoint.to_vec(),
+        // What an engine-truth check reads to pick the parser of the release the image runs.
+        labels: vec![
+            ("aimgen.engine".into(), s.backend.as_str().into()),
+            ("aimgen.engine-version".into(), s.engine_version.clone()),
+        ],
         depends_on: s.prefetch_job.iter().cloned().collect(),
         prefetch: false,
-        command: s.argv.clone(),
+        command: command.to_vec(),
         command_refs: match &s.api_key {
             Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {
                 vec![flag.clone(), super::required_ref(variable, &key_message(variable, &s.name))]

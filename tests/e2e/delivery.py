@@ -141,9 +141,9 @@ def jobs_of(spec):
     jobs = {}
     for name, svc in doc["services"].items():
         if name.startswith("aimgen-prefetch-"):
-            argv = svc["command"]
-            assert argv[:2] == ["python3", "-c"], argv
-            jobs[name] = (argv[2].replace("$$", "$"), argv[3], json.loads(argv[3])["repo"])
+            argv = (svc.get("entrypoint") or []) + svc["command"]
+            assert argv[:2] == ["python3", "-c"], argv[:2]
+            jobs[name] = (argv[2], argv[3], json.loads(argv[3])["repo"])
     return doc, jobs
 
 

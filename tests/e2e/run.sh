@@ -67,11 +67,18 @@ C() {
     -f "$OUT/docker-compose.cache.yml" -f "$WORK/override.yml" "$@"
 }
 
+# The engine images Compose built for this run (named after the unique project; the test
+# image they are built from is kept for the next run).
+built_images() {
+  docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E "^$PROJECT-(vllm|sglang):" || true
+}
+
 cleanup() {
   if [ "$COMPOSE_UP" = 1 ]; then
     C down -v --remove-orphans -t 2 >/dev/null 2>&1 || true
     COMPOSE_UP=0
   fi
+  built_images | xargs -r docker rmi >/dev/null 2>&1 || true
   if [ "$fail" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then
     rm -rf "$WORK"
   else
@@ -126,7 +133,7 @@ else
   install_compose || die "could not install Compose v2 from trixie's docker-compose package"
   ok "Compose v2 installed: $("$COMPOSE" version --short) ($COMPOSE)"
 fi
-info "Docker Engine $(docker version --format '{{.Server.Version}}' 2>/dev/null), API $(docker version --format '{{.Server.APIVersion}}' 2>/dev/null); no image is built or pulled"
+info "Docker Engine $(docker version --format '{{.Server.Version}}' 2>/dev/null), API $(docker version --format '{{.Server.APIVersion}}' 2>/dev/null); images are built from the local test image, none is pulled"
 
 # ---------------------------------------------------------------- test image
 step "test image (debootstrap + huggingface_hub $HF_HUB_VERSION)"
@@ -153,8 +160,10 @@ else
     info "cargo build --release: $(( $(date +%s) - t ))s"
   fi
   # A unique fleet name makes the project, its network and its named cache volume unique.
-  sed "s/^name: .*/name: $PROJECT/" "$HERE/fleet.yaml" >"$WORK/fleet.yaml"
+  # ... and the test image is the base both engine stages are built from.
+  sed -e "s/^name: .*/name: $PROJECT/" -e "s/E2E_BASE_IMAGE/$IMAGE/" "$HERE/fleet.yaml" >"$WORK/fleet.yaml"
   grep -q "^name: $PROJECT\$" "$WORK/fleet.yaml" || die "fleet.yaml has no top-level name: line to make unique"
+  grep -q "base: \"$IMAGE\"" "$WORK/fleet.yaml" || die "fleet.yaml names no E2E_BASE_IMAGE to build from"
   if "$AIMGEN" render "$WORK/fleet.yaml" -o "$OUT" >"$WORK/render.log" 2>&1; then
     ok "aimgen render wrote $(cd "$OUT" && find . -type f | sort | tr '\n' ' ')"
   else
@@ -176,6 +185,11 @@ if ! "$COMPOSE" -p "$PROJECT" --project-directory "$OUT" -f "$OUT/docker-compose
   die "Compose v2 rejects the generated docker-compose.cache.yml"
 fi
 ok "Compose v2 accepts the generated docker-compose.cache.yml"
+if images=$(python3 "$ROOT/scripts/check_compose_images.py" "$OUT/Dockerfile.optimized" <"$WORK/config.json" 2>&1); then
+  ok "images as Compose reads them: $images"
+else
+  bad "images as Compose reads them:"; printf '%s\n' "$images" | sed 's/^/     /'
+fi
 python3 "$HERE/make_override.py" "$WORK/config.json" "$IMAGE" "$HERE" "$HUBSTATE" \
   "$WORK/override.yml" "$WORK/plan.json" || die "make_override.py failed"
 if C config >"$WORK/merged.yml" 2>"$WORK/merged.err"; then
@@ -336,6 +350,10 @@ for s in "${SERVERS[@]}"; do
     fi
   done
 done
+
+n_images=$(built_images | wc -l)
+if [ "$n_images" = 2 ]; then ok "Compose built the vLLM and the SGLang image from Dockerfile.optimized: $(built_images | tr '\n' ' ')"
+else bad "expected 2 built engine images, found $n_images: $(built_images | tr '\n' ' ')"; fi
 
 step "mock Hub traffic after up #1"
 cp "$HUBSTATE/stats.json" "$WORK/stats-1.json"
