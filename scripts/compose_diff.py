@@ -390,7 +390,8 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
             fail(f"pip words {got_pip!r} != {want_pip!r}")
     pre = doc["services"]["aimgen-prefetch"]
     try:
-        jobs = json.loads(unescape(pre["command"][3]))
+        # The job list is the prefetch program's last argument.
+        jobs = json.loads(unescape(pre["command"][-1]))
         if {j["repo"] for j in jobs} != {s["model"] for s in f.services.values() if "model_path" not in s}:
             fail("prefetch jobs name other models than the spec")
     except Exception as e:  # noqa: BLE001 - any failure to read it back is the finding
@@ -482,7 +483,9 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
             continue
         doc = json.loads(cout)
         if label == "stdout":
-            inline = doc["services"][next(iter(f.services))].get("build", {}).get("dockerfile_inline")
+            # The one service that builds the image carries the Dockerfile inline.
+            builds = [s.get("build") or {} for s in doc["services"].values()]
+            inline = next((b["dockerfile_inline"] for b in builds if "dockerfile_inline" in b), None)
             dockerfile = unescape(inline) if inline is not None else None
             if dockerfile is None:
                 problems.append("stdout: no dockerfile_inline")

@@ -280,11 +280,14 @@ check_compose_config() {
 # Compose's own reading of the images: an entrypoint on every service, each image built by
 # exactly one service from a stage of the Dockerfile, nothing pulled, engine labels on servers.
 check_compose_images() {
-    local label=$1 dir=$2 status=0
+    local label=$1 dir=$2 status=0 keys=()
+    # Placeholders for the required API-key variables, as compose_config sets them.
+    mapfile -t keys < <(grep -o '\${[A-Za-z_][A-Za-z0-9_]*:?' "$dir/$COMPOSE_FILE_NAME" | sed 's/^\${//; s/:?$//; s/$/=conformance-placeholder/' | sort -u)
     (
+        set -o pipefail
         cd "$dir"
         env -u HF_TOKEN -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME -u COMPOSE_PROFILES \
-            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR \
+            -u COMPOSE_ENV_FILES -u COMPOSE_PATH_SEPARATOR "${keys[@]}" \
             "$COMPOSE" -f "$COMPOSE_FILE_NAME" config --format json \
             | python3 "$ROOT/scripts/check_compose_images.py" "$DOCKERFILE_NAME"
     ) >"$OUT_FILE" 2>&1 || status=$?

@@ -69,7 +69,11 @@ fn a_model_of_unknown_size_needs_a_gpu_count() {
 #[test]
 fn a_locked_model_is_sized_from_its_safetensors() {
     let mut pins = Pins::new();
-    let pin = |bytes: u64| Pin { sha: "a".repeat(40), files: vec!["model.safetensors".into()], weights_bytes: bytes };
+    let pin = |bytes: u64| Pin {
+        sha: "a".repeat(40),
+        files: vec![aimgen::plan::ExpectedFile { path: "model.safetensors".into(), size: bytes, blob: "0".repeat(64) }],
+        weights_bytes: bytes,
+    };
     let service = "  big: {model: meta-llama/Llama-3.1-405B-Instruct}\n";
     let image = "{base: b/c:1, engine_version: 0.33.0}";
     // ≈ 810 GB of bf16 weights: 8 × 192 GB × 0.9 × 0.8 = 1,106 GB hold them, 4 GPUs do not.

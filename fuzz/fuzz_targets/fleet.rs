@@ -8,7 +8,10 @@
 //! - the Compose file parses back as YAML, with exactly the spec's services plus
 //!   `aimgen-prefetch` when the plan prefetches;
 //! - no rendered file holds the value of `HF_TOKEN` from the environment;
-//! - every rendered path is a plain relative path.
+//! - every rendered path is a plain relative path;
+//! - no rendered file holds a raw line break other than `\n` (Compose's YAML parser also
+//!   breaks at `\r`, U+0085, U+2028, U+2029) or any other unsafe character, every env-file
+//!   line is `NAME=value`, and the Compose file has no top-level key but aimgen's own.
 #![no_main]
 
 use std::path::{Component, Path, PathBuf};
@@ -82,6 +85,22 @@ fuzz_target!(|data: &[u8]| {
         for (path, text) in &files {
             assert!(plain_relative(path), "rendered path {path:?} is not a plain relative path");
             assert!(holds_sentinel || !text.contains(SENTINEL), "{path} contains the HF_TOKEN value");
+            // Compose's YAML parser (Go yaml.v3, YAML 1.1 rules) also breaks lines at `\r`,
+            // U+0085, U+2028 and U+2029, and env files and Dockerfiles end a line at `\r`:
+            // the only raw line break any generated file may hold is `\n`, and nothing else
+            // that is not printable text (tab aside) may appear raw either.
+            if let Some(c) = text.chars().find(|c| *c != '\n' && *c != '\t' && render::is_unsafe_char(*c)) {
+                panic!("{path} holds U+{:04X} raw:\n{text}", c as u32);
+            }
+            if path.ends_with(".env") {
+                for line in text.lines().filter(|l| !l.starts_with('#')) {
+                    let name = line.split_once('=').map(|(k, _)| k).unwrap_or("");
+                    assert!(
+                        aimgen::recipe::catalog::valid_env_name(name),
+                        "{path}: a line that is not NAME=value: {line:?}"
+                    );
+                }
+            }
         }
         let compose = files.get(COMPOSE_FILE).expect("a Compose file");
         let doc: serde_yaml::Value = match serde_yaml::from_str(compose) {
@@ -96,5 +115,13 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         names.sort();
         assert_eq!(names, expected, "services in the Compose file ({layout:?})");
+        // No text of the spec may add a top-level key.
+        for k in doc.as_mapping().expect("top-level mapping").keys() {
+            let k = k.as_str().expect("top-level keys are strings");
+            assert!(
+                ["name", "x-aimgen-build", "services", "volumes", "secrets"].contains(&k),
+                "unexpected top-level key {k:?} ({layout:?})"
+            );
+        }
     }
 });

@@ -6,6 +6,9 @@
   e2e_checks.py report  PLAN SERVICE REPORT_JSON a server's stub probes
   e2e_checks.py stats   PLAN STATS_JSON          first up: needed files served exactly once, no decoy
   e2e_checks.py delta   PLAN BEFORE_JSON AFTER_JSON   second up: nothing downloaded
+  e2e_checks.py completion PLAN SERVICE ANSWER_JSON MAX_TOKENS   a real engine's completion
+  e2e_checks.py onecopy PLAN STATS_JSON GROUP_JSON  servers sharing a model read one copy
+  e2e_checks.py unchanged PLAN LABEL_A LISTING_A LABEL_B LISTING_B   the cache did not change
 """
 
 import json
@@ -104,41 +107,61 @@ def report(plan, svc, rep):
         out("INFO", f"{svc}: has {rep['token_in_env']} in its environment although it only reads the cache offline")
 
 
-def fleet_models(plan):
-    return sorted({s["model"] for s in plan["servers"].values()})
+def used_commits(plan, cat):
+    """(repo, sha) each server loads: its --revision, a commit sha or a branch (where the
+    branch points now). The e2e fleet is locked, so these are shas."""
+    out = {}
+    for name, s in plan["servers"].items():
+        repo = cat.get(s["model"])
+        if repo is None:
+            out.setdefault((s["model"], None), []).append(name)
+            continue
+        rev = s["revision"] or "main"
+        sha = rev if rev in repo["commits"] else repo["branches"].get(rev)
+        out.setdefault((s["model"], sha), []).append(name)
+    return out
 
 
 def stats(plan, st):
     cat = st["catalogue"]
     files = st["files"]
-    models = fleet_models(plan)
+    used = used_commits(plan, cat)
     needed_bytes = served_bytes = 0
-    for m in models:
-        if m not in cat:
-            out("FAIL", f"{m}: not a model the mock Hub serves ({', '.join(cat)})")
+    for (m, sha), servers in sorted(used.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        if m not in cat or sha is None:
+            out("FAIL", f"{m}: not a model/revision the mock Hub serves ({', '.join(cat)}); used by {servers}")
             continue
+        commit = cat[m]["commits"][sha]
+        label = f"{m}@{sha[:12]} ({commit['label']})"
         bad = []
-        for path, meta in cat[m]["files"].items():
-            f = files.get(f"{m}/{path}", {})
+        for path, meta in commit["files"].items():
+            f = files.get(f"{m}@{sha}/{path}", {})
             if meta["role"] == "needed":
                 needed_bytes += meta["size"]
                 if f.get("get", 0) != 1 or f.get("bytes", 0) != meta["size"]:
                     bad.append(f"{path}: {f.get('get', 0)} GETs, {f.get('bytes', 0)}/{meta['size']} bytes")
-        n = sum(1 for meta in cat[m]["files"].values() if meta["role"] == "needed")
+        n = sum(1 for meta in commit["files"].values() if meta["role"] == "needed")
         out("FAIL" if bad else "PASS",
-            f"{m}: each of its {n} needed files served exactly once across the fleet" + (f": {bad}" if bad else ""))
-        decoys = {p: files[f"{m}/{p}"] for p, meta in cat[m]["files"].items()
-                  if meta["role"] == "decoy" and f"{m}/{p}" in files}
+            f"{label}: each of its {n} needed files served exactly once across {len(servers)} server(s) "
+            f"{', '.join(servers)}" + (f": {bad}" if bad else ""))
+        decoys = {p: files[f"{m}@{sha}/{p}"] for p, meta in commit["files"].items()
+                  if meta["role"] == "decoy" and f"{m}@{sha}/{p}" in files}
         out("FAIL" if decoys else "PASS",
-            f"{m}: no decoy requested (original/*, pytorch_model.bin)" + (f": {decoys}" if decoys else ""))
-        extras = {p: files[f"{m}/{p}"] for p, meta in cat[m]["files"].items()
-                  if meta["role"] == "extra" and f"{m}/{p}" in files}
+            f"{label}: no decoy requested (original/*, pytorch_model.bin)" + (f": {decoys}" if decoys else ""))
+        extras = {p: files[f"{m}@{sha}/{p}"] for p, meta in commit["files"].items()
+                  if meta["role"] == "extra" and f"{m}@{sha}/{p}" in files}
         if extras:
-            out("INFO", f"{m}: extra files fetched (allowed, not needed): {extras}")
+            out("INFO", f"{label}: extra files fetched (allowed, not needed): {extras}")
+        moved = {b: s for b, s in cat[m]["branches"].items() if s != sha}
+        if moved:
+            out("INFO", f"{m}: {', '.join(f'{b} now at {s[:12]}' for b, s in moved.items())}; "
+                        f"the fleet loads the locked {sha[:12]}")
     for key, f in files.items():
         served_bytes += f.get("bytes", 0)
-        if not any(key.startswith(m + "/") for m in models):
-            out("FAIL", f"{key}: served although no service uses that model: {f}")
+        repo, _, rest = key.partition("@")
+        sha = rest.split("/", 1)[0]
+        if (repo, sha) not in used and (f.get("get") or f.get("redirect")):
+            out("FAIL", f"{key}: served although no server loads that commit (a moved branch followed?): {f}")
     unknown = st.get("unknown", [])
     out("FAIL" if unknown else "PASS",
         "mock Hub saw no request it does not implement" + (f": {unknown}" if unknown else ""))
@@ -146,6 +169,9 @@ def stats(plan, st):
     for kind in ("api", "resolve"):
         a = auth.get(kind, {})
         n = sum(a.values())
+        if kind == "api" and not n:
+            out("INFO", "no Hub API call during the fleet's run (the lock lists every file, so none is needed)")
+            continue
         out("PASS" if n and a.get("expected", 0) == n else "FAIL",
             f"HF_TOKEN reached the prefetch: {a.get('expected', 0)}/{n} {kind} requests carried it"
             + (f" (others: {a})" if a.get("expected", 0) != n else ""))
@@ -153,13 +179,66 @@ def stats(plan, st):
     out("PASS" if not c.get("expected") and not c.get("other") else "FAIL",
         f"no token sent to the CDN host ({sum(c.values())} CDN requests: {c})")
     heads = sum(f.get("head", 0) for f in files.values())
-    repo_bytes = sum(meta["size"] for m in models if m in cat for meta in cat[m]["files"].values())
-    out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes}; the repos hold {repo_bytes} "
-                f"({len(models)} models, {len(plan['servers'])} servers; "
+    repo_bytes = sum(meta["size"] for (m, sha) in used if m in cat and sha
+                     for meta in cat[m]["commits"][sha]["files"].values())
+    out("INFO", f"bytes served vs bytes needed: {served_bytes} vs {needed_bytes}; the used commits hold {repo_bytes} "
+                f"({len(used)} model commits, {len(plan['servers'])} servers; "
                 f"{heads} HEADs, API calls {st.get('api', {})})")
     again = {k: f.get("get", 0) for k, f in files.items() if f.get("get", 0) > 1}
     out("FAIL" if again else "PASS",
         "no file body was served more than once" + (f": {again}" if again else ""))
+
+
+def completion(plan, svc, resp_path, max_tokens):
+    """A /v1/completions answer from a real engine: HTTP 200, the served model name, and
+    exactly max_tokens generated tokens (the request sets ignore_eos)."""
+    s = plan["servers"][svc]
+    try:
+        r = load(resp_path)
+    except (OSError, ValueError) as e:
+        out("FAIL", f"{svc}: no JSON completion answer ({e})")
+        return
+    choices = r.get("choices") or [{}]
+    text = choices[0].get("text")
+    usage = r.get("usage") or {}
+    ok = (r.get("object") == "text_completion" and r.get("model") == s["served_model_name"]
+          and isinstance(text, str) and usage.get("completion_tokens") == int(max_tokens))
+    out("PASS" if ok else "FAIL",
+        f"{svc}: /v1/completions with model {s['served_model_name']!r} -> model {r.get('model')!r}, "
+        f"{usage.get('completion_tokens')} tokens, text {text!r}" + ("" if ok else f" (answer: {json.dumps(r)[:300]})"))
+
+
+def onecopy(plan, cat_path, group_json):
+    """Servers sharing a model read one copy: they mount the same cache volume at the same
+    place, and that volume holds each needed blob of the commit once; no server has a
+    safetensors file anywhere else (container file system, scratch volume)."""
+    cat = load(cat_path)["catalogue"]
+    g = load(group_json)
+    for (m, sha), servers in used_commits(plan, cat).items():
+        if len(servers) < 2 or sha is None:
+            continue
+        mounts = {s: g["mounts"].get(s) for s in servers}
+        same = len({json.dumps(v, sort_keys=True) for v in mounts.values()}) == 1 and all(mounts.values())
+        out("PASS" if same else "FAIL",
+            f"{m}: servers {', '.join(servers)} mount the same cache volume read-only: {mounts}")
+        blobs = g["blobs"].get(m, [])
+        want = sorted({meta["etag"] for meta in cat[m]["commits"][sha]["files"].values() if meta["role"] == "needed"})
+        out("PASS" if sorted(blobs) == want else "FAIL",
+            f"{m}: the cache holds one copy: {len(blobs)} blobs for the {len(want)} needed files of {sha[:12]}"
+            + ("" if sorted(blobs) == want else f" (extra {sorted(set(blobs) - set(want))}, missing {sorted(set(want) - set(blobs))})"))
+        for s in servers:
+            elsewhere = g["elsewhere"].get(s, [])
+            out("FAIL" if elsewhere else "PASS",
+                f"{s}: no model weights outside the shared cache (container file system and scratch volume)"
+                + (f": {elsewhere}" if elsewhere else ""))
+
+
+def unchanged(label_a, a_path, label_b, b_path):
+    a, b = load(a_path), load(b_path)
+    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    out("FAIL" if changed else "PASS",
+        f"the shared cache is byte-for-byte as {label_a} left it after {label_b} ({len(b)} entries; "
+        f"sizes, mtimes, link targets)" + (f": changed {changed[:10]}" if changed else ""))
 
 
 def delta(plan, before, after):
@@ -193,6 +272,12 @@ def main():
         stats(plan, load(args[1]))
     elif cmd == "delta":
         delta(plan, load(args[1]), load(args[2]))
+    elif cmd == "completion":
+        completion(plan, args[1], args[2], args[3])
+    elif cmd == "onecopy":
+        onecopy(plan, args[1], args[2])
+    elif cmd == "unchanged":
+        unchanged(args[1], args[2], args[3], args[4])
     else:
         raise SystemExit(f"unknown check {cmd}")
 

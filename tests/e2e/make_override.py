@@ -1,28 +1,39 @@
 #!/usr/bin/env python3
-"""Write the Compose override that lets a generated fleet run on a CPU-only test host.
+"""Write the Compose override that lets a generated fleet run on the CPU-only test host.
 
 Input is the generated project as normalised by `docker compose config --format json`
 (so env files, anchors and interpolation are already resolved; stdlib json suffices).
-The override ONLY:
-  * adds the `mock-hub` service (network alias `mock-cdn` for its LFS redirects),
-  * leaves every generated service's image and `build` alone: Compose builds the engine images
-    from the generated Dockerfile.optimized, whose base is the (local) test image,
-  * removes GPU/host-specific keys: devices, group_add, deploy, security_opt, cap_add, ipc,
-  * replaces each SERVER's entrypoint + command with tests/e2e/stub_server.py (bind-mounted),
-    passing the model id, --revision and --port read from the generated argv.
-The prefetch service's command is left exactly as generated.
+
+vLLM servers run the generated deployment AS IT IS: the generated image (`build:` from the
+generated Dockerfile.optimized, whose base is the local vLLM CPU image), entrypoint,
+command, environment, env files, volumes, healthcheck and ports. The override ONLY:
+  * removes what needs GPUs: `deploy` (NVIDIA device reservations), `devices` and
+    `group_add` (AMD's /dev/kfd, /dev/dri and their groups),
+  * removes `ulimits.memlock` (when generated): this host's Docker cannot grant it; the run
+    prints a warning saying so (it is a limit of the test host, not of the generated file),
+  * adds the CPU build's sizing variable VLLM_CPU_KVCACHE_SPACE (GiB of KV cache; its
+    default would reserve far more memory than this host has for several servers),
+  * adds the `mock-hub` service (network alias `mock-cdn` for its LFS redirects).
+The prefetch service is left exactly as generated.
+
+SGLang servers have no CPU build to run here (see README.md): for them only, the command
+is replaced with tests/e2e/stub_server.py (bind-mounted), passing the model id,
+--revision and --port read from the generated argv; the run says they are stubs.
 
 Also writes a plan (JSON) for run.sh: which service is the prefetch, and per server the
-model, revision, port, engine, published ports and whether it has a healthcheck.
+engine, whether it runs for real, model, served model name, revisions, port, published
+ports and whether it has a healthcheck.
 
-usage: make_override.py CONFIG_JSON TEST_IMAGE E2E_DIR HUB_STATE_DIR OUT_OVERRIDE OUT_PLAN
+usage: make_override.py CONFIG_JSON HUB_IMAGE E2E_DIR HUB_STATE_DIR MODELS_DIR OUT_OVERRIDE OUT_PLAN
 """
 
 import json
 import shlex
 import sys
 
-DROP = ["devices", "group_add", "deploy", "security_opt", "cap_add", "ipc"]
+# Keys that only make sense with GPUs; a CPU host cannot start a container that has them.
+GPU_KEYS = ["deploy", "devices", "group_add"]
+KVCACHE_GIB = "1"
 
 
 def q(s):
@@ -30,16 +41,18 @@ def q(s):
     return json.dumps(str(s))
 
 
-def flat_args(command):
-    """A command as one argv; a `sh -c "..."` string is split like a shell would."""
-    if isinstance(command, str):
-        return shlex.split(command)
+def flat_args(svc):
+    """The full argv: entrypoint + command; a `sh -c "..."` string is split like a shell would."""
     out = []
-    for a in command or []:
-        if " " in a and ("vllm" in a or "sglang" in a):
-            out += shlex.split(a)
-        else:
-            out.append(a)
+    for part in (svc.get("entrypoint"), svc.get("command")):
+        if isinstance(part, str):
+            out += shlex.split(part)
+            continue
+        for a in part or []:
+            if " " in a and ("vllm" in a or "sglang" in a):
+                out += shlex.split(a)
+            else:
+                out.append(a)
     return out
 
 
@@ -54,8 +67,7 @@ def opt(argv, *names):
 
 
 def parse_server(name, svc):
-    # The engine's argv is `entrypoint` + `command` (aimgen sets both on every service).
-    argv = flat_args(svc.get("entrypoint")) + flat_args(svc.get("command"))
+    argv = flat_args(svc)
     joined = " ".join(argv)
     if "sglang" in joined:
         engine, default_port = "sglang", 30000
@@ -68,22 +80,26 @@ def parse_server(name, svc):
             if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
                 model = argv[i + 1]
     else:
-        raise SystemExit(f"make_override: {name}: cannot tell the engine from command {argv}")
+        raise SystemExit(f"make_override: {name}: cannot tell the engine from its argv {argv}")
     if model is None:
-        raise SystemExit(f"make_override: {name}: no model id in command {argv}")
+        raise SystemExit(f"make_override: {name}: no model id in argv {argv}")
     port = opt(argv, "--port")
     return {
         "engine": engine,
+        "real": engine == "vllm",
         "model": model,
+        "served_model_name": opt(argv, "--served-model-name") or model,
         "revision": opt(argv, "--revision"),
+        "tokenizer_revision": opt(argv, "--tokenizer-revision"),
         "port": int(port) if port else default_port,
         "port_from_command": port is not None,
-        "command": argv,
+        "argv": argv,
+        "entrypoint": svc.get("entrypoint"),
     }
 
 
 def main():
-    config_path, image, e2e_dir, state_dir, out_override, out_plan = sys.argv[1:7]
+    config_path, hub_image, e2e_dir, state_dir, models_dir, out_override, out_plan = sys.argv[1:8]
     with open(config_path) as f:
         cfg = json.load(f)
     services = cfg.get("services") or {}
@@ -99,20 +115,16 @@ def main():
     if "mock-hub" in services:
         raise SystemExit("make_override: the generated project already has a service named mock-hub")
 
-    plan = {"project": cfg.get("name"), "prefetch": sorted(prefetch), "servers": {}, "warnings": []}
+    plan = {"project": cfg.get("name"), "prefetch": sorted(prefetch), "servers": {}, "warnings": [],
+            "images": sorted({svc.get("image") for svc in services.values() if svc.get("image")})}
     lines = ["# Generated by tests/e2e/make_override.py: test-host override, see that file.", "services:"]
     networks = set()
     for name, svc in services.items():
-        dropped = [f"    {key}: !reset null" for key in DROP if key in svc]
         if name in prefetch:
             networks |= set((svc.get("networks") or {"default": None}).keys())
-            if dropped:
-                lines += [f"  {q(name)}:"] + dropped
+            if any(k in svc for k in GPU_KEYS):
+                plan["warnings"].append(f"{name}: the prefetch has GPU keys {[k for k in GPU_KEYS if k in svc]}")
             continue
-        lines += [f"  {q(name)}:"] + dropped
-        if svc.get("entrypoint"):
-            # The stub replaces the whole engine argv (entrypoint + command).
-            lines.append("    entrypoint: !reset null")
         s = parse_server(name, svc)
         s["ports"] = [
             {"target": p.get("target"), "published": p.get("published"), "host_ip": p.get("host_ip")}
@@ -121,7 +133,30 @@ def main():
         s["healthcheck"] = bool(svc.get("healthcheck")) and not svc["healthcheck"].get("disable", False)
         s["depends_on"] = sorted((svc.get("depends_on") or {}).keys())
         s["volumes"] = svc.get("volumes") or []
+        s["image"] = svc.get("image")
+        env = svc.get("environment") or {}
+        s["api_key"] = bool(env.get("VLLM_API_KEY") or "--api-key" in s["argv"])
+        s["dropped"] = [k for k in GPU_KEYS if k in svc]
         plan["servers"][name] = s
+        lines.append(f"  {q(name)}:")
+        for key in s["dropped"]:
+            lines.append(f"    {key}: !reset null")
+        # Not a GPU key but a limit this test host cannot grant: its Docker runs without the
+        # privilege to raise RLIMIT_MEMLOCK above the host's hard limit, so a container asking
+        # for `memlock: -1` (NVIDIA's advice for pinned memory) fails to start. Said loudly.
+        if "memlock" in (svc.get("ulimits") or {}):
+            lines.append("    ulimits:")
+            lines.append("      memlock: !reset null")
+            s["dropped"].append("ulimits.memlock")
+            plan["warnings"].append(f"{name}: the generated ulimits.memlock={svc['ulimits']['memlock']} is removed: "
+                                    "this test host's Docker cannot raise RLIMIT_MEMLOCK (runc: operation not permitted)")
+        if s["real"]:
+            lines.append("    environment:")
+            lines.append(f"      VLLM_CPU_KVCACHE_SPACE: {q(KVCACHE_GIB)}")
+            continue
+        # SGLang: the stub, in the generated image, on the generated port.
+        if svc.get("entrypoint"):
+            lines.append("    entrypoint: !reset null")
         stub = ["python3", "/e2e/stub_server.py", "--engine", s["engine"], "--model", s["model"], "--port", str(s["port"])]
         if s["revision"] is not None:
             stub += ["--revision", s["revision"]]
@@ -135,14 +170,18 @@ def main():
     # The mock Hub, on every network the prefetch uses; `mock-cdn` is where LFS files redirect.
     lines += [
         "  mock-hub:",
-        f"    image: {q(image)}",
-        "    command: [\"python3\", \"/e2e/mock_hub.py\", \"--port\", \"8080\", \"--state\", \"/state\"]",
+        f"    image: {q(hub_image)}",
+        "    entrypoint: [\"python3\", \"/e2e/mock_hub.py\", \"--port\", \"8080\", \"--state\", \"/state\", \"--models\", \"/models\"]",
         "    environment:",
         "      MOCK_HUB_EXPECT_TOKEN: \"${HF_TOKEN:-}\"",
         "    volumes:",
         "      - type: bind",
         f"        source: {q(e2e_dir + '/mock_hub.py')}",
         "        target: /e2e/mock_hub.py",
+        "        read_only: true",
+        "      - type: bind",
+        f"        source: {q(models_dir)}",
+        "        target: /models",
         "        read_only: true",
         "      - type: bind",
         f"        source: {q(state_dir)}",

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A mock Hugging Face Hub for aimgen's end-to-end test (Python stdlib only).
 
-It serves two tiny model repos in the shape the real `huggingface_hub` client
-expects (checked against huggingface_hub 2.4.0's hf_api.py / file_download.py):
+It publishes the tiny models tests/e2e/make_models.py generated (--models DIR) as Hub
+repositories with several commits, in the shape the real `huggingface_hub` client expects
+(checked against huggingface_hub 2.4.0's hf_api.py / file_download.py):
 
   GET  /api/models/{org}/{name}[/revision/{rev}][?blobs=true]
          -> {"id", "sha", "siblings": [{"rfilename", (size, blobId, lfs)}], ...}
@@ -17,18 +18,22 @@ expects (checked against huggingface_hub 2.4.0's hf_api.py / file_download.py):
   unknown repo -> 401 X-Error-Code: RepoNotFound; unknown revision -> 404
   RevisionNotFound; unknown file -> 404 EntryNotFound (with X-Repo-Commit).
 
+A revision is a branch (`main`) or a commit sha. `main` starts at a repo's first commit;
+STATE_DIR/branches.json ({"org/name": {"main": "<label>"}}) moves it while the Hub runs.
+Each commit has the generated files, a .gitattributes and decoys (`pytorch_model.bin`,
+`original/*`) that no engine loading safetensors reads.
+
 Test hooks:
   GET /_health  -> 200 "ok"
-  GET /_stats   -> JSON: per repo/file counts of HEAD, GET-with-body, redirects,
-                   bytes sent; API call counts; per kind of request (api, resolve,
-                   cdn) whether it carried the expected token, another one or none;
-                   the catalogue (which files are
-                   `needed`, `decoy` or `extra`, with sizes).  Counts are kept in
-                   STATE_DIR/stats.json when --state is given, so they survive
-                   `docker compose down` / `up` of this service.
+  GET /_stats   -> JSON: per `org/name@sha/path` counts of HEAD, GET-with-body,
+                   redirects, bytes sent; API call counts; per kind of request (api,
+                   resolve, cdn) whether it carried the expected token, another one or
+                   none; the catalogue (commits, branches, and which files are `needed`,
+                   `decoy` or `extra`, with sizes). Counts are kept in STATE_DIR/stats.json
+                   when --state is given, so they survive `docker compose down` / `up`.
 
-Every model file's bytes are deterministic (derived from repo id and path), so
-two runs serve identical content and identical etags.
+A commit's sha is derived from its files' bytes, so the same generated models give the
+same shas and etags in every run.
 """
 
 import argparse
@@ -36,7 +41,6 @@ import hashlib
 import json
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -56,21 +60,6 @@ def det_bytes(seed: str, n: int) -> bytes:
     return bytes(out[:n])
 
 
-def safetensors(seed: str, tensors: dict) -> bytes:
-    """A real safetensors file: u64 header length, JSON header, raw data."""
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, shape in tensors.items():
-        n = 4
-        for d in shape:
-            n *= d
-        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
-        blobs.append(det_bytes(f"{seed}:{name}", n))
-        offset += n
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
 def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -82,65 +71,89 @@ def lfs_pointer(data: bytes) -> bytes:
     ).encode()
 
 
-def tiny_repo(repo_id: str, hidden: int, layers: int, arch: str) -> dict:
-    """Files of one tiny repo: path -> (bytes, lfs?, role)."""
-    tensors = {"model.embed_tokens.weight": (256, hidden)}
-    for i in range(layers):
-        tensors[f"model.layers.{i}.mlp.weight"] = (hidden, hidden)
-    weights = safetensors(repo_id, tensors)
-    config = {
-        "architectures": [arch],
-        "model_type": "llama",
-        "hidden_size": hidden,
-        "num_hidden_layers": layers,
-        "vocab_size": 256,
-        "torch_dtype": "float32",
-        "_name_or_path": repo_id,
-    }
-    j = lambda o: (json.dumps(o, indent=2) + "\n").encode()  # noqa: E731
-    return {
-        ".gitattributes": (b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
-                           b"*.bin filter=lfs diff=lfs merge=lfs -text\n"
-                           b"*.pth filter=lfs diff=lfs merge=lfs -text\n", False, "extra"),
-        "README.md": (f"# {repo_id}\n\nA tiny fake model for aimgen's e2e test.\n".encode(), False, "extra"),
-        "config.json": (j(config), False, "needed"),
-        "generation_config.json": (j({"bos_token_id": 1, "eos_token_id": 2}), False, "needed"),
-        "tokenizer.json": (j({"version": "1.0", "model": {"type": "BPE", "vocab": {"<s>": 1, "</s>": 2}}}), False, "needed"),
-        "tokenizer_config.json": (j({"bos_token": "<s>", "eos_token": "</s>", "model_max_length": 128}), False, "needed"),
-        "model.safetensors": (weights, True, "needed"),
-        # Decoys: an engine loading safetensors never reads these.
-        "pytorch_model.bin": (det_bytes(repo_id + ":bin", len(weights)), True, "decoy"),
-        "original/params.json": (j({"dim": hidden, "n_layers": layers}), False, "decoy"),
-        "original/consolidated.pth": (det_bytes(repo_id + ":pth", len(weights) // 2), True, "decoy"),
-    }
+LFS_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+GITATTRIBUTES = b"".join(b"*%s filter=lfs diff=lfs merge=lfs -text\n" % s.encode() for s in LFS_SUFFIXES)
+# What the generated folder holds that no engine loads: the Hub shows them, nobody should fetch them.
+EXTRA = {"README.md", ".gitattributes"}
 
 
-def build_catalogue() -> dict:
-    repos = {
-        "tiny-org/tiny-model": tiny_repo("tiny-org/tiny-model", 128, 4, "LlamaForCausalLM"),
-        "tiny-org/other-model": tiny_repo("tiny-org/other-model", 96, 2, "LlamaForCausalLM"),
-    }
+def commit_files(repo_id: str, label: str, folder: str) -> dict:
+    """Files of one commit: the generated model folder, plus .gitattributes and decoys.
+    path -> (bytes, role) with role needed / extra / decoy."""
+    files = {}
+    for root, _, names in os.walk(folder):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p, "rb") as f:
+                rel = os.path.relpath(p, folder).replace(os.sep, "/")
+                files[rel] = (f.read(), "extra" if rel in EXTRA else "needed")
+    files[".gitattributes"] = (GITATTRIBUTES, "extra")
+    weights = sum(len(d) for p, (d, _) in files.items() if p.endswith(".safetensors"))
+    config = json.loads(files["config.json"][0])
+    # Decoys: a .bin duplicate of the safetensors weights and Meta's original/ checkpoint; an
+    # engine loading safetensors never reads these, and neither may the prefetch.
+    files["pytorch_model.bin"] = (det_bytes(f"{repo_id}@{label}:bin", weights), "decoy")
+    files["original/params.json"] = (json.dumps({"dim": config.get("hidden_size"),
+                                                 "n_layers": config.get("num_hidden_layers")}).encode(), "decoy")
+    files["original/consolidated.pth"] = (det_bytes(f"{repo_id}@{label}:pth", weights // 2), "decoy")
+    return files
+
+
+def build_catalogue(models_dir: str) -> dict:
+    """repo id -> {"commits": {sha: {"label", "files"}}, "labels": {label: sha}, "default": {branch: sha}}.
+
+    models_dir holds <org>/<name>/commits.json (labels, oldest first) and one folder per label
+    (written by make_models.py). A commit's sha is a hash of its repo id, label and file blob
+    ids: the same generated bytes give the same shas in every run."""
     cat = {}
-    for repo_id, files in repos.items():
-        sha = hashlib.sha1(f"{repo_id}@v1".encode()).hexdigest()
-        entries = {}
-        for path, (data, lfs, role) in sorted(files.items()):
-            e = {"data": data, "role": role, "size": len(data), "lfs": lfs}
-            if lfs:
-                ptr = lfs_pointer(data)
-                e["sha256"] = hashlib.sha256(data).hexdigest()
-                e["oid"] = git_blob_sha1(ptr)
-                e["pointer_size"] = len(ptr)
-                e["etag"] = e["sha256"]
-            else:
-                e["oid"] = git_blob_sha1(data)
-                e["etag"] = e["oid"]
-            entries[path] = e
-        cat[repo_id] = {"sha": sha, "branches": {"main": sha}, "files": entries}
+    for org in sorted(os.listdir(models_dir)):
+        for name in sorted(os.listdir(os.path.join(models_dir, org))):
+            base = os.path.join(models_dir, org, name)
+            repo_id = f"{org}/{name}"
+            with open(os.path.join(base, "commits.json")) as f:
+                labels = json.load(f)
+            commits, by_label = {}, {}
+            for label in labels:
+                entries = {}
+                for path, (data, role) in sorted(commit_files(repo_id, label, os.path.join(base, label)).items()):
+                    lfs = path.endswith(LFS_SUFFIXES)
+                    e = {"data": data, "role": role, "size": len(data), "lfs": lfs}
+                    if lfs:
+                        ptr = lfs_pointer(data)
+                        e["sha256"] = hashlib.sha256(data).hexdigest()
+                        e["oid"] = git_blob_sha1(ptr)
+                        e["pointer_size"] = len(ptr)
+                        e["etag"] = e["sha256"]
+                    else:
+                        e["oid"] = git_blob_sha1(data)
+                        e["etag"] = e["oid"]
+                    entries[path] = e
+                sha = hashlib.sha1(f"{repo_id}@{label}:".encode()
+                                   + "".join(f"{p}={e['oid']};" for p, e in entries.items()).encode()).hexdigest()
+                commits[sha] = {"label": label, "files": entries}
+                by_label[label] = sha
+            cat[repo_id] = {"commits": commits, "labels": by_label, "default": {"main": by_label[labels[0]]}}
     return cat
 
 
-CATALOGUE = build_catalogue()
+CATALOGUE = {}
+STATE_DIR = None
+
+
+def branches(repo_id: str) -> dict:
+    """Where each branch of a repo points now: the first commit, unless STATE_DIR/branches.json
+    ({repo: {branch: label}}) moved it -- the test moves `main` while the Hub is running."""
+    repo = CATALOGUE[repo_id]
+    out = dict(repo["default"])
+    if STATE_DIR:
+        try:
+            with open(os.path.join(STATE_DIR, "branches.json")) as f:
+                moved = json.load(f).get(repo_id, {})
+        except FileNotFoundError:
+            moved = {}
+        for b, label in moved.items():
+            out[b] = repo["labels"][label]
+    return out
 
 
 class Stats:
@@ -152,12 +165,13 @@ class Stats:
             with open(self.path) as f:
                 self.data = json.load(f)
         self.data["started"].append(time.time())
-        self.data["catalogue"] = catalogue_summary()
         self._save()
 
     def _save(self):
         if not self.path:
             return
+        # The test reads the catalogue (commits, where branches point now) beside the counts.
+        self.data["catalogue"] = catalogue_summary()
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(self.data, f, indent=1, sort_keys=True)
@@ -168,9 +182,10 @@ class Stats:
             self.data["api"][key] = self.data["api"].get(key, 0) + 1
             self._save()
 
-    def file(self, repo_id, path, field, n=1):
+    def file(self, repo_id, sha, path, field, n=1):
+        """Counts per file of one commit, keyed `org/name@sha/path`."""
         with self.lock:
-            f = self.data["files"].setdefault(f"{repo_id}/{path}", {})
+            f = self.data["files"].setdefault(f"{repo_id}@{sha}/{path}", {})
             f[field] = f.get(field, 0) + n
             self._save()
 
@@ -193,12 +208,18 @@ class Stats:
 
 
 def catalogue_summary():
-    """What the test needs to know about each file: its role (needed/decoy/extra) and size."""
+    """What the test needs to know: per repo its commits (label, and per file its role --
+    needed/decoy/extra -- size and etag) and where its branches point now."""
     return {
         repo_id: {
-            "sha": r["sha"],
-            "files": {p: {"role": e["role"], "size": e["size"], "lfs": e["lfs"], "etag": e["etag"]}
-                      for p, e in r["files"].items()},
+            "labels": r["labels"],
+            "branches": branches(repo_id),
+            "commits": {
+                sha: {"label": c["label"],
+                      "files": {p: {"role": e["role"], "size": e["size"], "lfs": e["lfs"], "etag": e["etag"]}
+                                for p, e in c["files"].items()}}
+                for sha, c in r["commits"].items()
+            },
         }
         for repo_id, r in CATALOGUE.items()
     }
@@ -251,11 +272,11 @@ class Handler(BaseHTTPRequestHandler):
             self.error(401, "RepoNotFound", f"Repository Not Found for url: {self.path}.")
             return None, None, None
         rev = urllib.parse.unquote(rev) if rev is not None else "main"
-        sha = repo["branches"].get(rev) or (rev if rev == repo["sha"] else None)
+        sha = branches(repo_id).get(rev) or (rev if rev in repo["commits"] else None)
         if sha is None:
             self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
             return None, None, None
-        return repo_id, repo, sha
+        return repo_id, repo["commits"][sha], sha
 
     # ---- routing -------------------------------------------------------
     def do_HEAD(self):
@@ -272,7 +293,9 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/_health":
                 return self.send(200, "ok", ctype="text/plain")
             if url.path == "/_stats":
-                return self.send(200, STATS.snapshot())
+                snap = STATS.snapshot()
+                snap["catalogue"] = catalogue_summary()
+                return self.send(200, snap)
             kind = "api" if parts[:1] == ["api"] else "cdn" if parts[:1] == ["_cdn"] else "resolve"
             STATS.auth(kind, self.headers.get("Authorization"))
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
@@ -289,13 +312,13 @@ class Handler(BaseHTTPRequestHandler):
     def api_models(self, org, name, rest, q):
         if not rest or rest[0] == "revision":
             rev = rest[1] if len(rest) > 1 else None
-            repo_id, repo, sha = self.repo_and_sha(org, name, rev)
-            if repo is None:
+            repo_id, commit, sha = self.repo_and_sha(org, name, rev)
+            if commit is None:
                 return
             STATS.api("model_info")
             blobs = q.get("blobs", ["false"])[0].lower() in ("1", "true")
             siblings = []
-            for p, e in repo["files"].items():
+            for p, e in commit["files"].items():
                 s = {"rfilename": p}
                 if blobs:
                     s.update(size=e["size"], blobId=e["oid"])
@@ -311,17 +334,17 @@ class Handler(BaseHTTPRequestHandler):
                 "pipeline_tag": "text-generation", "library_name": "transformers",
                 "config": {"architectures": ["LlamaForCausalLM"], "model_type": "llama"},
                 "siblings": siblings, "spaces": [],
-                "usedStorage": sum(e["size"] for e in repo["files"].values()),
+                "usedStorage": sum(e["size"] for e in commit["files"].values()),
             })
         if rest[0] == "tree" and len(rest) >= 2:
-            repo_id, repo, sha = self.repo_and_sha(org, name, rest[1])
-            if repo is None:
+            repo_id, commit, sha = self.repo_and_sha(org, name, rest[1])
+            if commit is None:
                 return
             STATS.api("tree_page")
             prefix = urllib.parse.unquote("/".join(rest[2:])).strip("/")
             recursive = q.get("recursive", ["false"])[0].lower() in ("1", "true")
             entries, dirs = [], set()
-            for p, e in repo["files"].items():
+            for p, e in commit["files"].items():
                 if prefix and not p.startswith(prefix + "/"):
                     continue
                 rel = p[len(prefix) + 1:] if prefix else p
@@ -351,18 +374,18 @@ class Handler(BaseHTTPRequestHandler):
         return self.error(404, "NotFound", f"mock-hub: unsupported api path {self.path}")
 
     def resolve(self, org, name, rev, path):
-        repo_id, repo, sha = self.repo_and_sha(org, name, rev)
-        if repo is None:
+        repo_id, commit, sha = self.repo_and_sha(org, name, rev)
+        if commit is None:
             return
         path = urllib.parse.unquote(path)
-        e = repo["files"].get(path)
+        e = commit["files"].get(path)
         if e is None:
-            STATS.file(repo_id, path, "missing")
+            STATS.file(repo_id, sha, path, "missing")
             return self.error(404, "EntryNotFound", f"{path} does not exist on {rev}",
                               {"X-Repo-Commit": sha})
         common = {"X-Repo-Commit": sha, "Accept-Ranges": "bytes"}
         if e["lfs"]:
-            STATS.file(repo_id, path, "head" if self.command == "HEAD" else "redirect")
+            STATS.file(repo_id, sha, path, "head" if self.command == "HEAD" else "redirect")
             loc = f"{self.host_base(CDN_HOST)}/_cdn/{urllib.parse.quote(repo_id, safe='')}/{sha}/{e['sha256']}"
             loc += "?" + urllib.parse.urlencode({"file": path})
             headers = dict(common)
@@ -375,23 +398,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(302, b"", headers, ctype="text/plain")
         headers = dict(common)
         headers["ETag"] = f'"{e["etag"]}"'
-        return self.body(repo_id, path, e, headers)
+        return self.body(repo_id, sha, path, e, headers)
 
     def cdn(self, repo_q, sha, sha256):
         repo_id = urllib.parse.unquote(repo_q)
-        repo = CATALOGUE.get(repo_id)
+        commit = (CATALOGUE.get(repo_id) or {}).get("commits", {}).get(sha)
         match = None
-        if repo is not None:
-            for p, e in repo["files"].items():
+        if commit is not None:
+            for p, e in commit["files"].items():
                 if e["lfs"] and e["sha256"] == sha256:
                     match = (p, e)
         if match is None:
             STATS.unknown(f"{self.command} {self.path}")
             return self.send(404, "NoSuchKey", ctype="text/plain")
         path, e = match
-        return self.body(repo_id, path, e, {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes"})
+        return self.body(repo_id, sha, path, e, {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes"})
 
-    def body(self, repo_id, path, e, headers):
+    def body(self, repo_id, sha, path, e, headers):
         data = e["data"]
         rng = self.headers.get("Range")
         code, start = 200, 0
@@ -403,7 +426,7 @@ class Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             data = data[start:end + 1]
         if self.command == "HEAD":
-            STATS.file(repo_id, path, "head")
+            STATS.file(repo_id, sha, path, "head")
             # a HEAD reports the full length without sending it
             self.send_response(code)
             self.send_header("Content-Type", "application/octet-stream")
@@ -413,10 +436,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return 0
         sent = self.send(code, data, headers, ctype="application/octet-stream")
-        STATS.file(repo_id, path, "get")
-        STATS.file(repo_id, path, "bytes", sent)
+        STATS.file(repo_id, sha, path, "get")
+        STATS.file(repo_id, sha, path, "bytes", sent)
         if code == 206:
-            STATS.file(repo_id, path, "range_get")
+            STATS.file(repo_id, sha, path, "range_get")
         return sent
 
 
@@ -426,13 +449,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--bind", default="0.0.0.0")
-    ap.add_argument("--state", default=None, help="folder keeping stats.json across restarts")
+    ap.add_argument("--state", default=None, help="folder keeping stats.json across restarts, and branches.json")
+    ap.add_argument("--models", required=True, help="folder written by make_models.py")
     ap.add_argument("--cdn-host", default="mock-cdn", help="host name the LFS redirects point to")
     ap.add_argument("--expect-token", default=os.environ.get("MOCK_HUB_EXPECT_TOKEN"),
                     help="token the clients should send (counted as `expected` in /_stats auth)")
     ap.add_argument("--dump-catalogue", action="store_true", help="print the catalogue (no server)")
     args = ap.parse_args()
-    global STATS, CDN_HOST, EXPECTED_AUTH
+    global STATS, CDN_HOST, EXPECTED_AUTH, CATALOGUE, STATE_DIR
+    CATALOGUE = build_catalogue(args.models)
+    STATE_DIR = args.state
     CDN_HOST = args.cdn_host
     EXPECTED_AUTH = f"Bearer {args.expect_token}" if args.expect_token else None
     if args.dump_catalogue:

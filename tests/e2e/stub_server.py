@@ -133,7 +133,7 @@ def main():
             out[name] = os.path.relpath(os.path.realpath(p), cache)
         with open(os.path.join(os.path.dirname(p), "config.json")) as f:
             cfg = json.load(f)
-        assert cfg.get("_name_or_path") == args.model, f"config.json is for {cfg.get('_name_or_path')}"
+        assert cfg.get("architectures") == ["LlamaForCausalLM"], f"config.json: architectures {cfg.get('architectures')}"
         return out
 
     @probe("weights")
@@ -160,7 +160,9 @@ def main():
         repo_dir = os.path.join(cache, "models--" + args.model.replace("/", "--"))
         targets = [
             ("file", os.path.join(cache, ".e2e-write-probe")),
-            ("file", os.path.join(repo_dir, "refs", ".e2e-write-probe")),
+            # refs/ exists only when a branch was downloaded (a locked fleet fetches by sha).
+            ("file", os.path.join(repo_dir, "refs" if os.path.isdir(os.path.join(repo_dir, "refs")) else "blobs",
+                                  ".e2e-write-probe")),
             ("dir", os.path.join(cache, ".locks", ".e2e-write-probe")),
             ("dir", os.path.join(repo_dir, "snapshots", ".e2e-write-probe")),
             ("file", os.path.join(os.environ.get("HF_HOME", cache), ".e2e-write-probe")),
