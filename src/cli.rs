@@ -150,6 +150,44 @@ pub enum CacheCommand {
     /// Also lists models and revisions in the cache that no service uses, with the `hf cache
     /// rm` command that would remove them. Reads only; deletes nothing.
     Status(CacheStatusArgs),
+    /// Write the fleet's locked model files from a local cache into one tar file, for a host
+    /// that cannot reach the Hub.
+    ///
+    /// The bundle holds exactly the files of the fleet's lock, in the Hugging Face cache layout
+    /// (blobs; the snapshot links and refs are recreated by `cache import` from its manifest).
+    /// Every blob is hashed on the way. Refuses a fleet without a lock file. No network.
+    Export(CacheExportArgs),
+    /// Verify a bundle written by `cache export` and place its files into a cache.
+    ///
+    /// Checks each file's size and content id (sha256 for large files, git blob sha1 for the
+    /// rest) before it takes its place, keeps blobs already present, then links the snapshots
+    /// and writes the refs. A damaged or altered bundle is refused, naming the file. Writes
+    /// nothing outside the cache folder. No network.
+    Import(CacheImportArgs),
+}
+
+/// `aimgen cache export`.
+#[derive(Debug, Args)]
+pub struct CacheExportArgs {
+    /// The fleet spec; its lock file says which files go into the bundle.
+    pub fleet: PathBuf,
+    /// The hub cache folder to read (default: as for `cache status`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The bundle file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// `aimgen cache import`.
+#[derive(Debug, Args)]
+pub struct CacheImportArgs {
+    /// The bundle file written by `cache export`.
+    pub bundle: PathBuf,
+    /// The hub cache folder to fill (default: HF_HUB_CACHE, else $HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `aimgen cache status`.
@@ -296,6 +334,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recipes(r) => cmd::recipes::run(&r),
         Command::Lock(a) => cmd::lock::run(&a),
         Command::Cache(CacheCommand::Status(a)) => cmd::cache::status(&a),
+        Command::Cache(CacheCommand::Export(a)) => cmd::bundle::export(&a),
+        Command::Cache(CacheCommand::Import(a)) => cmd::bundle::import(&a),
         Command::Outdated(a) => cmd::outdated::run(&a),
         Command::Schema { kind } => {
             let schema = match kind {

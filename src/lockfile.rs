@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 use crate::compile::{Compiled, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
+use crate::plan::ExpectedFile;
 use crate::resolve::{Pin, Pins};
 use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
@@ -222,7 +223,11 @@ impl LockFile {
                     (m.repo.clone(), m.revision.clone()),
                     Pin {
                         sha: m.sha.clone(),
-                        files: m.files.iter().map(|f| f.path.clone()).collect(),
+                        files: m
+                            .files
+                            .iter()
+                            .map(|f| ExpectedFile { path: f.path.clone(), size: f.size, blob: f.blob.clone() })
+                            .collect(),
                         weights_bytes: m
                             .files
                             .iter()

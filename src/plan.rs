@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::recipe::Origin;
-use crate::spec::{Backend, Precision, Vendor};
+use crate::spec::{Backend, Precision, Vendor, Verify};
 
 /// A fully resolved fleet.
 #[derive(Debug, Clone, Serialize)]
@@ -22,7 +22,7 @@ pub struct Plan {
     pub images: Vec<ImagePlan>,
     /// The one model cache.
     pub cache: CachePlan,
-    /// The one-shot download job, when prefetching.
+    /// The one-shot download jobs, when prefetching.
     pub prefetch: Option<PrefetchPlan>,
     /// Model servers in spec order.
     pub servers: Vec<ServerPlan>,
@@ -132,22 +132,28 @@ pub struct ScratchPlan {
     pub mount: String,
 }
 
-/// The download job.
+/// The download jobs: one per distinct (model, revision), so each server waits only for its
+/// own model and one model's failure (gated, missing, disk full) stops only its servers.
 #[derive(Debug, Clone, Serialize)]
 pub struct PrefetchPlan {
-    /// Helper workload name (cannot clash with user services).
-    pub name: String,
-    /// The engine whose image the job runs in.
+    /// One job per distinct (model, revision), sorted by model.
+    pub jobs: Vec<PrefetchJob>,
+    /// The engine whose image the jobs run in.
     pub image: Backend,
-    /// Each distinct (model, revision) once, sorted.
-    pub downloads: Vec<Download>,
-    /// Environment of the job.
+    /// Environment shared by every job.
     pub env: BTreeMap<String, String>,
+    /// Files each job downloads at once.
+    pub workers: u32,
+    /// What a job checks before it declares a snapshot complete.
+    pub verify: Verify,
 }
 
-/// One model to download.
+/// One model revision's download job.
 #[derive(Debug, Clone, Serialize)]
-pub struct Download {
+pub struct PrefetchJob {
+    /// Workload name, in aimgen's reserved `aimgen-` namespace: stable for a (model,
+    /// revision), distinct for distinct ones.
+    pub name: String,
     /// Model and revision.
     pub model: HubModel,
     /// Which files.
@@ -156,14 +162,25 @@ pub struct Download {
     pub used_by: Vec<String>,
 }
 
+/// One file the lock names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedFile {
+    /// Path inside the repo.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// sha256 (LFS) or git blob sha1.
+    pub blob: String,
+}
+
 /// Which files of a repo the engine loads.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileSelection {
     /// Decided at download time from the repo listing by the engine-file rule.
     Rule,
-    /// Exactly these files (from the lock).
-    Exact(Vec<String>),
+    /// Exactly these files (from the lock), with their sizes and content ids.
+    Exact(Vec<ExpectedFile>),
 }
 
 /// Where a server's weights come from.
@@ -223,6 +240,9 @@ pub struct ServerPlan {
     pub cache_env: BTreeMap<String, String>,
     /// Needs the Hub token at run time (downloads on demand).
     pub needs_token: bool,
+    /// The prefetch job that must complete before it starts (`None` for a local model or
+    /// without prefetching).
+    pub prefetch_job: Option<String>,
     /// HTTP path answering 200 when ready (needs no API key in either engine).
     pub health_path: String,
     /// Host address the published port listens on.

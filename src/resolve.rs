@@ -20,8 +20,10 @@ use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor}
 pub use crate::spec::{DEFAULT_MOUNT, SCRATCH_MOUNT};
 /// First host port handed out.
 pub const FIRST_PORT: u16 = 8000;
-/// The prefetch job's name.
-pub const PREFETCH_NAME: &str = "aimgen-prefetch";
+/// Prefix of every prefetch job's name (in aimgen's reserved `aimgen-` namespace).
+pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
+/// Files a prefetch job downloads at once unless the spec says otherwise.
+pub const DEFAULT_DOWNLOAD_WORKERS: u32 = 8;
 /// Where published ports listen unless the spec says otherwise: this host only.
 pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 /// The first vLLM release whose API-key middleware reads the raw request path
@@ -116,8 +118,8 @@ fn telemetry_off(
 pub struct Pin {
     /// Resolved commit.
     pub sha: String,
-    /// Files the engine loads.
-    pub files: Vec<String>,
+    /// Files the engine loads, with sizes and content ids.
+    pub files: Vec<ExpectedFile>,
     /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
     /// no facts about.
     pub weights_bytes: u64,
@@ -406,6 +408,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
+            diags.extend(recipe_outside_its_checks(lib, recipe, ver, &at));
         }
         let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
             let delivery =
@@ -517,6 +520,8 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             env,
             cache_env,
             needs_token: !prefetching && svc.model_path.is_none(),
+            prefetch_job: (prefetching && svc.model_path.is_none())
+                .then(|| prefetch_job_name(&svc.model, svc.revision.as_deref().unwrap_or("main"))),
             health_path: "/health".into(),
             bind,
             api_key,
@@ -560,12 +565,12 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             env.insert("HF_ENDPOINT".to_string(), e.clone());
         }
         PrefetchPlan {
-            name: PREFETCH_NAME.to_string(),
             // The first server's engine: any engine image has huggingface_hub.
             image: servers.first().map_or(Backend::Vllm, |s| s.backend),
-            downloads: hub_models
+            jobs: hub_models
                 .iter()
-                .map(|(m, users)| Download {
+                .map(|(m, users)| PrefetchJob {
+                    name: prefetch_job_name(&m.repo, &m.revision),
                     model: m.clone(),
                     files: match pins.get(&(m.repo.clone(), m.revision.clone())) {
                         Some(p) => FileSelection::Exact(p.files.clone()),
@@ -575,6 +580,8 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 })
                 .collect(),
             env,
+            workers: cache_spec.download_workers.unwrap_or(DEFAULT_DOWNLOAD_WORKERS),
+            verify: cache_spec.verify.unwrap_or_default(),
         }
     });
     let mut image_env = BTreeMap::new();
@@ -615,6 +622,30 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     } else {
         Err(errors.into_iter().chain(warnings).collect())
     }
+}
+
+/// The prefetch job of a (model, revision): `aimgen-prefetch-<name>-<hash>`, where `<name>` is
+/// the repo's name made fit for a Compose service name and `<hash>` 8 hex digits of a stable hash of
+/// the exact repo id and requested revision. The name tells a person which model it is; the
+/// hash keeps `org-a/m` and `org-b/m`, or two revisions, apart. It depends only on the spec (not
+/// the locked commit), so `aimgen lock --update` does not rename the job.
+pub fn prefetch_job_name(repo: &str, revision: &str) -> String {
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let mut slug = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    // Compose names have no length limit, but container names become host names (63 bytes).
+    slug.truncate(32);
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "model" } else { slug };
+    let hash = crate::render::content_hash(&format!("{repo}@{revision}"));
+    format!("{PREFETCH_PREFIX}{slug}-{}", &hash[..8])
 }
 
 fn json_u64(v: &Json) -> Option<u64> {
@@ -835,6 +866,34 @@ pub fn checked_release(
     }
     let checked = picked.version().clone();
     Some(Release { runs: known.cloned().unwrap_or_else(|| checked.clone()), checked })
+}
+
+/// Loading checked the recipe against every catalogued release in its `engines:` range; when
+/// the catalogue used here lies outside that range (the image runs an uncatalogued release
+/// and the nearest catalogue is older than the range), check it against this one too,
+/// reporting at the service's model.
+fn recipe_outside_its_checks(
+    lib: &Library,
+    recipe: &LoadedRecipe,
+    checked: &EngineVersion,
+    at: &str,
+) -> Vec<Diagnostic> {
+    let r = &recipe.recipe;
+    if recipe.versions.as_ref().is_none_or(|q| q.matches(checked)) {
+        return Vec::new();
+    }
+    let context = format!("recipe `{}` is checked against {checked}, the nearest catalogue", r.id);
+    lib.catalog
+        .check_args_in(r.engine, checked, &r.args, "/args", &context)
+        .into_iter()
+        .chain(lib.catalog.check_env_in(r.engine, checked, &r.env, "/env", &context))
+        .map(|mut d| {
+            d.message = format!("recipe `{}`: {}", r.id, d.message);
+            d.pointer = Some(format!("{at}/model"));
+            d.at_key = false;
+            d
+        })
+        .collect()
 }
 
 /// The spec field that states the release of the image named at `at`.

@@ -209,6 +209,16 @@ pub struct CacheSpec {
     /// Hugging Face Hub mirror URL, set as `HF_ENDPOINT` wherever something downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hf_endpoint: Option<String>,
+    /// Files each prefetch job downloads at once (1 to 64, default 8). One connection rarely
+    /// fills a link: several in flight keep a mirror or plain-HTTP endpoint at line rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub download_workers: Option<u32>,
+    /// What a prefetch job checks before it declares a model complete: `size` (default; every
+    /// file present with the expected size) or `sha256` (also hashes each large (LFS) file
+    /// against the lock file, reading every byte once more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
     /// Disk space the model cache may take, in GB (10^9 bytes): the free space of the disk
     /// the volume or `host_path` lives on, or your quota. `aimgen check` warns when the
     /// fleet's models need more (exact sizes from the lock file, estimates from parameter
@@ -216,6 +226,27 @@ pub struct CacheSpec {
     /// against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_gb: Option<u32>,
+}
+
+/// How a prefetch job checks a downloaded snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// Every file present with its expected size.
+    #[default]
+    Size,
+    /// Sizes, and the sha256 of every LFS file as the lock file records it.
+    Sha256,
+}
+
+impl Verify {
+    /// Lowercase name as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Size => "size",
+            Verify::Sha256 => "sha256",
+        }
+    }
 }
 
 /// One model server.

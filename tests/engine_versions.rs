@@ -69,7 +69,11 @@ fn a_model_of_unknown_size_needs_a_gpu_count() {
 #[test]
 fn a_locked_model_is_sized_from_its_safetensors() {
     let mut pins = Pins::new();
-    let pin = |bytes: u64| Pin { sha: "a".repeat(40), files: vec!["model.safetensors".into()], weights_bytes: bytes };
+    let pin = |bytes: u64| Pin {
+        sha: "a".repeat(40),
+        files: vec![aimgen::plan::ExpectedFile { path: "model.safetensors".into(), size: bytes, blob: "0".repeat(64) }],
+        weights_bytes: bytes,
+    };
     let service = "  big: {model: meta-llama/Llama-3.1-405B-Instruct}\n";
     let image = "{base: b/c:1, engine_version: 0.33.0}";
     // ≈ 810 GB of bf16 weights: 8 × 192 GB × 0.9 × 0.8 = 1,106 GB hold them, 4 GPUs do not.
@@ -294,5 +298,39 @@ fn the_image_tag_decides_which_release_checks_the_arguments() {
     assert!(
         e.len() == 1 && e[0].starts_with("error: `--max-num-seqs`: `0` is out of range: must be at least 1\n"),
         "{e:?}"
+    );
+}
+
+/// A recipe is checked at load against the catalogued releases in its range; an image running
+/// an uncatalogued release in that range is checked against the nearest catalogue, which may
+/// lie outside it: the recipe is then checked against that one too.
+#[test]
+fn a_recipe_is_checked_against_the_nearest_catalogue_its_range_did_not_cover() {
+    let dir = scratch("recipe-nearest");
+    write(
+        &dir,
+        "mine.yaml",
+        "recipes:\n  - id: mine/vllm-any\n    engine: vllm\n    engines: {vllm: \">=0.12\"}\n    gpu: {vendor: amd}\n    precision: bf16\n    metric: latency\n    type: optimized\n    models: [Qwen/Qwen3-32B]\n    gpu_count: 4\n    args: {attention-backend: TRITON_ATTN}\n",
+    );
+    let service = "  q: {model: Qwen/Qwen3-32B, gpus: 4}\n";
+    // 0.33.0 is catalogued and in range: fine.
+    let (diags, servers) = compile_with(&spec("{base: b/c:1, engine_version: 0.33.0}", service), &Pins::new(), &[&dir]);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(servers, [("mine/vllm-any".to_string(), 4)]);
+    // 0.20.0 is in range but not catalogued: the nearest catalogue, 0.11.2, lacks the flag.
+    let (diags, _) = compile_with(&spec("{base: b/c:1, engine_version: 0.20.0}", service), &Pins::new(), &[&dir]);
+    let errors: Vec<&String> = diags.iter().filter(|d| d.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{diags:?}");
+    assert!(
+        errors[0].starts_with(
+            "error: recipe `mine/vllm-any`: `--attention-backend` is not a flag of vLLM 0.11.2\n --> fleet.yaml:6:14\n"
+        ),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("recipe `mine/vllm-any` is checked against 0.11.2, the nearest catalogue"),
+        "{}",
+        errors[0]
     );
 }

@@ -318,8 +318,8 @@ fn render_pins_servers_and_prefetch_to_the_locked_commit() {
     assert!(compose.contains(&format!("\"--revision\"\n      - \"{}\"", sha("coder1"))), "{compose}");
     assert!(!compose.contains("- \"main\""), "{compose}");
     // The prefetch job downloads exactly the locked files of the locked commit.
-    assert!(compose.contains(&format!("\"revision\": \"{chat}\"")), "{compose}");
-    assert!(compose.contains("\"model-00002-of-00002.safetensors\""), "{compose}");
+    assert!(compose.contains(&format!("\"sha\": \"{chat}\"")), "{compose}");
+    assert!(compose.contains("\"path\": \"model-00002-of-00002.safetensors\""), "{compose}");
     assert!(!compose.contains("pytorch_model.bin"), "{compose}");
 }
 

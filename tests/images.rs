@@ -86,10 +86,13 @@ fn every_service_of_every_example_sets_its_engines_entrypoint() {
                         assert_eq!(command[0], "--model-path", "{ex}: {name:?}");
                     }
                     None => {
-                        assert_eq!(name.as_str(), Some("aimgen-prefetch"), "{ex}: only the prefetch has no engine");
+                        assert!(
+                            name.as_str().is_some_and(|n| n.starts_with("aimgen-prefetch-")),
+                            "{ex}: only the prefetch jobs have no engine"
+                        );
                         assert_eq!(entrypoint, ["python3"]);
                         assert_eq!(command[0], "-c");
-                        assert!(command[1].contains("snapshot_download"), "the program itself follows -c");
+                        assert!(command[1].contains("hf_hub_download"), "the program itself follows -c");
                     }
                     Some(other) => panic!("{ex}: {name:?} has engine label {other}"),
                 }
@@ -115,12 +118,19 @@ fn a_mixed_fleet_gets_one_image_per_engine_each_built_once_on_nvidia_and_amd() {
                 let engine = if image.starts_with("t-vllm:") { "vllm" } else { "sglang" };
                 assert!(image.starts_with(&format!("t-{engine}:")), "{image}");
                 assert_eq!(targets, &[engine.to_string()], "{image}: built by exactly one service: {users:?}");
-                for u in users.iter().filter(|u| *u != "aimgen-prefetch") {
+                for u in users.iter().filter(|u| !u.starts_with("aimgen-prefetch-")) {
                     assert_eq!(doc["services"][u.as_str()]["labels"]["aimgen.engine"].as_str(), Some(engine));
                 }
             }
-            // The prefetch runs in (and builds) the image of the first server's engine.
-            let prefetch = &doc["services"]["aimgen-prefetch"];
+            // The prefetch jobs run in the image of the first server's engine; the first builds it.
+            let first = doc["services"]
+                .as_mapping()
+                .expect("services")
+                .keys()
+                .filter_map(|k| k.as_str())
+                .find(|k| k.starts_with("aimgen-prefetch-"))
+                .expect("a prefetch job");
+            let prefetch = &doc["services"][first];
             assert!(prefetch["image"].as_str().is_some_and(|i| i.starts_with("t-vllm:")));
             assert_eq!(prefetch["build"]["target"].as_str(), Some("vllm"));
             assert!(doc["services"]["a"].get("build").is_none() && doc["services"]["d"].get("build").is_none());

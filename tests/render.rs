@@ -175,7 +175,7 @@ fn gpus_are_disjoint_within_the_host_and_in_spec_order() {
 fn amd_services_get_rocm_devices_and_one_visibility_variable() {
     let doc = yaml(&render_stdout("examples/mi300x-fleet.yaml"));
     for (name, s) in services(&doc) {
-        if name.as_str() == Some("aimgen-prefetch") {
+        if name.as_str().is_some_and(|n| n.starts_with("aimgen-prefetch-")) {
             assert!(s.get("devices").is_none(), "prefetch needs no GPU");
             continue;
         }
@@ -200,7 +200,7 @@ fn amd_services_get_rocm_devices_and_one_visibility_variable() {
 fn nvidia_services_reserve_device_ids() {
     let doc = yaml(&render_stdout("examples/nvidia-sglang.yaml"));
     for (name, s) in services(&doc) {
-        if name.as_str() == Some("aimgen-prefetch") {
+        if name.as_str().is_some_and(|n| n.starts_with("aimgen-prefetch-")) {
             continue;
         }
         let dev = &s["deploy"]["resources"]["reservations"]["devices"][0];
@@ -218,33 +218,53 @@ fn nvidia_services_reserve_device_ids() {
     }
 }
 
+/// The prefetch jobs of a rendered Compose document: name → the job's JSON argument.
+fn prefetch_jobs(doc: &Value) -> BTreeMap<String, serde_json::Value> {
+    services(doc)
+        .iter()
+        .filter_map(|(name, s)| {
+            let name = name.as_str()?;
+            name.starts_with("aimgen-prefetch-").then(|| {
+                let cmd = argv(s);
+                assert_eq!(cmd.len(), 4, "{name}: python3 -c SCRIPT JOB");
+                assert_eq!(cmd[..2], ["python3", "-c"], "{name}");
+                // The anchored program, byte for byte (no `$` in it for Compose to unescape).
+                assert_eq!(cmd[2], include_str!("../templates/prefetch.py"), "{name}");
+                (name.to_string(), serde_json::from_str(cmd[3]).expect("JSON job"))
+            })
+        })
+        .collect()
+}
+
 #[test]
-fn prefetch_downloads_once_read_write_and_servers_start_after_it_read_only_offline() {
+fn one_prefetch_job_per_model_each_server_waits_only_for_its_own_read_only_offline() {
     for ex in examples() {
         let dir = scratch("wiring");
         assert!(aimgen(&["render", &ex, "-o", dir.to_str().expect("utf-8")]).status.success());
         let files = read_tree(&dir);
         let doc = yaml(&files["docker-compose.cache.yml"]);
-        let prefetch = &doc["services"]["aimgen-prefetch"];
-        let target = prefetch["volumes"][0]["target"].as_str().expect("cache target").to_string();
-        assert_eq!(prefetch["volumes"][0]["read_only"].as_bool(), Some(false), "{ex}");
-        assert_eq!(prefetch["restart"].as_str(), Some("no"));
-        let jobs: Vec<serde_json::Value> = serde_json::from_str(argv(prefetch)[3]).expect("JSON job list");
-        let pairs: BTreeSet<(String, String)> = jobs
-            .iter()
-            .map(|j| (j["repo"].as_str().expect("repo").into(), j["revision"].as_str().expect("rev").into()))
-            .collect();
-        assert_eq!(pairs.len(), jobs.len(), "{ex}: a model downloaded twice");
+        let jobs = prefetch_jobs(&doc);
+        assert!(!jobs.is_empty(), "{ex}: no prefetch job");
+        let mut target = String::new();
+        let mut by_model = BTreeMap::new();
+        for (name, job) in &jobs {
+            let s = &doc["services"][name.as_str()];
+            target = s["volumes"][0]["target"].as_str().expect("cache target").to_string();
+            assert_eq!(s["volumes"][0]["read_only"].as_bool(), Some(false), "{ex}");
+            assert_eq!(s["restart"].as_str(), Some("no"));
+            assert!(s.get("depends_on").is_none(), "{ex}: {name} waits for something");
+            let key =
+                (job["repo"].as_str().expect("repo").to_string(), job["revision"].as_str().expect("rev").to_string());
+            assert!(by_model.insert(key, name.clone()).is_none(), "{ex}: a model downloaded by two jobs");
+            assert_eq!(job["workers"].as_u64(), Some(8), "{ex}: default worker count");
+        }
+        let env = files.get("env/services/aimgen-prefetch.env").expect("the prefetch jobs' env file");
+        assert!(env.contains("HF_HUB_DISABLE_PROGRESS_BARS=1"), "{ex}");
         for (name, s) in services(&doc) {
             let name = name.as_str().expect("name");
-            if name == "aimgen-prefetch" {
+            if jobs.contains_key(name) {
                 continue;
             }
-            assert_eq!(
-                s["depends_on"]["aimgen-prefetch"]["condition"].as_str(),
-                Some("service_completed_successfully"),
-                "{ex}: {name}"
-            );
             let cache =
                 s["volumes"].as_sequence().expect("volumes").iter().find(|v| v["target"].as_str() == Some(&target));
             assert_eq!(cache.and_then(|c| c["read_only"].as_bool()), Some(true), "{ex}: {name} cache not read-only");
@@ -255,6 +275,8 @@ fn prefetch_downloads_once_read_write_and_servers_start_after_it_read_only_offli
             for bad in ["VLLM_CACHE_DIR", "TRANSFORMERS_CACHE", "HF_HUB_ENABLE_HF_TRANSFER", "HF_TOKEN"] {
                 assert!(!env.contains_key(bad), "{ex}: {name} sets {bad}");
             }
+            let deps: Vec<&str> =
+                s["depends_on"].as_mapping().map(|m| m.keys().filter_map(Value::as_str).collect()).unwrap_or_default();
             let cmd = argv(s);
             if let Some(i) = cmd.iter().position(|a| *a == "--revision") {
                 let model = if cmd[0] == "vllm" {
@@ -262,15 +284,65 @@ fn prefetch_downloads_once_read_write_and_servers_start_after_it_read_only_offli
                 } else {
                     cmd[cmd.iter().position(|a| *a == "--model-path").expect("model") + 1]
                 };
-                assert!(
-                    pairs.contains(&(model.to_string(), cmd[i + 1].to_string())),
-                    "{ex}: {name} serves a revision the prefetch does not download"
+                // The job of this model, whichever revision it was asked at.
+                let job = by_model
+                    .iter()
+                    .find(|((repo, _), name)| {
+                        repo == model
+                            && (jobs[name.as_str()]["sha"].as_str() == Some(cmd[i + 1])
+                                || jobs[name.as_str()]["revision"].as_str() == Some(cmd[i + 1]))
+                    })
+                    .map(|(_, n)| n.as_str());
+                let job = job.unwrap_or_else(|| panic!("{ex}: {name} serves a revision no job downloads"));
+                assert_eq!(deps, [job], "{ex}: {name} must wait for its own model's job only");
+                assert_eq!(
+                    s["depends_on"][job]["condition"].as_str(),
+                    Some("service_completed_successfully"),
+                    "{ex}: {name}"
                 );
             } else {
                 assert!(cmd.iter().any(|a| a.starts_with('/')), "{ex}: {name} has neither a revision nor a local path");
+                assert!(deps.is_empty(), "{ex}: {name} serves a local model yet waits for a download");
             }
         }
     }
+}
+
+#[test]
+fn services_sharing_a_model_share_its_job_and_job_names_are_stable_and_distinct() {
+    let dir = scratch("share");
+    let path = write(
+        &dir,
+        "fleet.yaml",
+        "version: 1\nname: share\nimage: {base: rocm/vllm:latest}\nhost: {gpu: {vendor: amd, model: MI300X, count: 4}}\n\
+         services:\n  a: {model: org-a/Model.V2, gpus: 1}\n  b: {model: org-a/Model.V2, gpus: 1}\n  c: {model: org-b/Model.V2, gpus: 1}\n  d: {model: org-a/Model.V2, revision: dev, gpus: 1}\n",
+    );
+    let out = aimgen(&["render", &path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = yaml(&stdout(&out));
+    let jobs = prefetch_jobs(&doc);
+    assert_eq!(jobs.len(), 3, "{:?}", jobs.keys().collect::<Vec<_>>());
+    let dep = |svc: &str| -> String {
+        doc["services"][svc]["depends_on"]
+            .as_mapping()
+            .expect("depends_on")
+            .keys()
+            .next()
+            .expect("one")
+            .as_str()
+            .expect("name")
+            .to_string()
+    };
+    assert_eq!(dep("a"), dep("b"));
+    assert_ne!(dep("a"), dep("c"), "same name, other org: its own job");
+    assert_ne!(dep("a"), dep("d"), "same model, other revision: its own job");
+    for name in jobs.keys() {
+        assert!(name.starts_with("aimgen-prefetch-model-v2-"), "{name}");
+        assert!(name.len() <= 63, "{name}");
+    }
+    // Stable: the same spec renders the same names.
+    let again = yaml(&stdout(&aimgen(&["render", &path])));
+    assert_eq!(prefetch_jobs(&again).keys().collect::<Vec<_>>(), jobs.keys().collect::<Vec<_>>());
 }
 
 #[test]
@@ -289,13 +361,18 @@ fn local_model_repository_is_mounted_read_only_and_not_prefetched() {
     let cmd = argv(s);
     assert_eq!(cmd[2], path);
     assert!(!cmd.contains(&"--revision"));
-    let jobs = argv(&doc["services"]["aimgen-prefetch"])[3];
-    assert!(!jobs.contains("Mistral"), "a local model is downloaded");
-    // The mirror is where things download, and only there.
-    assert_eq!(
-        doc["services"]["aimgen-prefetch"]["environment"]["HF_ENDPOINT"].as_str(),
-        Some("http://hf-mirror.internal:8080")
+    let jobs = prefetch_jobs(&doc);
+    assert!(
+        !jobs.values().any(|j| j["repo"].as_str().is_some_and(|r| r.contains("Mistral"))),
+        "a local model is downloaded"
     );
+    // The mirror is where things download, and only there.
+    for name in jobs.keys() {
+        assert_eq!(
+            doc["services"][name.as_str()]["environment"]["HF_ENDPOINT"].as_str(),
+            Some("http://hf-mirror.internal:8080")
+        );
+    }
     assert!(doc["services"]["llama"]["environment"].get("HF_ENDPOINT").is_none());
     // Host-folder cache: bound, not a named volume.
     assert_eq!(doc["services"]["llama"]["volumes"][0]["source"].as_str(), Some("/srv/hf-cache"));
@@ -315,7 +392,9 @@ fn the_token_is_a_reference_never_a_value() {
             assert!(!text.contains("docker.sock"), "{ex}: Docker socket mounted");
         }
         let doc = yaml(&stdout(&o2));
-        assert_eq!(doc["services"]["aimgen-prefetch"]["environment"]["HF_TOKEN"].as_str(), Some("${HF_TOKEN:-}"));
+        for name in prefetch_jobs(&doc).keys() {
+            assert_eq!(doc["services"][name.as_str()]["environment"]["HF_TOKEN"].as_str(), Some("${HF_TOKEN:-}"));
+        }
     }
 }
 
@@ -458,7 +537,7 @@ fn without_prefetch_servers_download_on_demand_into_a_writable_cache() {
         "version: 1\nname: x\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\ncache: {prefetch: false, hf_endpoint: \"http://mirror:8080\"}\nservices:\n  q: {model: Qwen/Qwen3-32B, gpus: 1}\n",
     );
     let doc = yaml(&render_stdout(&spec));
-    assert!(doc["services"].get("aimgen-prefetch").is_none());
+    assert!(prefetch_jobs(&doc).is_empty());
     let q = &doc["services"]["q"];
     assert!(q.get("depends_on").is_none());
     assert_eq!(q["volumes"][0]["read_only"].as_bool(), Some(false));
@@ -476,7 +555,7 @@ fn a_fleet_of_local_models_needs_no_prefetch() {
         "version: 1\nname: x\nimage: {base: b/c:1, engine_version: \"0.33.0\"}\nhost: {gpu: {vendor: nvidia, model: H100, count: 2}}\nservices:\n  m: {model: mistralai/Mistral-7B-Instruct-v0.2, gpus: 1, model_path: /models/mistral}\n",
     );
     let doc = yaml(&render_stdout(&spec));
-    assert!(doc["services"].get("aimgen-prefetch").is_none());
+    assert!(prefetch_jobs(&doc).is_empty());
     assert!(doc["services"]["m"].get("depends_on").is_none());
     let dockerfile = doc["services"]["m"]["build"]["dockerfile_inline"].as_str().expect("inline Dockerfile");
     assert!(!dockerfile.contains("# syntax="), "no BuildKit frontend pull without BuildKit-only syntax");

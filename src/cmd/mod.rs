@@ -1,5 +1,6 @@
 //! One module per command; `report` prints diagnostics the same way for all of them.
 
+pub mod bundle;
 pub mod cache;
 pub mod check;
 pub mod explain;

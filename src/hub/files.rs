@@ -167,7 +167,7 @@ pub(crate) mod tests {
         use std::process::{Command, Stdio};
         let script = include_str!("../../templates/prefetch.py");
         let start = script.find("LOADED = ").expect("prefetch.py defines LOADED");
-        let end = script.find("\ndef cached").expect("prefetch.py defines cached after engine_files");
+        let end = script.find("\n# (end of the engine-file rule").expect("prefetch.py marks the end of engine_files");
         let program = format!(
             "import json, sys\n{}\nfor case in json.load(sys.stdin):\n    print(json.dumps(engine_files(case)))\n",
             &script[start..end]

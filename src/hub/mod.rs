@@ -1,8 +1,10 @@
 //! The Hugging Face side of aimgen: which files an engine loads (`files`), what a local cache
-//! holds (`cache`, offline) and what the Hub says (`api`, behind the `hub` feature).
+//! holds (`cache`, offline), what the Hub says (`api`, behind the `hub` feature), and air-gapped
+//! bundles of a fleet's locked files (`bundle`, offline).
 
 #[cfg(feature = "hub")]
 pub mod api;
+pub mod bundle;
 pub mod cache;
 pub mod files;
 

@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::dockerfile::Dockerfile;
 use super::{header, render_template, Layout};
 use crate::image;
-use crate::plan::{ApiKey, CacheStorage, FileSelection, KeyDelivery, ModelSource, Plan, ServerPlan};
+use crate::plan::{
+    ApiKey, CacheStorage, FileSelection, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
+};
 use crate::resolve::ranges;
 use crate::spec::{Backend, Vendor};
 
@@ -26,6 +28,8 @@ struct Ctx {
     dockerfile_inline: Option<String>,
     build_args: BTreeMap<String, String>,
     build_secret: bool,
+    /// The prefetch program, written once (a YAML anchor) and run by every prefetch job.
+    prefetch_script: Option<String>,
     services: Vec<Svc>,
     volumes: Vec<Volume>,
 }
@@ -41,6 +45,8 @@ struct Svc {
     entrypoint: Vec<String>,
     labels: Vec<(String, String)>,
     depends_on: Vec<String>,
+    /// Runs the prefetch program (the anchored script) with `command` as its argument.
+    prefetch: bool,
     command: Vec<String>,
     /// Appended to `command` as Compose references (`${VAR:?…}`), the only text not escaped.
     command_refs: Vec<String>,
@@ -90,54 +96,12 @@ struct Volume {
 pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> anyhow::Result<String> {
     let folder = layout == Layout::Folder;
     let mut services = Vec::new();
+    let mut prefetch_script = None;
     if let Some(p) = &plan.prefetch {
-        let jobs: Vec<serde_json::Value> = p
-            .downloads
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "repo": d.model.repo,
-                    "revision": d.model.effective_revision(),
-                    "files": match &d.files {
-                        FileSelection::Rule => serde_json::Value::Null,
-                        FileSelection::Exact(f) => serde_json::json!(f),
-                    },
-                })
-            })
-            .collect();
-        let models: Vec<String> =
-            p.downloads.iter().map(|d| format!("{}@{}", d.model.repo, d.model.effective_revision())).collect();
-        services.push(Svc {
-            name: p.name.clone(),
-            comment: format!("Downloads each model once into the shared cache, then exits: {}", models.join(", ")),
-            image: image_ref(plan, p.image, dockerfile),
-            build_target: None,
-            entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
-            labels: Vec::new(),
-            depends_on: Vec::new(),
-            command_refs: Vec::new(),
-            environment_refs: Vec::new(),
-            devices: Vec::new(),
-            group_add: Vec::new(),
-            stop_grace_period: None,
-            logging: None,
-            ulimits: false,
-            command: vec![
-                "-c".into(),
-                super::asset("prefetch.py")?.to_string(),
-                format!("{}\n", super::ascii_json(&jobs, true)?),
-            ],
-            env_files: if folder { vec![super::service_env_file(&p.name)] } else { Vec::new() },
-            environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
-            token: true,
-            mounts: vec![cache_mount(plan, false)],
-            ports: Vec::new(),
-            amd: false,
-            nvidia: Vec::new(),
-            ipc_host: false,
-            health: Vec::new(),
-            restart: "no".into(),
-        });
+        prefetch_script = Some(super::asset("prefetch.py")?.to_string());
+        for job in &p.jobs {
+            services.push(prefetch_service(plan, p, job, folder, dockerfile)?);
+        }
     }
     for s in &plan.servers {
         services.push(server(plan, s, folder, image_ref(plan, s.backend, dockerfile)));
@@ -145,9 +109,12 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     // Each image is built by the first service that runs it, and only by that one: Compose
     // would otherwise build it once per service.
     let mut built = BTreeSet::new();
-    for (svc, backend) in
-        services.iter_mut().zip(plan.prefetch.iter().map(|p| p.image).chain(plan.servers.iter().map(|s| s.backend)))
-    {
+    for (svc, backend) in services.iter_mut().zip(
+        plan.prefetch
+            .iter()
+            .flat_map(|p| p.jobs.iter().map(move |_| p.image))
+            .chain(plan.servers.iter().map(|s| s.backend)),
+    ) {
         if built.insert(backend) {
             svc.build_target = Some(backend.as_str().to_string());
         }
@@ -170,10 +137,67 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
         dockerfile_inline: (!folder).then(|| dockerfile.text.clone()),
         build_args,
         build_secret: preload,
+        prefetch_script,
         services,
         volumes,
     };
     render_template("docker-compose.cache.yml.j2", ctx)
+}
+
+/// One model's download job: the anchored prefetch program with the job as a JSON argument.
+fn prefetch_service(
+    plan: &Plan,
+    p: &PrefetchPlan,
+    job: &PrefetchJob,
+    folder: bool,
+    dockerfile: &Dockerfile,
+) -> anyhow::Result<Svc> {
+    let m = &job.model;
+    let spec = serde_json::json!({
+        "repo": m.repo,
+        "revision": m.revision,
+        "sha": m.sha,
+        "files": match &job.files {
+            FileSelection::Rule => serde_json::Value::Null,
+            FileSelection::Exact(f) => serde_json::to_value(f)?,
+        },
+        "workers": p.workers,
+        "verify": p.verify.as_str(),
+    });
+    Ok(Svc {
+        name: job.name.clone(),
+        comment: format!(
+            "Downloads {}@{} into the shared cache, then exits; {} start{} after it",
+            m.repo,
+            m.effective_revision(),
+            job.used_by.join(", "),
+            if job.used_by.len() == 1 { "s" } else { "" }
+        ),
+        image: image_ref(plan, p.image, dockerfile),
+        build_target: None,
+        entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
+        labels: Vec::new(),
+        depends_on: Vec::new(),
+        prefetch: true,
+        command_refs: Vec::new(),
+        environment_refs: Vec::new(),
+        devices: Vec::new(),
+        group_add: Vec::new(),
+        stop_grace_period: None,
+        logging: None,
+        ulimits: false,
+        command: vec![format!("{}\n", super::ascii_json(&spec, true)?)],
+        env_files: if folder { vec![super::service_env_file(super::PREFETCH_ENV)] } else { Vec::new() },
+        environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
+        token: true,
+        mounts: vec![cache_mount(plan, false)],
+        ports: Vec::new(),
+        amd: false,
+        nvidia: Vec::new(),
+        ipc_host: false,
+        health: Vec::new(),
+        restart: "no".into(),
+    })
 }
 
 /// `<name>:<tag>` of an engine's image.
@@ -265,7 +289,8 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
             ("aimgen.engine".into(), s.backend.as_str().into()),
             ("aimgen.engine-version".into(), s.engine_version.clone()),
         ],
-        depends_on: plan.prefetch.iter().map(|p| p.name.clone()).collect(),
+        depends_on: s.prefetch_job.iter().cloned().collect(),
+        prefetch: false,
         command: command.to_vec(),
         command_refs: match &s.api_key {
             Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {

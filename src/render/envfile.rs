@@ -13,7 +13,7 @@ pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
         files.insert(COMMON_ENV_FILE.into(), format!("{head}{}", lines(&first.cache_env)?));
     }
     if let Some(p) = &plan.prefetch {
-        files.insert(service_env_file(&p.name), format!("{head}{}", lines(&p.env)?));
+        files.insert(service_env_file(super::PREFETCH_ENV), format!("{head}{}", lines(&p.env)?));
     }
     for s in &plan.servers {
         files.insert(service_env_file(&s.name), format!("{head}{}", lines(&s.env)?));

@@ -19,6 +19,8 @@ pub const COMPOSE_FILE: &str = "docker-compose.cache.yml";
 /// The Dockerfile's name in an output folder.
 pub const DOCKERFILE: &str = "Dockerfile.optimized";
 
+/// The env file every prefetch job reads (`env/services/aimgen-prefetch.env`; no service may be named `aimgen-…`), one for all of them.
+pub const PREFETCH_ENV: &str = "aimgen-prefetch";
 /// The env file every server reads (the cache wiring).
 pub const COMMON_ENV_FILE: &str = "env/common.env";
 /// The folder of per-service env files. Service names cannot contain `/`, so no service's

@@ -45,7 +45,10 @@ def elsewhere(cache, scratch):
         # Stay on the container's own file system: not /proc, /sys, nor the cache mount.
         dirs[:] = [d for d in dirs if os.lstat(os.path.join(root, d)).st_dev == root_dev
                    and os.path.join(root, d) not in ("/proc", "/sys", cache)]
-        weights += [os.path.join(root, f) for f in files if is_weights(f)]
+        # Python packages ship data files of their own (compressed_tensors has a
+        # hadamards.safetensors): not a model.
+        if "/site-packages/" not in root + "/":
+            weights += [os.path.join(root, f) for f in files if is_weights(f)]
     usage = {}
     for top in sorted(os.listdir(scratch)) if os.path.isdir(scratch) else []:
         n = size = 0

@@ -1,0 +1,144 @@
+//! `aimgen cache export FLEET -o BUNDLE` and `aimgen cache import BUNDLE`: a fleet's locked
+//! model files carried to a host without the Hub (see `hub::bundle` for the format). Offline.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::lock::{eprint_quiet, read_fleet, Progress};
+use crate::cli::{CacheExportArgs, CacheImportArgs};
+use crate::hub::bundle::{self, Manifest};
+use crate::hub::cache;
+use crate::hub::human_bytes;
+use crate::lockfile::{hub_key, LockedModel};
+
+/// Byte progress on a terminal, redrawn at most ten times a second.
+struct Bytes {
+    line: Progress,
+    verb: &'static str,
+    last: Option<Instant>,
+}
+
+impl bundle::Progress for Bytes {
+    fn update(&mut self, done: u64, total: u64) {
+        if self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) && done < total {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        self.line.set(&format!("{} {} of {} ({pct}%)", self.verb, human_bytes(done), human_bytes(total)));
+    }
+}
+
+fn bytes(verb: &'static str) -> Bytes {
+    Bytes { line: Progress::new(), verb, last: None }
+}
+
+/// Runs `cache export`.
+pub fn export(args: &CacheExportArgs) -> anyhow::Result<ExitCode> {
+    let Some(fleet) = read_fleet(&args.fleet)? else { return Ok(ExitCode::from(1)) };
+    let Some(loaded) = &fleet.lock else {
+        bail!(
+            "{} has no lock file ({}): a bundle holds exactly the locked files; run `aimgen lock {}` first",
+            fleet.shown(),
+            fleet.lock_path.display(),
+            fleet.shown()
+        );
+    };
+    // The fleet's own models, each (repo, revision) once, as the lock pins them.
+    let mut models: Vec<LockedModel> = Vec::new();
+    let mut unlocked = Vec::new();
+    for (name, svc) in &fleet.spec.services {
+        let Some((repo, revision)) = hub_key(svc) else { continue };
+        match loaded.lock.get(&repo, &revision) {
+            Some(m) if !models.contains(m) => models.push(m.clone()),
+            Some(_) => {}
+            None => unlocked.push(format!("{name} ({repo}@{revision})")),
+        }
+    }
+    if !unlocked.is_empty() {
+        bail!(
+            "not in the lock file: {}; run `aimgen lock {}` so the bundle can say which files they need",
+            unlocked.join(", "),
+            fleet.shown()
+        );
+    }
+    if models.is_empty() {
+        bail!("{} downloads no model from the Hub: there is nothing to bundle", fleet.shown());
+    }
+    models.sort_by(|a, b| (&a.repo, &a.revision).cmp(&(&b.repo, &b.revision)));
+    let host_path = fleet.spec.cache.as_ref().and_then(|c| c.host_path.as_deref());
+    let (root, origin) = cache::locate(args.cache_dir.as_deref(), host_path);
+    let missing = bundle::missing(&root, &models);
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(10).map(|(m, p, why)| format!("  {m}: {p} ({why})\n")).collect();
+        let more = missing.len().saturating_sub(10);
+        bail!(
+            "the cache {} (from {}) lacks {} locked file{}:\n{}{}run the prefetch jobs (`docker compose up`) or see `aimgen cache status {}`",
+            root.display(),
+            origin.describe(),
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            shown.concat(),
+            if more > 0 { format!("  and {more} more\n") } else { String::new() },
+            fleet.shown()
+        );
+    }
+    let manifest = Manifest::new(models);
+    // Written beside the target and renamed at the end: an interrupted export leaves no
+    // bundle that looks whole.
+    let tmp = args.output.with_file_name(format!(
+        ".{}.aimgen-{}",
+        args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut progress = bytes("exporting");
+    let written = bundle::export(&root, &manifest, BufWriter::with_capacity(1 << 20, file), &mut progress)
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
+        .and_then(|f| Ok(f.sync_all()?));
+    progress.line.clear();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, &args.output).with_context(|| format!("writing {}", args.output.display()))?;
+    let members = manifest.members();
+    eprint_quiet(&format!(
+        "wrote {}: {} model{}, {} file{} ({}) from {}\n",
+        args.output.display(),
+        manifest.models.len(),
+        if manifest.models.len() == 1 { "" } else { "s" },
+        members.len(),
+        if members.len() == 1 { "" } else { "s" },
+        human_bytes(manifest.bytes()),
+        root.display()
+    ));
+    let _ = std::io::stderr().flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `cache import`.
+pub fn import(args: &CacheImportArgs) -> anyhow::Result<ExitCode> {
+    let (root, _) = cache::locate(args.cache_dir.as_deref(), None);
+    let file = File::open(&args.bundle).with_context(|| format!("reading {}", args.bundle.display()))?;
+    let mut progress = bytes("verifying");
+    let result = bundle::import(file, &root, &mut progress);
+    progress.line.clear();
+    let done = result.with_context(|| format!("{} refused", args.bundle.display()))?;
+    eprint_quiet(&format!(
+        "imported {} into {}: {} file{} written ({}), {} already present, {} snapshot link{}\n",
+        done.models.join(", "),
+        root.display(),
+        done.written,
+        if done.written == 1 { "" } else { "s" },
+        human_bytes(done.bytes_written),
+        done.shared,
+        done.links,
+        if done.links == 1 { "" } else { "s" },
+    ));
+    Ok(ExitCode::SUCCESS)
+}
