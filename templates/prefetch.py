@@ -189,6 +189,12 @@ def write_ref(sha):
     if REVISION == sha:
         return
     ref = os.path.join(FOLDER, "refs", *REVISION.split("/"))
+    try:
+        with open(ref) as f:
+            if f.read(64).strip() == sha:
+                return  # a warm restart leaves the cache exactly as it was
+    except OSError:
+        pass
     os.makedirs(os.path.dirname(ref), exist_ok=True)
     tmp = f"{ref}.aimgen-{os.getpid()}"
     with open(tmp, "w") as f:
