@@ -343,12 +343,14 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
     def fail(msg):
         problems.append(f"{label}: {msg}")
 
-    expected_services = set(f.services) | {"aimgen-prefetch"}
+    # One prefetch job per distinct Hub model (its name carries a hash aimgen computes).
     got = set(doc.get("services", {}))
-    if got != expected_services:
-        fail(f"services {sorted(got ^ expected_services)} differ from the spec")
+    jobs_got = {n for n in got - set(f.services) if n.startswith("aimgen-prefetch-")}
+    want_jobs = {(s["model"], s.get("revision", "main")) for s in f.services.values() if "model_path" not in s}
+    if (got - jobs_got) != set(f.services) or len(jobs_got) != len(want_jobs):
+        fail(f"services {sorted(got ^ set(f.services))} differ from the spec ({len(want_jobs)} prefetch jobs expected)")
         return
-    allowed_top = {"name", "services", "volumes", "networks", "secrets", "x-aimgen-build"}
+    allowed_top = {"name", "services", "volumes", "networks", "secrets", "x-aimgen-build", "x-aimgen-prefetch-script"}
     if set(doc) - allowed_top:
         fail(f"unexpected top-level keys {sorted(set(doc) - allowed_top)}")
     if unescape(doc.get("name")) != f.name:
@@ -408,10 +410,12 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
         got_pip = dockerfile_pip(dockerfile)
         if got_pip != want_pip:
             fail(f"pip words {got_pip!r} != {want_pip!r}")
-    pre = doc["services"]["aimgen-prefetch"]
     try:
-        # The job list is the prefetch program's last argument.
-        jobs = json.loads(unescape(pre["command"][-1]))
+        # Each job's list is its prefetch program's last argument.
+        jobs = []
+        for n in sorted(jobs_got):
+            arg = json.loads(unescape(doc["services"][n]["command"][-1]))
+            jobs.extend(arg if isinstance(arg, list) else [arg])
         if {j["repo"] for j in jobs} != {s["model"] for s in f.services.values() if "model_path" not in s}:
             fail("prefetch jobs name other models than the spec")
     except Exception as e:  # noqa: BLE001 - any failure to read it back is the finding
@@ -444,6 +448,7 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
             return f, problems, refused, stats
         errors = [x for x in diags if x["severity"] == "error"]
         progressed = False
+        dropped_now = set()
         for x in errors:
             p = x.get("pointer") or ""
             in_recipe = os.path.basename(x.get("path") or "") == f.recipe_file
@@ -464,6 +469,8 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
                     progressed |= f.drop(key)
                     continue
             field = f.fields.get(key)
+            if field is None and key in dropped_now:
+                continue  # a second reason to refuse a value already dropped this round
             if field is None:
                 problems.append(f"refusal of something the generator did not vary: {x['message']} at {p!r}")
                 continue
@@ -472,6 +479,7 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
                 problems.append(f"{p}: {value!r} refused although the sink holds it: {x['message']}")
                 continue
             refused += 1
+            dropped_now.add(key)
             progressed |= f.drop(key)
         if problems or not progressed:
             if not problems:
