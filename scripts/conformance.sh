@@ -59,8 +59,9 @@ PINNED_SCHEMA_SHA256=1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9
 HADOLINT_IGNORES=(
 )
 
-log() { printf '[conformance] %s\n' "$*"; }
-die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
+LOG_PREFIX=conformance
+# shellcheck source=scripts/lib/checks.sh
+. "$ROOT/scripts/lib/checks.sh"
 
 usage() {
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -93,63 +94,11 @@ done
 
 # --- installs -----------------------------------------------------------------------------
 
-# The Debian archive mirror this machine's own apt configuration names (deb822 `URIs:` lines
-# or one-line `deb URI suite` entries), never a written host: the first URI that serves the
-# main archive (not the security archive).
-debian_mirror() {
-    local f uri
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        for uri in $(sed -n 's/^URIs:[[:space:]]*//p' "$f"); do
-            case "$uri" in *security*) continue ;; esac
-            printf '%s\n' "${uri%/}"
-            return 0
-        done
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" \
-            | grep -v security | head -n 1 || true)
-        if [ -n "$uri" ]; then
-            printf '%s\n' "${uri%/}"
-            return 0
-        fi
-    done
-    return 1
-}
-
 install_compose() {
     local dest="$BIN/docker-compose-v2"
     if [ -x "$dest" ]; then return 0; fi
-    command -v apt-get >/dev/null || die "apt-get is needed to fetch Debian's docker-compose"
-    command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to unpack Debian's docker-compose"
     log "installing Compose v2 from Debian $COMPOSE_SUITE into $dest"
-    local apt="$TOOLS/apt"
-    rm -rf "$apt"
-    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/download" "$BIN"
-    local mirror
-    mirror=$(debian_mirror) || die "no Debian mirror in the machine's apt sources (/etc/apt/sources.list*)"
-    printf 'deb %s %s main\n' "$mirror" "$COMPOSE_SUITE" >"$apt/sources.list"
-    # A private apt: its own source list, lists and cache, so the system's apt state and
-    # installed packages are left alone. Sandbox::User=root because _apt cannot write here.
-    local opts=(
-        -o "Dir::Etc::SourceList=$apt/sources.list"
-        -o "Dir::Etc::SourceParts=/dev/null"
-        -o "Dir::State::Lists=$apt/lists"
-        -o "Dir::Cache=$apt/cache"
-        -o "APT::Sandbox::User=$(id -un)"
-    )
-    apt-get "${opts[@]}" -qq update
-    (cd "$apt/download" && apt-get "${opts[@]}" -qq download docker-compose)
-    local deb
-    deb=$(find "$apt/download" -maxdepth 1 -name 'docker-compose_*.deb' | head -n 1)
-    [ -n "$deb" ] || die "apt-get download docker-compose produced no .deb"
-    dpkg-deb -x "$deb" "$apt/root"
-    local plugin="$apt/root/usr/libexec/docker/cli-plugins/docker-compose"
-    [ -f "$plugin" ] || die "no usr/libexec/docker/cli-plugins/docker-compose in $(basename "$deb")"
-    install -m 0755 "$plugin" "$dest.tmp"
-    mv "$dest.tmp" "$dest"
-    rm -rf "$apt"
+    debian_unpack "$COMPOSE_SUITE" docker-compose usr/libexec/docker/cli-plugins/docker-compose "$dest"
 }
 
 install_venv() {
@@ -222,24 +171,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-# record LABEL TOOL STATUS: count one check, and show the tool's output when it failed.
-record() {
-    local label=$1 tool=$2 status=$3
-    if [ "$status" -eq 0 ]; then
-        PASSED=$((PASSED + 1))
-        printf 'ok    %-28s %s\n' "$label" "$tool"
-    else
-        FAILED=$((FAILED + 1))
-        FAILURES+=("$label $tool")
-        printf 'FAIL  %-28s %s (exit %s)\n' "$label" "$tool" "$status"
-        if [ -s "$OUT_FILE" ]; then
-            sed 's/^/      | /' "$OUT_FILE"
-        else
-            printf '      | (no output)\n'
-        fi
-    fi
-}
 
 # run_check LABEL TOOL CMD...: run CMD with stdout and stderr captured, and record it.
 run_check() {

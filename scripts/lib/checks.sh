@@ -1,0 +1,60 @@
+# Shared by scripts/conformance.sh and scripts/kubernetes.sh (sourced, not run).
+#
+# The caller sets LOG_PREFIX (e.g. "conformance"), and, for `record`, OUT_FILE (a file holding
+# the output of the check just run) and the counters PASSED, FAILED and the array FAILURES.
+
+log() { printf '[%s] %s\n' "$LOG_PREFIX" "$*"; }
+die() { printf '[%s] error: %s\n' "$LOG_PREFIX" "$*" >&2; exit 2; }
+
+# record LABEL CHECK STATUS: count one check, and show the tool's output when it failed.
+record() {
+    local label=$1 check=$2 status=$3
+    if [ "$status" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        printf 'ok    %-28s %s\n' "$label" "$check"
+    else
+        FAILED=$((FAILED + 1))
+        FAILURES+=("$label $check")
+        printf 'FAIL  %-28s %s (exit %s)\n' "$label" "$check" "$status"
+        if [ -s "$OUT_FILE" ]; then
+            sed 's/^/      | /' "$OUT_FILE"
+        else
+            printf '      | (no output)\n'
+        fi
+    fi
+}
+
+# debian_unpack SUITE PACKAGE MEMBER DEST: install one file (MEMBER, a path inside the .deb)
+# of Debian SUITE's PACKAGE as the executable DEST. A private apt does it: its own source list
+# (the mirror this machine's apt sources name, never a written host), lists and cache, and no
+# view of what is installed (else `download` asks for the installed version), so the system's
+# apt state and packages are left alone; Sandbox::User=root because _apt cannot write there.
+debian_unpack() {
+    local suite=$1 package=$2 member=$3 dest=$4
+    command -v apt-get >/dev/null || die "apt-get is needed to fetch Debian's $package"
+    command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to unpack Debian's $package"
+    local mirror apt
+    mirror=$(python3 "$(dirname "${BASH_SOURCE[0]}")/../../tests/e2e/debian_mirror.py") \
+        || die "no Debian mirror in the machine's apt sources (/etc/apt/sources.list*)"
+    apt=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-apt.XXXXXX")
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/download" "$(dirname "$dest")"
+    printf 'deb %s %s main\n' "$mirror" "$suite" >"$apt/sources.list"
+    local opts=(
+        -o "Dir::Etc::SourceList=$apt/sources.list"
+        -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State::Lists=$apt/lists"
+        -o "Dir::State::status=/dev/null"
+        -o "Dir::Cache=$apt/cache"
+        -o "APT::Sandbox::User=$(id -un)"
+    )
+    apt-get "${opts[@]}" -qq update
+    (cd "$apt/download" && apt-get "${opts[@]}" -qq download "$package")
+    local deb
+    deb=$(find "$apt/download" -maxdepth 1 -name "${package}_*.deb" | head -n 1)
+    [ -n "$deb" ] || die "apt-get download $package produced no .deb"
+    dpkg-deb -x "$deb" "$apt/root"
+    [ -f "$apt/root/$member" ] || die "no $member in $(basename "$deb")"
+    install -m 0755 "$apt/root/$member" "$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    rm -rf "$apt"
+}
