@@ -205,33 +205,35 @@ impl Dir {
         read_capped(file, cap)
     }
 
-    /// Writes `bytes` into a new file in this folder with an unpredictable name that starts
-    /// with `.{stem}.` and ends with `.aimgen-tmp`, created exclusively (`O_EXCL`: an existing
-    /// file or symbolic link of that name is an error, never followed). Returns its name.
-    /// With `sync`, the data reaches the disk before this returns.
-    pub fn write_temp(&self, stem: &str, bytes: &[u8], sync: bool) -> io::Result<String> {
+    /// Creates a new, empty file in this folder with an unpredictable name that starts with
+    /// `.{stem}.` and ends with `.aimgen-tmp`, exclusively (`O_EXCL`: an existing file or
+    /// symbolic link of that name is an error, never followed). Returns its name and handle.
+    pub fn create_temp(&self, stem: &str) -> io::Result<(String, File)> {
         let mut last = None;
         for _ in 0..8 {
             let name = format!(".{stem}.{:016x}.aimgen-tmp", random_u64());
             check_name(&name)?;
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             match rustix::fs::openat(&self.fd, name.as_str(), flags, Mode::from_raw_mode(0o644)) {
-                Ok(fd) => {
-                    let mut f = File::from(fd);
-                    // No fsync unless asked: rename is atomic for readers, and a file lost to a
-                    // power cut is regenerated from its spec; syncing each of 1,000 env files
-                    // took 3.9 s.
-                    if let Err(e) = f.write_all(bytes).and_then(|()| if sync { f.sync_all() } else { Ok(()) }) {
-                        let _ = self.remove(&name);
-                        return Err(e);
-                    }
-                    return Ok(name);
-                }
+                Ok(fd) => return Ok((name, File::from(fd))),
                 Err(rustix::io::Errno::EXIST) => last = Some(io::Error::from(rustix::io::Errno::EXIST)),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// Writes `bytes` into a new temporary file (see `create_temp`) and returns its name. With
+    /// `sync`, the data reaches the disk before this returns.
+    pub fn write_temp(&self, stem: &str, bytes: &[u8], sync: bool) -> io::Result<String> {
+        let (name, mut f) = self.create_temp(stem)?;
+        // No fsync unless asked: rename is atomic for readers, and a file lost to a power cut
+        // is regenerated from its spec; syncing each of 1,000 env files took 3.9 s.
+        if let Err(e) = f.write_all(bytes).and_then(|()| if sync { f.sync_all() } else { Ok(()) }) {
+            let _ = self.remove(&name);
+            return Err(e);
+        }
+        Ok(name)
     }
 
     /// Renames `from` to `to`, both in this folder (`renameat` on the handle): replaces `to`
