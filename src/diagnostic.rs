@@ -145,7 +145,7 @@ impl Diagnostic {
         if let Some(path) = &self.path {
             // A file name may hold anything a file system allows; shown escaped, it cannot
             // move the terminal's cursor or fake another line.
-            let path = crate::render::comment_text(path);
+            let path = crate::text::comment_text(path);
             let loc = match (self.line, self.column) {
                 (Some(l), Some(c)) => format!("{path}:{l}:{c}"),
                 _ => path.clone(),
@@ -155,8 +155,7 @@ impl Diagnostic {
         if let (Some(text), Some(l), Some(c)) = (text_line, self.line, self.column) {
             // Tabs would shift the caret, and other control, line-break or bidi characters would
             // act on the terminal: each is shown as a single space.
-            let shown: String =
-                text.chars().map(|ch| if crate::render::is_unsafe_char(ch) { ' ' } else { ch }).collect();
+            let shown: String = text.chars().map(|ch| if crate::text::is_unsafe_char(ch) { ' ' } else { ch }).collect();
             let shown: String = shown.chars().take(200).collect();
             // Columns are 1-based; a 0 (never made here, but the fields are public) is column 1.
             let width = self.len.min(shown.chars().count().saturating_sub(c.saturating_sub(1)).max(1));
@@ -181,7 +180,7 @@ impl Diagnostic {
 /// escape sequences that drive the terminal, or bidi controls that reorder what is shown.
 /// Those are shown as escapes: an unknown key holding ESC once reached the terminal raw.
 fn one_line(s: &str) -> String {
-    if !s.chars().any(crate::render::is_unsafe_char) {
+    if !s.chars().any(crate::text::is_unsafe_char) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -189,7 +188,7 @@ fn one_line(s: &str) -> String {
         match c {
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
-            c if crate::render::is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if crate::text::is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }

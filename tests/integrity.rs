@@ -157,7 +157,7 @@ fn diagnostics_show_terminal_controls_in_user_text_escaped() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("unknown field `evil\\u{1b}[2J\\u{2028}x\\u{202e}y\\u{85}z`"), "{err}");
-    let raw: Vec<char> = err.chars().filter(|c| *c != '\n' && aimgen::render::is_unsafe_char(*c)).collect();
+    let raw: Vec<char> = err.chars().filter(|c| *c != '\n' && aimgen::text::is_unsafe_char(*c)).collect();
     assert!(raw.is_empty(), "raw {raw:?} in:\n{err}");
 }
 
