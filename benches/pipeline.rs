@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use aimgen::compile::{self, Options};
-use aimgen::render::{self, Layout};
-use aimgen::resolve::Pins;
+use aimgen::lockfile::Pins;
 use aimgen::source::Source;
+use aimgen::target::{Layout, Target};
 use divan::Bencher;
 
 fn main() {
@@ -86,9 +86,10 @@ fn recipe_dir(count: usize) -> PathBuf {
 fn pipeline(text: &str, opts: &Options) -> usize {
     let source = Source::new("fleet.yaml", text);
     match compile::compile_source(source, Path::new("."), opts, &Pins::new()) {
-        Ok(c) => {
-            render::render(&c.resolution.plan, Layout::Folder).map(|f| f.values().map(String::len).sum()).unwrap_or(0)
-        }
+        Ok(c) => Target::Compose
+            .render(&c.resolution.plan, Layout::Folder)
+            .map(|f| f.values().map(String::len).sum())
+            .unwrap_or(0),
         Err(compile::Failure::Invalid(d)) => d.iter().map(|d| d.render(false).len()).sum(),
         Err(compile::Failure::Read(_)) => 0,
     }
@@ -171,6 +172,20 @@ fn unknown_flags(n: usize) -> String {
     s
 }
 
+/// Unknown top-level keys up to the 4 MiB input cap (about 196,000 of them): the largest
+/// spec aimgen reads, every line of it an error.
+fn max_size() -> String {
+    let mut s = fleet(1);
+    for i in 0.. {
+        let line = format!("unknown-key-{i}: 1\n");
+        if s.len() + line.len() > aimgen::load::MAX_INPUT_BYTES {
+            break;
+        }
+        s.push_str(&line);
+    }
+    s
+}
+
 #[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
 fn unknown_keys_diagnostics(b: Bencher, n: usize) {
     let text = unknown_keys(n);
@@ -181,6 +196,13 @@ fn unknown_keys_diagnostics(b: Bencher, n: usize) {
 #[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
 fn unknown_flags_diagnostics(b: Bencher, n: usize) {
     let text = unknown_flags(n);
+    assert!(!check(&text, &Options::default()));
+    b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
+}
+
+#[divan::bench(max_time = 10, sample_count = 3, sample_size = 1)]
+fn max_size_spec_diagnostics(b: Bencher) {
+    let text = max_size();
     assert!(!check(&text, &Options::default()));
     b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
 }

@@ -1,12 +1,30 @@
 //! `aimgen render FLEET [-o DIR [--check]]`.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
+
+use super::report::CompileArgs;
 use super::report::{compile, Report};
-use crate::cli::RenderArgs;
 use crate::emit;
-use crate::render::{self, Layout, COMPOSE_FILE};
+use crate::target::{Layout, Target};
+
+/// `aimgen render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Write docker-compose.cache.yml, Dockerfile.optimized and env/*.env into this folder.
+    #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Compare with what is in the folder instead of writing: exit 1 with a diff if stale.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
 
 /// Runs `render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
@@ -18,23 +36,24 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let plan = &compiled.resolution.plan;
+    let target = Target::Compose;
     match &args.out_dir {
         None => {
-            let files = render::render(plan, Layout::SingleFile)?;
+            let files = target.render(plan, Layout::SingleFile)?;
             let mut out = std::io::stdout().lock();
-            out.write_all(files.get(COMPOSE_FILE).map(String::as_bytes).unwrap_or_default())?;
+            out.write_all(files.get(target.stdout_file()).map(String::as_bytes).unwrap_or_default())?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(dir) => {
             let mut plan = plan.clone();
             plan.spec_path = emit::relative_path(dir, &args.fleet);
-            let files = render::render(&plan, Layout::Folder)?;
+            let files = target.render(&plan, Layout::Folder)?;
             if !args.check {
-                emit::write(dir, &files)?;
+                emit::write(dir, &files, target.prune())?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let drift = emit::check(dir, &files)?;
+            let drift = emit::check(dir, &files, target.prune())?;
             if drift.is_clean() {
                 return Ok(ExitCode::SUCCESS);
             }

@@ -1,11 +1,36 @@
 //! Printing diagnostics: human (stderr, colour on a terminal unless NO_COLOR) or JSON (stdout).
 
 use std::io::IsTerminal as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{CompileArgs, Format};
+use clap::{Args, ValueEnum};
+
 use crate::compile::{self, Compiled, Failure, Options};
 use crate::diagnostic::{Diagnostic, Severity};
+
+/// Output format. Each command's `--format` help says what it formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people; colour on a terminal unless NO_COLOR.
+    #[default]
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// Options shared by commands that compile a spec.
+#[derive(Debug, Clone, Args)]
+pub struct CompileArgs {
+    /// Extra recipe folder, searched before the spec's `recipes:` and the built-in library.
+    #[arg(long = "recipes", value_name = "DIR")]
+    pub recipes: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Diagnostic format: `human` shows each problem's position, source line and a caret.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
 
 /// Whether to colour standard error.
 pub fn color() -> bool {
