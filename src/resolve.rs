@@ -227,6 +227,13 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
     let mount = cache_spec.mount.clone().unwrap_or_else(|| DEFAULT_MOUNT.to_string());
     let mount = mount.trim_end_matches('/').to_string();
     let hub_dir = format!("{mount}/hub");
+    // The cache as every Hugging Face client finds it, built once: servers add offline mode
+    // (or the mirror), the prefetch jobs their download settings, the images nothing.
+    let hub_cache_env: BTreeMap<String, String> =
+        [("HF_HOME", mount.clone()), ("HF_HUB_CACHE", hub_dir.clone()), ("HF_HUB_DISABLE_TELEMETRY", "1".to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     let storage = match &cache_spec.host_path {
         Some(path) => CacheStorage::HostPath { path: path.clone() },
         None => CacheStorage::Volume {
@@ -483,10 +490,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
                 env.entry(var.to_string()).or_insert_with(|| value.to_string());
             }
         }
-        let mut cache_env = BTreeMap::new();
-        cache_env.insert("HF_HOME".to_string(), mount.clone());
-        cache_env.insert("HF_HUB_CACHE".to_string(), hub_dir.clone());
-        cache_env.insert("HF_HUB_DISABLE_TELEMETRY".to_string(), "1".to_string());
+        let mut cache_env = hub_cache_env.clone();
         if prefetching {
             cache_env.insert("HF_HUB_OFFLINE".to_string(), "1".to_string());
         } else if let Some(e) = &cache_spec.hf_endpoint {
@@ -544,10 +548,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         acc
     });
     let prefetch = (prefetching && !hub_models.is_empty()).then(|| {
-        let mut env = BTreeMap::new();
-        env.insert("HF_HOME".to_string(), mount.clone());
-        env.insert("HF_HUB_CACHE".to_string(), hub_dir.clone());
-        env.insert("HF_HUB_DISABLE_TELEMETRY".to_string(), "1".to_string());
+        let mut env = hub_cache_env.clone();
         env.insert("HF_XET_HIGH_PERFORMANCE".to_string(), "1".to_string());
         // Progress bars are terminal escape codes in `docker compose logs`.
         env.insert("HF_HUB_DISABLE_PROGRESS_BARS".to_string(), "1".to_string());
@@ -580,10 +581,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
             verify: cache_spec.verify.unwrap_or_default().into(),
         }
     });
-    let mut image_env = BTreeMap::new();
-    image_env.insert("HF_HOME".to_string(), mount.clone());
-    image_env.insert("HF_HUB_CACHE".to_string(), hub_dir.clone());
-    image_env.insert("HF_HUB_DISABLE_TELEMETRY".to_string(), "1".to_string());
+    let image_env = hub_cache_env.clone();
 
     let plan = Plan {
         name: spec.name.clone(),
