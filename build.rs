@@ -89,7 +89,20 @@ fn main() {
     let mut code = String::new();
     code += &table("RECIPE_FILES", &root, &list(&recipes, ".yaml"));
     code += &table("ENGINE_FILES", &root, &list_nested(&engines));
-    code += &table("TEMPLATE_FILES", &templates, &list(&templates, ""));
+    // Templates, and one level of folders (one per target).
+    let mut template_files = list(&templates, "");
+    template_files.extend(
+        fs::read_dir(&templates)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|d| {
+                println!("cargo:rerun-if-changed={}", d.display());
+                list(d, "")
+            }),
+    );
+    template_files.sort();
+    code += &table("TEMPLATE_FILES", &templates, &template_files);
     let out_dir = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).to_path_buf();
     // Parsing 500 KB of YAML took ~40 ms at every start; JSON parses an order of magnitude
     // faster. The YAML stays embedded: it is what diagnostics point into.

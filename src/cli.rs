@@ -86,6 +86,10 @@ pub struct CompileArgs {
     /// Diagnostic format: `human` shows each problem's position, source line and a caret.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Output target: `compose` (one GPU host) or `kubernetes` (manifests and a
+    /// kustomization). Default: the spec's `targets:`, else compose.
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<crate::target::kubernetes::spec::Target>,
 }
 
 /// `aimgen render`.

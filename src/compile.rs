@@ -20,6 +20,8 @@ use crate::validate;
 pub struct Options {
     /// `--recipes DIR`, searched before the spec's own `recipes:` folders.
     pub recipe_dirs: Vec<PathBuf>,
+    /// `--target`, which wins over the spec's `targets:`.
+    pub target: Option<crate::target::kubernetes::spec::Target>,
 }
 
 /// A compiled fleet.
@@ -156,7 +158,12 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
         return Err(Failure::Invalid(diags));
     }
     let had_errors = diags.iter().any(Diagnostic::is_error);
-    match resolve::resolve(&spec, &source.name, &lib, pins) {
+    // Kubernetes alone: `host.gpu.count` is one node's, and each server is scheduled on a node
+    // of its own choosing; with Compose among the targets, every server shares the one host.
+    let targets: Vec<_> = opts.target.map_or_else(|| spec.targets.clone(), |t| vec![t]);
+    let per_node =
+        !targets.is_empty() && targets.iter().all(|t| *t == crate::target::kubernetes::spec::Target::Kubernetes);
+    match resolve::resolve(&spec, &source.name, &lib, pins, per_node) {
         Ok(mut resolution) if !had_errors => {
             diags.extend(resolution.warnings.drain(..).map(|d| d.locate(&source)));
             resolution.warnings = diags;

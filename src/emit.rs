@@ -91,7 +91,7 @@ fn make_parents(dir: &Path, rel: &str) -> Result<()> {
 /// nothing) and every new content written to a temporary file before the first one is
 /// replaced, so a refused target leaves the folder as it was. Unchanged files are left
 /// untouched.
-pub fn write(dir: &Path, files: &Files) -> Result<()> {
+pub fn write(dir: &Path, files: &Files, owned: &[&str]) -> Result<()> {
     if let Ok(meta) = fs::symlink_metadata(dir) {
         if !meta.is_dir() {
             bail!("{} exists and is not a folder", dir.display());
@@ -108,7 +108,8 @@ pub fn write(dir: &Path, files: &Files) -> Result<()> {
         }
         changed.push((path, text));
     }
-    let stale: Vec<PathBuf> = stale_generated(dir, files).iter().map(|rel| inside(dir, rel)).collect::<Result<_>>()?;
+    let stale: Vec<PathBuf> =
+        stale_generated(dir, files, owned).iter().map(|rel| inside(dir, rel)).collect::<Result<_>>()?;
     // 2. Write every new content beside its target.
     let mut temps: Vec<(PathBuf, &PathBuf)> = Vec::new();
     let written = (|| -> Result<()> {
@@ -145,7 +146,7 @@ pub fn write(dir: &Path, files: &Files) -> Result<()> {
 }
 
 /// Compares the folder with the rendering.
-pub fn check(dir: &Path, files: &Files) -> Result<Drift> {
+pub fn check(dir: &Path, files: &Files, owned: &[&str]) -> Result<Drift> {
     let mut drift = Drift::default();
     for (rel, text) in files {
         let path = inside(dir, rel)?;
@@ -164,15 +165,19 @@ pub fn check(dir: &Path, files: &Files) -> Result<Drift> {
             None => drift.missing.push(rel.clone()),
         }
     }
-    drift.unexpected = stale_generated(dir, files);
+    drift.unexpected = stale_generated(dir, files, owned);
     Ok(drift)
 }
 
-/// Generated env files in `dir/env/services` (and, from older aimgen versions, `dir/env`)
-/// that `files` does not contain: regular files whose first lines carry the generated mark.
-fn stale_generated(dir: &Path, files: &Files) -> Vec<String> {
+/// The folders the Compose target owns: generated env files in `env/services` (and, from
+/// older aimgen versions, `env`).
+pub const COMPOSE_OWNED: &[&str] = &[crate::render::SERVICE_ENV_DIR, "env"];
+
+/// Generated files in the target's `owned` folders (`.env` and `.yaml` files) that `files`
+/// does not contain: regular files whose first lines carry the generated mark.
+fn stale_generated(dir: &Path, files: &Files, owned: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
-    for sub in [crate::render::SERVICE_ENV_DIR, "env"] {
+    for sub in owned {
         let folder = dir.join(sub);
         if fs::symlink_metadata(&folder).map(|m| !m.is_dir()).unwrap_or(true) {
             continue;
@@ -181,7 +186,10 @@ fn stale_generated(dir: &Path, files: &Files) -> Vec<String> {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let rel = format!("{sub}/{name}");
-            if !name.ends_with(".env") || files.contains_key(&rel) || !e.file_type().is_ok_and(|t| t.is_file()) {
+            if !(name.ends_with(".env") || name.ends_with(".yaml"))
+                || files.contains_key(&rel)
+                || !e.file_type().is_ok_and(|t| t.is_file())
+            {
                 continue;
             }
             // Only the head is read, from a regular file, without following links.

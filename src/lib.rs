@@ -24,4 +24,8 @@ pub mod schema;
 pub mod secrets;
 pub mod source;
 pub mod spec;
+/// Output targets beside Compose (`src/render/`).
+pub mod target {
+    pub mod kubernetes;
+}
 pub mod validate;

@@ -216,7 +216,17 @@ pub struct Resolution {
 }
 
 /// Resolves a checked spec.
-pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) -> Result<Resolution, Vec<Diagnostic>> {
+///
+/// With `per_node`, `host.gpu.count` is the GPUs of one node and every service may use up to
+/// all of them (a cluster schedules each server on its own node); GPU indices then start at 0
+/// for each service.
+pub fn resolve(
+    spec: &FleetSpec,
+    spec_path: &str,
+    lib: &Library,
+    pins: &Pins,
+    per_node: bool,
+) -> Result<Resolution, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let gpu = &spec.host.gpu;
     let canonical_model = KNOWN_GPUS
@@ -291,6 +301,10 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         .collect();
 
     for (name, svc) in &spec.services {
+        if per_node {
+            free = (0..gpu.count).collect();
+            holders.clear();
+        }
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
         let precision = svc.precision.unwrap_or(Precision::Auto);

@@ -46,6 +46,14 @@ pub struct FleetSpec {
     pub recipes: Vec<String>,
     /// The model servers, by service name. GPUs and host ports are assigned in this order.
     pub services: IndexMap<String, ServiceSpec>,
+    /// What `aimgen render` produces when the command line names no `--target`: `compose`
+    /// (the default), `kubernetes`, or both, each then in its own folder (`DIR/compose/`,
+    /// `DIR/kubernetes/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<crate::target::kubernetes::spec::Target>,
+    /// Settings of the Kubernetes target (`--target kubernetes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<crate::target::kubernetes::spec::KubernetesSpec>,
 }
 
 /// The machine that runs the fleet.

@@ -1,12 +1,15 @@
-//! `aimgen render FLEET [-o DIR [--check]]`.
+//! `aimgen render FLEET [-o DIR [--check]] [--target T]`.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::report::{compile, Report};
+use super::report::{compile, targets, Report};
 use crate::cli::RenderArgs;
 use crate::emit;
-use crate::render::{self, Layout, COMPOSE_FILE};
+use crate::plan::Plan;
+use crate::render::{self, Files, Layout, COMPOSE_FILE};
+use crate::target::kubernetes::{self, spec::Target};
 
 /// Runs `render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
@@ -17,48 +20,93 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let Some(compiled) = compiled.filter(|_| !failed) else {
         return Ok(ExitCode::from(1));
     };
+    let targets = targets(&args.compile, &compiled.spec);
+    let kube = |plan: &Plan| -> anyhow::Result<kubernetes::Settings> {
+        kubernetes::settings(&compiled.spec, plan)
+            .0
+            .ok_or_else(|| anyhow::anyhow!("the Kubernetes settings were refused"))
+    };
     let plan = &compiled.resolution.plan;
-    match &args.out_dir {
-        None => {
-            let files = render::render(plan, Layout::SingleFile)?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(files.get(COMPOSE_FILE).map(String::as_bytes).unwrap_or_default())?;
-            out.flush()?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(dir) => {
-            let mut plan = plan.clone();
-            plan.spec_path = emit::relative_path(dir, &args.fleet);
-            let files = render::render(&plan, Layout::Folder)?;
-            if !args.check {
-                emit::write(dir, &files)?;
-                return Ok(ExitCode::SUCCESS);
+    let Some(dir) = &args.out_dir else {
+        let [target] = targets[..] else {
+            super::report::err(
+                "error: the spec names several `targets:`; give `-o DIR` to render each into its own folder, or `--target`\n",
+            );
+            return Ok(ExitCode::from(2));
+        };
+        let text = match target {
+            Target::Compose => render::render(plan, Layout::SingleFile)?.remove(COMPOSE_FILE).unwrap_or_default(),
+            Target::Kubernetes => {
+                let r = kubernetes::render(plan, &kube(plan)?, true)?;
+                print_build(&r.build);
+                r.files.get(kubernetes::STREAM_FILE).cloned().unwrap_or_default()
             }
-            let drift = emit::check(dir, &files)?;
-            if drift.is_clean() {
-                return Ok(ExitCode::SUCCESS);
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut stale = String::new();
+    for target in &targets {
+        // One target renders into DIR; several each into DIR/<target>.
+        let dir: PathBuf = if targets.len() == 1 { dir.clone() } else { dir.join(target.as_str()) };
+        let mut plan = plan.clone();
+        plan.spec_path = emit::relative_path(&dir, &args.fleet);
+        let (files, owned): (Files, &[&str]) = match target {
+            Target::Compose => (render::render(&plan, Layout::Folder)?, emit::COMPOSE_OWNED),
+            Target::Kubernetes => {
+                let r = kubernetes::render(&plan, &kube(&plan)?, false)?;
+                if !args.check {
+                    print_build(&r.build);
+                }
+                (r.files, kubernetes::OWNED_DIRS)
             }
-            // `Path::join`, not "{dir}/{rel}": `-o deploy/` would print `deploy//env/…`.
-            let shown = |rel: &String| dir.join(rel).display().to_string();
-            let mut msg = String::new();
-            for (rel, diff) in &drift.changed {
-                msg.push_str(&format!("stale: {}\n{diff}", shown(rel)));
-            }
-            for rel in &drift.missing {
-                msg.push_str(&format!("missing: {}\n", shown(rel)));
-            }
-            for rel in &drift.unexpected {
-                msg.push_str(&format!("unexpected: {} (generated for a service the spec no longer has)\n", shown(rel)));
-            }
-            msg.push_str(&format!(
-                "error: {} is out of date with {}; regenerate it with:\n    aimgen render {} -o {}\n",
-                dir.display(),
-                args.fleet.display(),
-                args.fleet.display(),
-                dir.display()
-            ));
-            super::report::err(&msg);
-            Ok(ExitCode::from(1))
+        };
+        if args.check {
+            stale.push_str(&drift_report(&dir, &files, owned)?);
+        } else {
+            emit::write(&dir, &files, owned)?;
         }
     }
+    if stale.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    stale.push_str(&format!(
+        "error: {} is out of date with {}; regenerate it with:\n    aimgen render {} -o {}{}\n",
+        dir.display(),
+        args.fleet.display(),
+        args.fleet.display(),
+        dir.display(),
+        args.compile.target.map(|t| format!(" --target {}", t.as_str())).unwrap_or_default()
+    ));
+    super::report::err(&stale);
+    Ok(ExitCode::from(1))
+}
+
+/// The build and push commands of the Kubernetes target's images (aimgen runs none).
+fn print_build(build: &[String]) {
+    let mut msg = String::from("aimgen: the images are built from Dockerfile.optimized (aimgen runs none of this):\n");
+    for b in build {
+        msg.push_str(&format!("    {b}\n"));
+    }
+    super::report::err(&msg);
+}
+
+/// What differs between `dir` and the rendering, as text (empty when up to date).
+fn drift_report(dir: &Path, files: &Files, owned: &[&str]) -> anyhow::Result<String> {
+    let drift = emit::check(dir, files, owned)?;
+    // `Path::join`, not "{dir}/{rel}": `-o deploy/` would print `deploy//env/…`.
+    let shown = |rel: &String| dir.join(rel).display().to_string();
+    let mut msg = String::new();
+    for (rel, diff) in &drift.changed {
+        msg.push_str(&format!("stale: {}\n{diff}", shown(rel)));
+    }
+    for rel in &drift.missing {
+        msg.push_str(&format!("missing: {}\n", shown(rel)));
+    }
+    for rel in &drift.unexpected {
+        msg.push_str(&format!("unexpected: {} (generated for a service the spec no longer has)\n", shown(rel)));
+    }
+    Ok(msg)
 }

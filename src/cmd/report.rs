@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cli::{CompileArgs, Format};
 use crate::compile::{self, Compiled, Failure, Options};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::target::kubernetes::{self, spec::Target};
 
 /// Whether to colour standard error.
 pub fn color() -> bool {
@@ -79,11 +80,18 @@ impl Report {
 /// Compiles one spec for a command, adding its diagnostics to `report`. `Ok(None)` means it
 /// was invalid (reported); `Err` is an I/O problem (exit 2).
 pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::Result<Option<Compiled>> {
-    let opts = Options { recipe_dirs: args.recipes.clone() };
+    let opts = Options { recipe_dirs: args.recipes.clone(), target: args.target };
     let name = path.display().to_string();
     match compile::compile_file(path, &name, &opts) {
         Ok(c) => {
             report.extend(c.resolution.warnings.clone());
+            if targets(args, &c.spec).contains(&Target::Kubernetes) {
+                let (settings, diags) = kubernetes::settings(&c.spec, &c.resolution.plan);
+                report.extend(diags.into_iter().map(|d| d.locate(&c.source)));
+                if settings.is_none() {
+                    return Ok(None);
+                }
+            }
             Ok(Some(c))
         }
         Err(Failure::Invalid(d)) => {
@@ -92,6 +100,24 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
         }
         Err(Failure::Read(e)) => Err(e.into()),
     }
+}
+
+/// The targets a command works for: `--target`, else the spec's `targets:` (in order, each
+/// once), else Compose.
+pub fn targets(args: &CompileArgs, spec: &crate::spec::FleetSpec) -> Vec<Target> {
+    if let Some(t) = args.target {
+        return vec![t];
+    }
+    let mut out: Vec<Target> = Vec::new();
+    for t in &spec.targets {
+        if !out.contains(t) {
+            out.push(*t);
+        }
+    }
+    if out.is_empty() {
+        out.push(Target::Compose);
+    }
+    out
 }
 
 /// Writes to standard output. A closed pipe (`aimgen … | head`) ends output quietly instead

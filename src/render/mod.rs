@@ -63,6 +63,13 @@ pub fn render(plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
     Ok(files)
 }
 
+/// The Dockerfile and the tag of each engine's image (a hash of its stage), for targets that
+/// name the images without building them.
+pub fn dockerfile(plan: &Plan) -> anyhow::Result<(String, BTreeMap<crate::spec::Backend, String>)> {
+    let d = dockerfile::render(plan)?;
+    Ok((d.text, d.tags))
+}
+
 /// The header every generated file starts with (as comment lines, without markers).
 /// In a folder, `plan.spec_path` is relative to that folder (see `emit::relative_path`), so
 /// the bytes do not depend on where aimgen was run from.
