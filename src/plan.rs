@@ -162,6 +162,25 @@ pub struct PrefetchJob {
     pub used_by: Vec<String>,
 }
 
+impl PrefetchJob {
+    /// The prefetch program's argument (`templates/prefetch.py`), the same for every target:
+    /// `{"repo", "revision", "sha", "files", "workers", "verify"}`.
+    pub fn program_argument(&self, plan: &PrefetchPlan) -> serde_json::Result<serde_json::Value> {
+        let m = &self.model;
+        Ok(serde_json::json!({
+            "repo": m.repo,
+            "revision": m.revision,
+            "sha": m.sha,
+            "files": match &self.files {
+                FileSelection::Rule => serde_json::Value::Null,
+                FileSelection::Exact(f) => serde_json::to_value(f)?,
+            },
+            "workers": plan.workers,
+            "verify": plan.verify.as_str(),
+        }))
+    }
+}
+
 /// One file the lock names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExpectedFile {

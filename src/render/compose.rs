@@ -9,7 +9,7 @@ use super::dockerfile::Dockerfile;
 use super::{header, render_template, Layout};
 use crate::image;
 use crate::plan::{
-    ApiKey, CacheStorage, FileSelection, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
+    ApiKey, CacheStorage, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
 };
 use crate::resolve::ranges;
 use crate::spec::{Backend, Vendor};
@@ -153,17 +153,7 @@ fn prefetch_service(
     dockerfile: &Dockerfile,
 ) -> anyhow::Result<Svc> {
     let m = &job.model;
-    let spec = serde_json::json!({
-        "repo": m.repo,
-        "revision": m.revision,
-        "sha": m.sha,
-        "files": match &job.files {
-            FileSelection::Rule => serde_json::Value::Null,
-            FileSelection::Exact(f) => serde_json::to_value(f)?,
-        },
-        "workers": p.workers,
-        "verify": p.verify.as_str(),
-    });
+    let spec = job.program_argument(p)?;
     Ok(Svc {
         name: job.name.clone(),
         comment: format!(

@@ -10,7 +10,7 @@ job=$3
 waited=0
 while [ ! -f "$marker" ]; do
   if [ "$waited" -ge "$timeout" ]; then
-    echo "aimgen-wait: error: $job has not completed after $timeout s (no $marker); see: kubectl logs job/$job" >&2
+    echo "aimgen-wait: error: timed out after $timeout s waiting for $job (no $marker); see: kubectl logs job/$job" >&2
     exit 1
   fi
   if [ $((waited % 60)) -eq 0 ]; then

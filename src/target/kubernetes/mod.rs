@@ -19,7 +19,7 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::plan::{ApiKey, FileSelection, KeyDelivery, ModelSource, Plan, ServerPlan};
+use crate::plan::{ApiKey, KeyDelivery, ModelSource, Plan, ServerPlan};
 use crate::render::{comment_text, Files};
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, Vendor};
@@ -531,17 +531,7 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
             let m = &job.model;
             let name = names::job_name(&m.repo, m.effective_revision());
             job_names.insert(job.name.clone(), name.clone());
-            let spec = serde_json::json!({
-                "repo": m.repo,
-                "revision": m.revision,
-                "sha": m.sha,
-                "files": match &job.files {
-                    FileSelection::Rule => serde_json::Value::Null,
-                    FileSelection::Exact(f) => serde_json::to_value(f)?,
-                },
-                "workers": p.workers,
-                "verify": p.verify.as_str(),
-            });
+            let spec = job.program_argument(p)?;
             let mut env: Pairs = p.env.clone().into_iter().collect();
             if s.run_as_user.is_some() {
                 // No passwd entry for the user: give it a writable home.

@@ -105,27 +105,13 @@ pub fn service_names<'a>(
     }
 }
 
-/// The download Job of a (model, resolved revision): `aimgen-prefetch-<slug>-<hash>`, where
-/// `<hash>` covers the repo and the revision the Job actually fetches (the locked sha when
-/// there is one). A Job's pod template cannot be changed once created, so a new lock must give
-/// a new Job; re-applying the same manifests finds the same Job and changes nothing. At most
-/// 16 + 32 + 1 + 8 = 57 characters.
+/// The download Job of a (model, resolved revision): Compose's job name
+/// (`aimgen-prefetch-<slug>-<hash>`), with the hash taken over the revision the Job actually
+/// fetches (the locked sha when there is one). A Job's pod template cannot be changed once
+/// created, so a new lock must give a new Job; re-applying the same manifests finds the same
+/// Job and changes nothing. At most 16 + 32 + 1 + 8 = 57 characters.
 pub fn job_name(repo: &str, resolved_revision: &str) -> String {
-    let name = repo.rsplit('/').next().unwrap_or(repo);
-    let mut slug = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.truncate(32);
-    let slug = slug.trim_end_matches('-');
-    let slug = if slug.is_empty() { "model" } else { slug };
-    let hash = crate::render::content_hash(&format!("{repo}@{resolved_revision}"));
-    format!("aimgen-prefetch-{slug}-{}", &hash[..8])
+    crate::resolve::prefetch_job_name(repo, resolved_revision)
 }
 
 /// A label value: at most 63 characters of letters, digits, `-`, `_` and `.`, starting and
