@@ -39,6 +39,20 @@ fn to_json(text: &str) -> Option<String> {
     serde_json::to_string(&value).ok()
 }
 
+/// Every file under `dir`, at any depth (`templates/<target>/…`), sorted.
+fn list_tree(dir: &Path) -> Vec<String> {
+    let mut out = list(dir, "");
+    let subdirs = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for d in subdirs {
+        println!("cargo:rerun-if-changed={}", d.display());
+        out.extend(list_tree(&d));
+    }
+    out.sort();
+    out
+}
+
 /// The `.yaml` files one level below `dir` (`engines/<engine>/<version>.yaml`), sorted.
 fn list_nested(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(dir)
@@ -89,20 +103,7 @@ fn main() {
     let mut code = String::new();
     code += &table("RECIPE_FILES", &root, &list(&recipes, ".yaml"));
     code += &table("ENGINE_FILES", &root, &list_nested(&engines));
-    // Templates, and one level of folders (one per target).
-    let mut template_files = list(&templates, "");
-    template_files.extend(
-        fs::read_dir(&templates)
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|d| {
-                println!("cargo:rerun-if-changed={}", d.display());
-                list(d, "")
-            }),
-    );
-    template_files.sort();
-    code += &table("TEMPLATE_FILES", &templates, &template_files);
+    code += &table("TEMPLATE_FILES", &templates, &list_tree(&templates));
     let out_dir = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).to_path_buf();
     // Parsing 500 KB of YAML took ~40 ms at every start; JSON parses an order of magnitude
     // faster. The YAML stays embedded: it is what diagnostics point into.

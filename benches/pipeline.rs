@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use aimgen::compile::{self, Options};
-use aimgen::render::{self, Layout};
-use aimgen::resolve::Pins;
+use aimgen::lockfile::Pins;
 use aimgen::source::Source;
+use aimgen::target::{Layout, Target};
 use divan::Bencher;
 
 fn main() {
@@ -86,9 +86,10 @@ fn recipe_dir(count: usize) -> PathBuf {
 fn pipeline(text: &str, opts: &Options) -> usize {
     let source = Source::new("fleet.yaml", text);
     match compile::compile_source(source, Path::new("."), opts, &Pins::new()) {
-        Ok(c) => {
-            render::render(&c.resolution.plan, Layout::Folder).map(|f| f.values().map(String::len).sum()).unwrap_or(0)
-        }
+        Ok(c) => Target::Compose
+            .render(&c.resolution.plan, Layout::Folder)
+            .map(|f| f.values().map(String::len).sum())
+            .unwrap_or(0),
         Err(compile::Failure::Invalid(d)) => d.iter().map(|d| d.render(false).len()).sum(),
         Err(compile::Failure::Read(_)) => 0,
     }

@@ -9,10 +9,12 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
+use crate::lockfile::{self, Found, LockFile, Pins};
 use crate::recipe::{library, KNOWN_GPUS};
-use crate::resolve::{self, Pins, Resolution};
+use crate::resolve::{self, Resolution};
 use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
+use crate::target::Target;
 use crate::validate;
 
 /// Options that come from the command line.
@@ -21,7 +23,7 @@ pub struct Options {
     /// `--recipes DIR`, searched before the spec's own `recipes:` folders.
     pub recipe_dirs: Vec<PathBuf>,
     /// `--target`, which wins over the spec's `targets:`.
-    pub target: Option<crate::target::kubernetes::spec::Target>,
+    pub target: Option<Target>,
 }
 
 /// A compiled fleet.
@@ -60,12 +62,12 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // `fleet.lock` beside the spec pins Hub models; a stale or broken one is reported here.
-    let lock = crate::lockfile::read_beside(path, name).map_err(Failure::Read)?;
+    let lock = lockfile::read_beside(path, name).map_err(Failure::Read)?;
     let pins = match &lock {
         Some(Ok(l)) => l.lock.pins(),
         _ => Pins::new(),
     };
-    let mut compiled = crate::lockfile::verify(compile_source(source, &base, opts, &pins), lock.as_ref())?;
+    let mut compiled = merge_lock(compile_source(source, &base, opts, &pins), lock.as_ref())?;
     let locked = lock.as_ref().and_then(|l| l.as_ref().ok()).map(|l| &l.lock);
     if let Some(d) = over_budget(&compiled, locked) {
         compiled.resolution.warnings.push(d.locate(&compiled.source));
@@ -73,9 +75,34 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
     Ok(compiled)
 }
 
+/// Adds the lock's diagnostics to a compile result: its parse errors, or staleness (errors)
+/// and unused entries (warnings). A spec that did not compile gets only the parse errors:
+/// comparing an invalid spec with its lock would add noise.
+fn merge_lock(result: Result<Compiled, Failure>, lock: Option<&Found>) -> Result<Compiled, Failure> {
+    let Some(found) = lock else { return result };
+    match (result, found) {
+        (Err(Failure::Invalid(mut d)), Err(lock_errors)) => {
+            d.extend(lock_errors.iter().cloned());
+            Err(Failure::Invalid(d))
+        }
+        (Ok(c), Err(lock_errors)) => {
+            Err(Failure::Invalid(c.resolution.warnings.into_iter().chain(lock_errors.iter().cloned()).collect()))
+        }
+        (Ok(mut c), Ok(loaded)) => {
+            let found = lockfile::check_spec(&c.spec, &c.source, loaded);
+            if found.iter().any(Diagnostic::is_error) {
+                return Err(Failure::Invalid(c.resolution.warnings.into_iter().chain(found).collect()));
+            }
+            c.resolution.warnings.extend(found);
+            Ok(c)
+        }
+        (other, _) => other,
+    }
+}
+
 /// A warning when the fleet's models need more disk than `cache.budget_gb`: a deployment
 /// whose prefetch fills the disk fails late, on the host, after hours of downloading.
-fn over_budget(c: &Compiled, lock: Option<&crate::lockfile::LockFile>) -> Option<Diagnostic> {
+fn over_budget(c: &Compiled, lock: Option<&LockFile>) -> Option<Diagnostic> {
     let budget = c.spec.cache.as_ref()?.budget_gb?;
     let footprint = crate::footprint::Footprint::of(&c.spec, &c.library.models, lock);
     let need = footprint.known_bytes();
@@ -160,12 +187,19 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let had_errors = diags.iter().any(Diagnostic::is_error);
     // Kubernetes alone: `host.gpu.count` is one node's, and each server is scheduled on a node
     // of its own choosing; with Compose among the targets, every server shares the one host.
-    let targets: Vec<_> = opts.target.map_or_else(|| spec.targets.clone(), |t| vec![t]);
-    let per_node =
-        !targets.is_empty() && targets.iter().all(|t| *t == crate::target::kubernetes::spec::Target::Kubernetes);
+    let targets = Target::chosen(opts.target, &spec.targets);
+    let per_node = targets == [Target::Kubernetes];
     match resolve::resolve(&spec, &source.name, &lib, pins, per_node) {
         Ok(mut resolution) if !had_errors => {
             diags.extend(resolution.warnings.drain(..).map(|d| d.locate(&source)));
+            if targets.contains(&Target::Kubernetes) {
+                let (cluster, more) = crate::target::kubernetes::prepare(&spec, &resolution.plan);
+                diags.extend(more.into_iter().map(|d| d.locate(&source)));
+                match cluster {
+                    Some(c) => resolution.plan.cluster = Some(c),
+                    None => return Err(Failure::Invalid(diags)),
+                }
+            }
             resolution.warnings = diags;
             Ok(Compiled { source, spec, resolution, library: lib })
         }

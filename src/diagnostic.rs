@@ -145,7 +145,7 @@ impl Diagnostic {
         if let Some(path) = &self.path {
             // A file name may hold anything a file system allows; shown escaped, it cannot
             // move the terminal's cursor or fake another line.
-            let path = crate::render::comment_text(path);
+            let path = crate::text::comment_text(path);
             let loc = match (self.line, self.column) {
                 (Some(l), Some(c)) => format!("{path}:{l}:{c}"),
                 _ => path.clone(),

@@ -2,7 +2,7 @@
 //! image and one Hugging Face model cache.
 //!
 //! The data flows one way: `load` (text → spec) → `validate` → `resolve` (recipes, GPUs,
-//! ports → `plan::Plan`) → `render` (plan → files) → `emit` (write or check).
+//! ports → `plan::Plan`) → `target` (plan → files: `target::Target`) → `emit` (write or check).
 
 pub mod cli;
 mod cmd;
@@ -12,20 +12,18 @@ mod embedded;
 pub mod emit;
 pub mod footprint;
 pub mod hub;
+pub mod ids;
 pub mod image;
 pub mod load;
 pub mod lockfile;
 pub mod plan;
 pub mod recipe;
-pub mod render;
 pub mod resolve;
 pub mod safe_fs;
 pub mod schema;
 pub mod secrets;
 pub mod source;
 pub mod spec;
-/// Output targets beside Compose (`src/render/`).
-pub mod target {
-    pub mod kubernetes;
-}
+pub mod target;
+pub mod text;
 pub mod validate;

@@ -12,11 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::compile::{Compiled, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
 use crate::plan::ExpectedFile;
-use crate::resolve::{Pin, Pins};
 use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
 
@@ -74,6 +72,21 @@ pub struct LockedFile {
     #[schemars(pattern(r"^[0-9a-f]{40}([0-9a-f]{24})?$"))]
     pub blob: String,
 }
+
+/// A lock file's pin for one (model, revision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// Resolved commit.
+    pub sha: String,
+    /// Files the engine loads, with sizes and content ids.
+    pub files: Vec<ExpectedFile>,
+    /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
+    /// no facts about.
+    pub weights_bytes: u64,
+}
+
+/// Pins keyed by (repo, requested revision).
+pub type Pins = BTreeMap<(String, String), Pin>;
 
 /// A lock file as read: its text (for positions) and its content.
 #[derive(Debug)]
@@ -156,15 +169,15 @@ fn validate(lock: &LockFile) -> Vec<Diagnostic> {
         if !seen.insert((m.repo.as_str(), m.revision.as_str())) {
             out.push(Diagnostic::error(format!("`{}` at `{}` is locked twice", m.repo, m.revision)).at_key(at.clone()));
         }
-        if !crate::validate::is_repo_id(&m.repo) {
+        if !crate::ids::is_repo_id(&m.repo) {
             out.push(Diagnostic::error(format!("`{}` is not a Hugging Face repo id", m.repo)).at(format!("{at}/repo")));
         }
-        if !crate::validate::is_revision(&m.revision) {
+        if !crate::ids::is_revision(&m.revision) {
             out.push(
                 Diagnostic::error(format!("`{}` is not a valid revision", m.revision)).at(format!("{at}/revision")),
             );
         }
-        if crate::validate::is_sha(&m.revision) && m.revision != m.sha {
+        if crate::ids::is_sha(&m.revision) && m.revision != m.sha {
             out.push(
                 Diagnostic::error("a commit revision must lock to itself")
                     .at(format!("{at}/sha"))
@@ -204,7 +217,7 @@ pub fn is_safe_path(p: &str) -> bool {
         && !p.contains('\\')
         // One printable line: paths reach the Compose file, the prefetch program's argument
         // and terminals; a U+2028 in a mirror's listing once added a key to the Compose file.
-        && !p.chars().any(crate::render::is_unsafe_char)
+        && !p.chars().any(crate::text::is_unsafe_char)
         && p.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
@@ -292,6 +305,43 @@ impl LockedModel {
     }
 }
 
+/// What moving a lock entry from `old` to `new` changes.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FileDiff {
+    /// Files only the new commit has.
+    pub added: Vec<LockedFile>,
+    /// Files only the old commit had.
+    pub removed: Vec<LockedFile>,
+    /// Files in both whose blob id differs (the new version).
+    pub modified: Vec<LockedFile>,
+    /// Bytes of new blobs: added or modified files whose content the old commit did not have
+    /// under any name, each blob once. (A renamed or copied file costs nothing: the cache
+    /// re-links its blob.)
+    pub download_bytes: u64,
+}
+
+/// Compares the engine files of two lock entries by path and blob id.
+pub fn diff(old: &LockedModel, new: &LockedModel) -> FileDiff {
+    let before: BTreeMap<&str, &LockedFile> = old.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let after: BTreeMap<&str, &LockedFile> = new.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let old_blobs: BTreeSet<&str> = old.files.iter().map(|f| f.blob.as_str()).collect();
+    let mut d = FileDiff::default();
+    let mut new_blobs: BTreeMap<&str, u64> = BTreeMap::new();
+    for (path, f) in &after {
+        match before.get(path) {
+            None => d.added.push((*f).clone()),
+            Some(o) if o.blob != f.blob => d.modified.push((*f).clone()),
+            Some(_) => continue,
+        }
+        if !old_blobs.contains(f.blob.as_str()) {
+            new_blobs.insert(&f.blob, f.size);
+        }
+    }
+    d.removed = old.files.iter().filter(|f| !after.contains_key(f.path.as_str())).cloned().collect();
+    d.download_bytes = new_blobs.values().sum();
+    d
+}
+
 /// What the lock says about the spec: an error at each Hub service it has no entry for (the
 /// lock is stale), a warning at each entry no service uses. Positioned in their own files.
 pub fn check_spec(spec: &FleetSpec, spec_source: &Source, loaded: &Loaded) -> Vec<Diagnostic> {
@@ -330,31 +380,6 @@ pub fn check_spec(spec: &FleetSpec, spec_source: &Source, loaded: &Loaded) -> Ve
         }
     }
     out
-}
-
-/// Adds the lock's diagnostics to a compile result: its parse errors, or staleness (errors)
-/// and unused entries (warnings). A spec that did not compile gets only the parse errors:
-/// comparing an invalid spec with its lock would add noise.
-pub fn verify(result: Result<Compiled, Failure>, lock: Option<&Found>) -> Result<Compiled, Failure> {
-    let Some(found) = lock else { return result };
-    match (result, found) {
-        (Err(Failure::Invalid(mut d)), Err(lock_errors)) => {
-            d.extend(lock_errors.iter().cloned());
-            Err(Failure::Invalid(d))
-        }
-        (Ok(c), Err(lock_errors)) => {
-            Err(Failure::Invalid(c.resolution.warnings.into_iter().chain(lock_errors.iter().cloned()).collect()))
-        }
-        (Ok(mut c), Ok(loaded)) => {
-            let found = check_spec(&c.spec, &c.source, loaded);
-            if found.iter().any(Diagnostic::is_error) {
-                return Err(Failure::Invalid(c.resolution.warnings.into_iter().chain(found).collect()));
-            }
-            c.resolution.warnings.extend(found);
-            Ok(c)
-        }
-        (other, _) => other,
-    }
 }
 
 /// Writes the lock file atomically and only when its content changes, like `render -o`
@@ -487,5 +512,37 @@ mod tests {
         .expect_err("bad sha");
         assert_eq!(errs[0].line, Some(5), "{errs:?}");
         assert!(is_safe_path("a/b.json") && !is_safe_path("/abs") && !is_safe_path("a//b") && !is_safe_path("a/./b"));
+    }
+
+    fn f(path: &str, size: u64, blob: char) -> LockedFile {
+        LockedFile { path: path.into(), size, blob: blob.to_string().repeat(40) }
+    }
+
+    #[test]
+    fn diff_counts_new_blobs_once() {
+        let old = LockedModel {
+            repo: "o/m".into(),
+            revision: "main".into(),
+            sha: "1".repeat(40),
+            files: vec![f("a.json", 1, 'a'), f("b.json", 2, 'b'), f("gone.json", 3, 'c')],
+        };
+        let new = LockedModel {
+            repo: "o/m".into(),
+            revision: "main".into(),
+            sha: "2".repeat(40),
+            // b modified; renamed copy of a costs nothing; two new files share one blob.
+            files: vec![
+                f("a.json", 1, 'a'),
+                f("b.json", 5, 'd'),
+                f("copy.json", 1, 'a'),
+                f("x.json", 7, 'e'),
+                f("y.json", 7, 'e'),
+            ],
+        };
+        let d = diff(&old, &new);
+        assert_eq!(d.added.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["copy.json", "x.json", "y.json"]);
+        assert_eq!(d.modified.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["b.json"]);
+        assert_eq!(d.removed.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["gone.json"]);
+        assert_eq!(d.download_bytes, 12);
     }
 }

@@ -6,8 +6,33 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::recipe::Origin;
-use crate::spec::{Backend, Precision, Vendor, Verify};
+/// The prefix of the download jobs' names, reserved for aimgen (no service may use it).
+pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
+
+/// The prefetch job of a (model, revision): `aimgen-prefetch-<name>-<hash>`, where `<name>` is
+/// the repo's name made fit for a Compose service name and `<hash>` 8 hex digits of a stable hash of
+/// the exact repo id and requested revision. The name tells a person which model it is; the
+/// hash keeps `org-a/m` and `org-b/m`, or two revisions, apart. Compose passes the requested revision (so
+/// `aimgen lock --update` does not rename the service); Kubernetes the resolved one (a Job's
+/// pod template cannot change, so a new lock needs a new Job).
+pub fn prefetch_job_name(repo: &str, revision: &str) -> String {
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let mut slug = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    // Compose names have no length limit, but container names become host names (63 bytes).
+    slug.truncate(32);
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "model" } else { slug };
+    let hash = crate::text::content_hash(&format!("{repo}@{revision}"));
+    format!("{PREFETCH_PREFIX}{slug}-{}", &hash[..8])
+}
 
 /// A fully resolved fleet.
 #[derive(Debug, Clone, Serialize)]
@@ -26,22 +51,62 @@ pub struct Plan {
     pub prefetch: Option<PrefetchPlan>,
     /// Model servers in spec order.
     pub servers: Vec<ServerPlan>,
+    /// The Kubernetes target's settings (the spec's `kubernetes:` section with its defaults),
+    /// set by compile only when that target is asked for.
+    pub cluster: Option<ClusterPlan>,
 }
 
-/// The host's GPUs.
+/// Where and how a fleet runs on a Kubernetes cluster. Cluster-scoped: only the Kubernetes
+/// target reads it; `gpu.count` is then the GPUs of one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterPlan {
+    /// Namespace of every object.
+    pub namespace: String,
+    /// Name of the cache claim.
+    pub claim: String,
+    /// Storage class, when named (else the cluster's default).
+    pub storage_class: Option<String>,
+    /// Requested size, a Kubernetes quantity.
+    pub size: String,
+    /// `ReadWriteMany` or `ReadWriteOnce`.
+    pub access_mode: String,
+    /// Registry prefix of the images, when named.
+    pub registry: Option<String>,
+    /// Node affinity: GPU product label values a server's node must carry (empty: none).
+    pub gpu_product: Vec<String>,
+    /// Secret holding `HF_TOKEN`.
+    pub hf_token_secret: String,
+    /// Secret holding the API keys, one key per variable.
+    pub api_key_secret: String,
+    /// Size limit of the memory-backed `/dev/shm`.
+    pub shm_size: String,
+    /// User (and group) id of every container; `None` runs as root.
+    pub run_as_user: Option<u32>,
+    /// How long a server's init container waits for its model, seconds.
+    pub wait_seconds: u32,
+    /// How long a server may take to start, minutes.
+    pub startup_minutes: u32,
+    /// Service name → Kubernetes name (a DNS-1035 label).
+    pub names: BTreeMap<String, String>,
+}
+
+/// The GPUs of the machine a server runs on (`host.gpu`). Indices into them (`ServerPlan::gpus`,
+/// `render_nodes`, `group_ids`) are facts of one host; a target that schedules GPUs itself
+/// (a cluster's device plugin) uses the vendor, model and counts only.
 #[derive(Debug, Clone, Serialize)]
 pub struct GpuInventory {
-    /// Vendor.
-    pub vendor: Vendor,
+    /// Whose GPUs: decides device files, visibility variables and the device-plugin resource.
+    pub vendor: GpuVendor,
     /// Model name as written in the spec.
     pub model: String,
-    /// How many.
+    /// GPUs on the host (GPU indices run from 0 to `count - 1`).
     pub count: u32,
     /// Memory per GPU, GB.
     pub memory_gb: u32,
-    /// Numeric host groups owning the GPU device files, added to every server.
+    /// Host-scoped: numeric host groups owning the GPU device files, added to every server.
     pub group_ids: Vec<u32>,
-    /// AMD: DRM render minor per GPU index, when known (else every server gets `/dev/dri`).
+    /// Host-scoped, AMD: DRM render minor per GPU index, when known (else every server gets
+    /// `/dev/dri`).
     pub render_nodes: Vec<u32>,
 }
 
@@ -49,7 +114,7 @@ pub struct GpuInventory {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImagePlan {
     /// The engine it serves; also the build stage's name.
-    pub backend: Backend,
+    pub backend: Engine,
     /// Base image reference, as given or defaulted.
     pub base: String,
     /// The engine release the base runs, from its tag or `engine_version`, when known.
@@ -67,7 +132,7 @@ pub struct ImagePlan {
 /// A model revision on the Hub (or its mirror).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct HubModel {
-    /// Repo id.
+    /// Hugging Face repo id (`org/name`).
     pub repo: String,
     /// Branch, tag or commit sha as requested.
     pub revision: String,
@@ -84,7 +149,7 @@ impl HubModel {
 
 impl Plan {
     /// The image of an engine.
-    pub fn image(&self, backend: Backend) -> Option<&ImagePlan> {
+    pub fn image(&self, backend: Engine) -> Option<&ImagePlan> {
         self.images.iter().find(|i| i.backend == backend)
     }
 }
@@ -92,7 +157,7 @@ impl Plan {
 /// Where the shared cache lives and how workloads see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CachePlan {
-    /// Storage backing the cache.
+    /// Where the cache's bytes live.
     pub storage: CacheStorage,
     /// Path inside containers (`HF_HOME`).
     pub mount: String,
@@ -112,7 +177,7 @@ pub struct CachePlan {
 pub enum CacheStorage {
     /// A named volume.
     Volume {
-        /// Volume name.
+        /// The volume's name where it is created (not the key inside one Compose file).
         name: String,
     },
     /// A host folder.
@@ -126,7 +191,7 @@ pub enum CacheStorage {
 /// kept off the read-only model cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScratchPlan {
-    /// Volume name.
+    /// The volume's key; every server gets its own folder in it.
     pub volume: String,
     /// Mount path inside servers; each server writes under `<mount>/<service>`.
     pub mount: String,
@@ -139,7 +204,10 @@ pub struct PrefetchPlan {
     /// One job per distinct (model, revision), sorted by model.
     pub jobs: Vec<PrefetchJob>,
     /// The engine whose image the jobs run in.
-    pub image: Backend,
+    pub image: Engine,
+    /// The program every job runs before its one argument (the job as JSON): the prefetch
+    /// program itself is the target's embedded `templates/prefetch.py`.
+    pub entrypoint: Vec<String>,
     /// Environment shared by every job.
     pub env: BTreeMap<String, String>,
     /// Files each job downloads at once.
@@ -154,11 +222,11 @@ pub struct PrefetchJob {
     /// Workload name, in aimgen's reserved `aimgen-` namespace: stable for a (model,
     /// revision), distinct for distinct ones.
     pub name: String,
-    /// Model and revision.
+    /// What it downloads.
     pub model: HubModel,
-    /// Which files.
+    /// Which of the revision's files it downloads.
     pub files: FileSelection,
-    /// Services that use it.
+    /// Servers that wait for it, in spec order.
     pub used_by: Vec<String>,
 }
 
@@ -218,14 +286,14 @@ pub enum ModelSource {
 /// The recipe a server got, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChosenRecipe {
-    /// Recipe id.
+    /// The recipe's id (`<model or family>/<vendor>/<engine>/…`).
     pub id: String,
-    /// Where it came from.
-    pub origin: Origin,
-    /// It was pinned by the service.
+    /// The file it was read from.
+    pub origin: RecipeOrigin,
+    /// The service named it (`recipe:`) rather than leaving the choice to ranking.
     pub pinned: bool,
     /// Precision it serves at.
-    pub precision: Precision,
+    pub precision: Dtype,
     /// Estimated weights, GB, when the model's size is known.
     pub weights_gb: Option<f64>,
 }
@@ -233,24 +301,28 @@ pub struct ChosenRecipe {
 /// One model server.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerPlan {
-    /// Service name.
+    /// Service name, as the spec's `services:` key.
     pub name: String,
-    /// Engine.
-    pub backend: Backend,
+    /// The engine it runs.
+    pub backend: Engine,
     /// The model id as the user named it.
     pub model_id: String,
     /// Where the weights come from.
     pub source: ModelSource,
-    /// API model name.
+    /// The model name clients send in API requests.
     pub served_model_name: String,
-    /// GPU indices, ascending.
+    /// Host-scoped: the host's GPU indices it gets, ascending, disjoint from every other
+    /// server's. Their number is the tensor-parallel size.
     pub gpus: Vec<u32>,
-    /// Port on the host.
+    /// Host-scoped: the host port published for it, distinct across the fleet.
     pub host_port: u16,
     /// Port the engine listens on inside the container.
     pub port: u16,
     /// The full engine command line; it starts with `image::entrypoint(backend)`.
     pub argv: Vec<String>,
+    /// How many leading words of `argv` are the program (what a container's entrypoint runs);
+    /// the rest are its arguments.
+    pub entrypoint_len: usize,
     /// The engine release the server is checked against (its image's, else the catalogue's).
     pub engine_version: String,
     /// Service-specific environment (recipe, user, scratch paths).
@@ -264,7 +336,7 @@ pub struct ServerPlan {
     pub prefetch_job: Option<String>,
     /// HTTP path answering 200 when ready (needs no API key in either engine).
     pub health_path: String,
-    /// Host address the published port listens on.
+    /// Host-scoped: the address the published port listens on.
     pub bind: std::net::IpAddr,
     /// How the API key reaches the engine, when the server has one.
     pub api_key: Option<ApiKey>,
@@ -307,4 +379,106 @@ pub struct RuntimePlan {
     pub log_max_files: u32,
     /// `memlock` unlimited and a 64 MiB stack (NVIDIA's container guidance).
     pub nvidia_ulimits: bool,
+}
+
+/// A serving engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// vLLM.
+    Vllm,
+    /// SGLang.
+    Sglang,
+}
+
+impl Engine {
+    /// Lowercase name: the image's build stage, labels, file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Vllm => "vllm",
+            Engine::Sglang => "sglang",
+        }
+    }
+}
+
+/// A GPU vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuVendor {
+    /// AMD Instinct, ROCm.
+    Amd,
+    /// NVIDIA, CUDA.
+    Nvidia,
+}
+
+impl GpuVendor {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuVendor::Amd => "amd",
+            GpuVendor::Nvidia => "nvidia",
+        }
+    }
+}
+
+/// The precision a server's weights are loaded at (never `auto`: resolve chose one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// 16-bit brain float.
+    Bf16,
+    /// 16-bit IEEE float.
+    Fp16,
+    /// 8-bit float (quantized weights).
+    Fp8,
+}
+
+impl Dtype {
+    /// Lowercase name, as recipe ids write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dtype::Bf16 => "bf16",
+            Dtype::Fp16 => "fp16",
+            Dtype::Fp8 => "fp8",
+        }
+    }
+}
+
+/// What a prefetch job checks before it declares a snapshot complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// Every file present with its expected size.
+    Size,
+    /// Sizes, and the sha256 of every LFS file the lock names.
+    Sha256,
+}
+
+impl Verify {
+    /// Lowercase name, as the prefetch program reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Size => "size",
+            Verify::Sha256 => "sha256",
+        }
+    }
+}
+
+/// The recipe file a server's recipe was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "lowercase")]
+pub enum RecipeOrigin {
+    /// One of aimgen's embedded recipe files (its path under `recipes/`).
+    Builtin(String),
+    /// A file in a user recipe folder (its path as the user named it).
+    User(String),
+}
+
+impl std::fmt::Display for RecipeOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecipeOrigin::Builtin(p) => write!(f, "built-in {p}"),
+            RecipeOrigin::User(p) => write!(f, "{p}"),
+        }
+    }
 }

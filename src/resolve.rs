@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::image;
+use crate::lockfile::Pins;
 use crate::plan::*;
 use crate::recipe::catalog::{engine_name, Picked};
 use crate::recipe::select::{self, Candidate, Query, Verdict};
@@ -16,12 +17,13 @@ use crate::recipe::{
 };
 use crate::source::escape_segment;
 use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
+use crate::text::ranges;
 
 pub use crate::spec::{DEFAULT_MOUNT, SCRATCH_MOUNT};
 /// First host port handed out.
 pub const FIRST_PORT: u16 = 8000;
 /// Prefix of every prefetch job's name (in aimgen's reserved `aimgen-` namespace).
-pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
+pub use crate::plan::{prefetch_job_name, PREFETCH_PREFIX};
 /// Files a prefetch job downloads at once unless the spec says otherwise.
 pub const DEFAULT_DOWNLOAD_WORKERS: u32 = 8;
 /// Where published ports listen unless the spec says otherwise: this host only.
@@ -112,21 +114,6 @@ fn telemetry_off(
     }
     out
 }
-
-/// A lock file's pin for one (model, revision).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pin {
-    /// Resolved commit.
-    pub sha: String,
-    /// Files the engine loads, with sizes and content ids.
-    pub files: Vec<ExpectedFile>,
-    /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
-    /// no facts about.
-    pub weights_bytes: u64,
-}
-
-/// Pins keyed by (repo, requested revision).
-pub type Pins = BTreeMap<(String, String), Pin>;
 
 /// One service's recipe selection, for `explain`.
 #[derive(Debug, Clone)]
@@ -236,7 +223,7 @@ pub fn resolve(
         .unwrap_or_else(|| gpu.model.clone());
     let memory_gb = gpu.memory_gb.or_else(|| known_gpu_memory_gb(&gpu.model)).unwrap_or(0);
     let inventory = GpuInventory {
-        vendor: gpu.vendor,
+        vendor: gpu.vendor.into(),
         model: canonical_model.clone(),
         count: gpu.count,
         memory_gb,
@@ -522,7 +509,8 @@ pub fn resolve(
         let engine_version = release.map(|r| r.runs.to_string()).unwrap_or_default();
         servers.push(ServerPlan {
             name: name.clone(),
-            backend,
+            backend: backend.into(),
+            entrypoint_len: image::entrypoint(backend).len(),
             engine_version,
             model_id: svc.model.clone(),
             source,
@@ -553,9 +541,9 @@ pub fn resolve(
             },
             recipe: ChosenRecipe {
                 id: recipe.recipe.id.clone(),
-                origin: recipe.origin.clone(),
+                origin: recipe.origin.clone().into(),
                 pinned,
-                precision: recipe.recipe.precision,
+                precision: recipe.recipe.precision.into(),
                 weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)).or(locked_gb),
             },
         });
@@ -580,7 +568,8 @@ pub fn resolve(
         }
         PrefetchPlan {
             // The first server's engine: any engine image has huggingface_hub.
-            image: servers.first().map_or(Backend::Vllm, |s| s.backend),
+            image: servers.first().map_or(Engine::Vllm, |s| s.backend),
+            entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
             jobs: hub_models
                 .iter()
                 .map(|(m, users)| PrefetchJob {
@@ -595,7 +584,7 @@ pub fn resolve(
                 .collect(),
             env,
             workers: cache_spec.download_workers.unwrap_or(DEFAULT_DOWNLOAD_WORKERS),
-            verify: cache_spec.verify.unwrap_or_default(),
+            verify: cache_spec.verify.unwrap_or_default().into(),
         }
     });
     let mut image_env = BTreeMap::new();
@@ -610,7 +599,7 @@ pub fn resolve(
         images: bases
             .into_iter()
             .map(|(backend, b)| ImagePlan {
-                backend,
+                backend: backend.into(),
                 base: b.base,
                 engine_version: b.version.map(|v| v.to_string()),
                 name: format!("{}-{}", spec.name, backend.as_str()),
@@ -629,6 +618,7 @@ pub fn resolve(
         },
         prefetch,
         servers,
+        cluster: None,
     };
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
@@ -636,30 +626,6 @@ pub fn resolve(
     } else {
         Err(errors.into_iter().chain(warnings).collect())
     }
-}
-
-/// The prefetch job of a (model, revision): `aimgen-prefetch-<name>-<hash>`, where `<name>` is
-/// the repo's name made fit for a Compose service name and `<hash>` 8 hex digits of a stable hash of
-/// the exact repo id and requested revision. The name tells a person which model it is; the
-/// hash keeps `org-a/m` and `org-b/m`, or two revisions, apart. It depends only on the spec (not
-/// the locked commit), so `aimgen lock --update` does not rename the job.
-pub fn prefetch_job_name(repo: &str, revision: &str) -> String {
-    let name = repo.rsplit('/').next().unwrap_or(repo);
-    let mut slug = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    // Compose names have no length limit, but container names become host names (63 bytes).
-    slug.truncate(32);
-    let slug = slug.trim_end_matches('-');
-    let slug = if slug.is_empty() { "model" } else { slug };
-    let hash = crate::render::content_hash(&format!("{repo}@{revision}"));
-    format!("{PREFETCH_PREFIX}{slug}-{}", &hash[..8])
 }
 
 fn json_u64(v: &Json) -> Option<u64> {
@@ -1108,23 +1074,53 @@ fn oversubscribed(
     })
 }
 
-/// "0-3", "4,6" — GPU lists as people write them.
-pub fn ranges(gpus: &[u32]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < gpus.len() {
-        let start = gpus[i];
-        let mut end = start;
-        while i + 1 < gpus.len() && gpus[i + 1] == end + 1 {
-            i += 1;
-            end = gpus[i];
+// The plan names engines, vendors and precisions with its own types, so the targets read the
+// plan alone; these are the only places the spec's (or the library's) become the plan's.
+
+impl From<Backend> for Engine {
+    fn from(b: Backend) -> Engine {
+        match b {
+            Backend::Vllm => Engine::Vllm,
+            Backend::Sglang => Engine::Sglang,
         }
-        out.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
-        i += 1;
     }
-    if out.is_empty() {
-        "no GPUs".into()
-    } else {
-        format!("GPU{} {}", if gpus.len() == 1 { "" } else { "s" }, out.join(","))
+}
+
+impl From<Vendor> for GpuVendor {
+    fn from(v: Vendor) -> GpuVendor {
+        match v {
+            Vendor::Amd => GpuVendor::Amd,
+            Vendor::Nvidia => GpuVendor::Nvidia,
+        }
+    }
+}
+
+impl From<Precision> for Dtype {
+    fn from(p: Precision) -> Dtype {
+        match p {
+            // A recipe never has `auto` (the library refuses it when loading); bf16 is what
+            // an engine's `auto` loads for the models aimgen knows.
+            Precision::Auto | Precision::Bf16 => Dtype::Bf16,
+            Precision::Fp16 => Dtype::Fp16,
+            Precision::Fp8 => Dtype::Fp8,
+        }
+    }
+}
+
+impl From<crate::spec::Verify> for Verify {
+    fn from(v: crate::spec::Verify) -> Verify {
+        match v {
+            crate::spec::Verify::Size => Verify::Size,
+            crate::spec::Verify::Sha256 => Verify::Sha256,
+        }
+    }
+}
+
+impl From<crate::recipe::Origin> for RecipeOrigin {
+    fn from(o: crate::recipe::Origin) -> RecipeOrigin {
+        match o {
+            crate::recipe::Origin::Builtin(p) => RecipeOrigin::Builtin(p),
+            crate::recipe::Origin::User(p) => RecipeOrigin::User(p),
+        }
     }
 }

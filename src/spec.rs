@@ -50,7 +50,7 @@ pub struct FleetSpec {
     /// (the default), `kubernetes`, or both, each then in its own folder (`DIR/compose/`,
     /// `DIR/kubernetes/`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<crate::target::kubernetes::spec::Target>,
+    pub targets: Vec<crate::target::Target>,
     /// Settings of the Kubernetes target (`--target kubernetes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<crate::target::kubernetes::spec::KubernetesSpec>,

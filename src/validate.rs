@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::ids::{is_repo_id, is_revision};
 use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
-use crate::render::{is_unsafe_char, single_line};
 use crate::source::escape_segment;
 use crate::spec::{EnvValue, FleetSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
+use crate::text::{is_unsafe_char, single_line};
 
 /// Service names aimgen reserves for its helper services.
 pub const RESERVED_PREFIX: &str = "aimgen-";
@@ -171,7 +172,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
 /// Checks the variables a service (`/services/<name>/env`) or a recipe (`/recipes/<i>/env`)
 /// sets, at `base`: neither may set what aimgen owns (GPU visibility, the cache wiring, the
 /// token, offline mode), and every value must be one printable line without `'`, which is
-/// what an env file holds exactly (see `render::envfile`).
+/// what an env file holds exactly (see `target::compose::envfile`).
 pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (k, v) in env {
@@ -563,7 +564,7 @@ fn check_bind(b: &str, at: &str, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_key_variable(v: &str, at: &str, out: &mut Vec<Diagnostic>) {
-    if !crate::recipe::catalog::valid_env_name(v) {
+    if !crate::text::valid_env_name(v) {
         out.push(
             Diagnostic::error(format!("`{}` is not an environment variable name", v.escape_debug()))
                 .at(at)
@@ -611,34 +612,6 @@ pub fn is_service_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
         && s.len() <= 63
         && !s.contains("..")
-}
-
-/// Hugging Face repo ids: `org/name`.
-pub fn is_repo_id(s: &str) -> bool {
-    let part = |p: &str| {
-        p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            && !p.contains("--")
-            && !p.contains("..")
-            && !p.ends_with('.')
-    };
-    s.len() <= 96 && matches!(s.split_once('/'), Some((org, name)) if part(org) && part(name))
-}
-
-/// Git revisions as the Hub accepts them: branches, tags, shas.
-pub fn is_revision(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
-        && !s.contains("..")
-        && !s.ends_with('/')
-        && !s.ends_with(".lock")
-}
-
-/// A commit sha (what `HF_HUB_OFFLINE=1` resolves without refs).
-pub fn is_sha(s: &str) -> bool {
-    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 /// Image references: `[registry/]name[:tag][@digest]`, no whitespace or shell characters.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use aimgen::compile::{compile_source, Failure, Options};
 use aimgen::diagnostic::Diagnostic;
-use aimgen::resolve::{Pin, Pins};
+use aimgen::lockfile::{Pin, Pins};
 use aimgen::source::Source;
 use common::*;
 

@@ -308,7 +308,11 @@ fn the_init_container_waits_for_the_marker_with_a_bound() {
     // No marker: it gives up after the bound, naming the Job.
     let o = run("0");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&format!("aimgen-wait: error: timed out after 0 s waiting for {job}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("aimgen-wait: error: timed out after 0 s waiting for {job}")),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains(&format!("kubectl logs job/{job}")));
     // The marker appears while it waits: it returns, and says so.
     let child = Command::new("sh")

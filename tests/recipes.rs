@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use aimgen::compile::{compile_source, Failure, Options};
+use aimgen::lockfile::Pins;
 use aimgen::recipe::library::builtin;
-use aimgen::resolve::Pins;
 use aimgen::source::Source;
 use common::*;
 
@@ -239,8 +239,9 @@ fn every_builtin_recipe_renders_in_a_one_service_fleet() {
             r.id
         );
         let compiled = compile(&spec).unwrap_or_else(|e| panic!("{}: {}", r.id, e.join("\n")));
-        let files =
-            aimgen::render::render(&compiled.resolution.plan, aimgen::render::Layout::SingleFile).expect("renders");
+        let files = aimgen::target::Target::Compose
+            .render(&compiled.resolution.plan, aimgen::target::Layout::SingleFile)
+            .expect("renders");
         let compose = &files["docker-compose.cache.yml"];
         let doc: serde_json::Value = serde_yaml::from_str(compose).unwrap_or_else(|e| panic!("{}: {e}", r.id));
         let cmd: Vec<String> = serde_json::from_value(doc["services"]["s"]["command"].clone()).expect("command");

@@ -29,7 +29,7 @@ fn compile(text: &str) -> Result<aimgen::compile::Compiled, Vec<Diagnostic>> {
         source,
         std::path::Path::new("."),
         &aimgen::compile::Options::default(),
-        &aimgen::resolve::Pins::new(),
+        &aimgen::lockfile::Pins::new(),
     ) {
         Ok(c) => Ok(c),
         Err(aimgen::compile::Failure::Invalid(d)) => Err(d),

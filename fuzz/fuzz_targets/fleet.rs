@@ -18,8 +18,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use aimgen::compile::{self, Failure, Options};
-use aimgen::render::{self, Layout, COMPOSE_FILE};
-use aimgen::resolve::Pins;
+use aimgen::target::compose::COMPOSE_FILE;
+use aimgen::target::{Layout, Target};
+use aimgen::lockfile::Pins;
 use aimgen::spec::FleetSpec;
 use libfuzzer_sys::fuzz_target;
 
@@ -78,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
     }
     expected.sort();
     for layout in [Layout::SingleFile, Layout::Folder] {
-        let files = match render::render(plan, layout) {
+        let files = match Target::Compose.render(plan, layout) {
             Ok(f) => f,
             Err(e) => panic!("a compiled plan failed to render ({layout:?}): {e:#}"),
         };
@@ -89,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
             // U+0085, U+2028 and U+2029, and env files and Dockerfiles end a line at `\r`:
             // the only raw line break any generated file may hold is `\n`, and nothing else
             // that is not printable text (tab aside) may appear raw either.
-            if let Some(c) = text.chars().find(|c| *c != '\n' && *c != '\t' && render::is_unsafe_char(*c)) {
+            if let Some(c) = text.chars().find(|c| *c != '\n' && *c != '\t' && aimgen::text::is_unsafe_char(*c)) {
                 panic!("{path} holds U+{:04X} raw:\n{text}", c as u32);
             }
             if path.ends_with(".env") {

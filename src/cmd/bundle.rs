@@ -3,17 +3,42 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clap::Args;
 
 use super::lock::{eprint_quiet, read_fleet, Progress};
-use crate::cli::{CacheExportArgs, CacheImportArgs};
 use crate::hub::bundle::{self, Manifest};
 use crate::hub::cache;
 use crate::hub::human_bytes;
 use crate::lockfile::{hub_key, LockedModel};
+
+/// `aimgen cache export`.
+#[derive(Debug, Args)]
+pub struct CacheExportArgs {
+    /// The fleet spec; its lock file says which files go into the bundle.
+    pub fleet: PathBuf,
+    /// The hub cache folder to read (default: as for `cache status`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The bundle file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// `aimgen cache import`.
+#[derive(Debug, Args)]
+pub struct CacheImportArgs {
+    /// The bundle file written by `cache export`.
+    pub bundle: PathBuf,
+    /// The hub cache folder to fill (default: HF_HUB_CACHE, else $HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
 
 /// Byte progress on a terminal, redrawn at most ten times a second.
 struct Bytes {

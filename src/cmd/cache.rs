@@ -4,16 +4,58 @@
 //! deletes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
 
 use serde::Serialize;
 
+use super::bundle::{CacheExportArgs, CacheImportArgs};
 use super::lock::{print_quiet, read_fleet};
-use crate::cli::{CacheStatusArgs, Format};
+use super::report::Format;
 use crate::hub::cache::{self, CacheOrigin, HubCache};
 use crate::hub::{human_bytes, short};
 use crate::lockfile::hub_key;
-use crate::render::shell_quote;
+use crate::text::shell_quote;
+
+/// `aimgen cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Per service: is its locked snapshot cached, and what is left to download.
+    ///
+    /// Also lists models and revisions in the cache that no service uses, with the `hf cache
+    /// rm` command that would remove them. Reads only; deletes nothing.
+    Status(CacheStatusArgs),
+    /// Write the fleet's locked model files from a local cache into one tar file, for a host
+    /// that cannot reach the Hub.
+    ///
+    /// The bundle holds exactly the files of the fleet's lock, in the Hugging Face cache layout
+    /// (blobs; the snapshot links and refs are recreated by `cache import` from its manifest).
+    /// Every blob is hashed on the way. Refuses a fleet without a lock file. No network.
+    Export(CacheExportArgs),
+    /// Verify a bundle written by `cache export` and place its files into a cache.
+    ///
+    /// Checks each file's size and content id (sha256 for large files, git blob sha1 for the
+    /// rest) before it takes its place, keeps blobs already present, then links the snapshots
+    /// and writes the refs. A damaged or altered bundle is refused, naming the file. Writes
+    /// nothing outside the cache folder. No network.
+    Import(CacheImportArgs),
+}
+
+/// `aimgen cache status`.
+#[derive(Debug, Args)]
+pub struct CacheStatusArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// The hub cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else the fleet's
+    /// `<cache.host_path>/hub`, else ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Format of the report: a table, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
 
 /// One service's line.
 #[derive(Debug, Serialize)]

@@ -1,9 +1,22 @@
 //! `aimgen check FLEET...`: every problem in every spec, nothing written.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
+
+use super::report::CompileArgs;
 use super::report::{compile, Report};
-use crate::cli::CheckArgs;
+
+/// `aimgen check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Fleet specs to check.
+    #[arg(required = true)]
+    pub fleets: Vec<PathBuf>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
 
 /// Runs `check`.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {

@@ -1,16 +1,34 @@
 //! `aimgen explain FLEET`: a picture a reviewer reads at a glance — the host's GPUs and who
 //! holds each, then each service's recipe, the runners-up and why they lost.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
+
 use super::report::{color, compile, out, Report};
-use crate::cli::{ExplainArgs, Format};
+use super::report::{CompileArgs, Format};
 use crate::footprint::{Bandwidth, Footprint, Size};
 use crate::hub::human_bytes;
 use crate::plan::ServerPlan;
 use crate::recipe::select::{self, Verdict};
-use crate::resolve::ranges;
-use crate::target::kubernetes::spec::Target;
+use crate::target::Target;
+use crate::text::ranges;
+
+/// `aimgen explain`.
+#[derive(Debug, Args)]
+#[command(mut_arg("format", |a| a.help("Format of the explanation; problems in the spec are printed for people on standard error either way")))]
+pub struct ExplainArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Also show what the fleet downloads at this rate (e.g. `1Gbit`, `10Gbit/s`, `125MB/s`):
+    /// each server with its own copy vs aimgen's shared cache, first and next deployment.
+    /// Offline: sizes come from the lock file, else are estimated (and said so).
+    #[arg(long, value_name = "RATE")]
+    pub bandwidth: Option<Bandwidth>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
 
 /// Width of a GPU memory bar, in cells.
 const BAR: usize = 24;
@@ -183,8 +201,8 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         text.push_str(&format!("  {} {}  ({origin})\n", paint("32", "✓"), s.recipe.id));
         let u = GpuUse::of(s, mem);
         let source = match (u.from_flag, s.backend) {
-            (true, crate::spec::Backend::Vllm) => "--gpu-memory-utilization".to_string(),
-            (true, crate::spec::Backend::Sglang) => "--mem-fraction-static".to_string(),
+            (true, crate::plan::Engine::Vllm) => "--gpu-memory-utilization".to_string(),
+            (true, crate::plan::Engine::Sglang) => "--mem-fraction-static".to_string(),
             (false, b) => format!("{}'s default, assumed", b.as_str()),
         };
         let weights = match sel.weights_gb {

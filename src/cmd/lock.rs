@@ -9,10 +9,25 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::LockArgs;
+use clap::Args;
+
 use crate::diagnostic::Diagnostic;
 use crate::lockfile::{self, Loaded, LockFile};
 use crate::spec::FleetSpec;
+
+/// `aimgen lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The fleet spec; its lock file is written beside it.
+    pub fleet: PathBuf,
+    /// Re-resolve pinned models to the commit their revision points to now: every model, or
+    /// those of the SERVICEs named. Without it, existing entries are kept.
+    #[arg(long)]
+    pub update: bool,
+    /// Services whose models `--update` re-resolves.
+    #[arg(value_name = "SERVICE", requires = "update")]
+    pub services: Vec<String>,
+}
 
 /// A spec and its lock, read and checked for the hub commands.
 pub(crate) struct Fleet {
@@ -354,7 +369,7 @@ pub(crate) mod online {
                 format!("{:>12} {}@{} at {}\n", "Unchanged", new.repo, new.revision, short(&new.sha))
             }
             Some(o) => {
-                let d = crate::cmd::outdated::diff(o, new);
+                let d = lockfile::diff(o, new);
                 format!(
                     "{:>12} {}@{} {} → {} ({} added, {} removed, {} modified; {} to download)\n",
                     "Updated",

@@ -9,3 +9,4 @@ pub mod outdated;
 pub mod recipes;
 pub mod render;
 pub mod report;
+pub mod schema;

@@ -2,50 +2,21 @@
 //! for each that moved, lists the files that changed and what an update would download. Exit
 //! 0 when all are current, 1 when something is outdated or not locked, 2 on errors (for CI).
 
-// Without the `hub` feature the diff is only used by its test.
-#![cfg_attr(not(feature = "hub"), allow(dead_code))]
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::OutdatedArgs;
-use crate::lockfile::{LockedFile, LockedModel};
+use clap::Args;
 
-/// What moving a lock entry from `old` to `new` changes.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct FileDiff {
-    /// Files only the new commit has.
-    pub added: Vec<LockedFile>,
-    /// Files only the old commit had.
-    pub removed: Vec<LockedFile>,
-    /// Files in both whose blob id differs (the new version).
-    pub modified: Vec<LockedFile>,
-    /// Bytes of new blobs: added or modified files whose content the old commit did not have
-    /// under any name, each blob once. (A renamed or copied file costs nothing: the cache
-    /// re-links its blob.)
-    pub download_bytes: u64,
-}
+use super::report::Format;
 
-/// Compares the engine files of two lock entries by path and blob id.
-pub fn diff(old: &LockedModel, new: &LockedModel) -> FileDiff {
-    let before: BTreeMap<&str, &LockedFile> = old.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let after: BTreeMap<&str, &LockedFile> = new.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let old_blobs: BTreeSet<&str> = old.files.iter().map(|f| f.blob.as_str()).collect();
-    let mut d = FileDiff::default();
-    let mut new_blobs: BTreeMap<&str, u64> = BTreeMap::new();
-    for (path, f) in &after {
-        match before.get(path) {
-            None => d.added.push((*f).clone()),
-            Some(o) if o.blob != f.blob => d.modified.push((*f).clone()),
-            Some(_) => continue,
-        }
-        if !old_blobs.contains(f.blob.as_str()) {
-            new_blobs.insert(&f.blob, f.size);
-        }
-    }
-    d.removed = old.files.iter().filter(|f| !after.contains_key(f.path.as_str())).cloned().collect();
-    d.download_bytes = new_blobs.values().sum();
-    d
+/// `aimgen outdated`.
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Format of the report: per model what changed, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// Runs `outdated`.
@@ -64,11 +35,12 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "hub")]
 mod online {
     use super::*;
-    use crate::cli::Format;
     use crate::cmd::lock::online::{client, files_at, offline_refused, parallel};
     use crate::cmd::lock::{eprint_quiet, print_quiet, read_fleet, Progress};
+    use crate::cmd::report::Format;
     use crate::hub::{human_bytes, short};
-    use crate::validate::is_sha;
+    use crate::ids::is_sha;
+    use crate::lockfile::{diff, FileDiff};
 
     #[derive(serde::Serialize)]
     struct Row {
@@ -212,42 +184,5 @@ mod online {
             out.push_str(&format!("{}\n", parts.join("; ")));
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(path: &str, size: u64, blob: char) -> LockedFile {
-        LockedFile { path: path.into(), size, blob: blob.to_string().repeat(40) }
-    }
-
-    #[test]
-    fn diff_counts_new_blobs_once() {
-        let old = LockedModel {
-            repo: "o/m".into(),
-            revision: "main".into(),
-            sha: "1".repeat(40),
-            files: vec![f("a.json", 1, 'a'), f("b.json", 2, 'b'), f("gone.json", 3, 'c')],
-        };
-        let new = LockedModel {
-            repo: "o/m".into(),
-            revision: "main".into(),
-            sha: "2".repeat(40),
-            // b modified; renamed copy of a costs nothing; two new files share one blob.
-            files: vec![
-                f("a.json", 1, 'a'),
-                f("b.json", 5, 'd'),
-                f("copy.json", 1, 'a'),
-                f("x.json", 7, 'e'),
-                f("y.json", 7, 'e'),
-            ],
-        };
-        let d = diff(&old, &new);
-        assert_eq!(d.added.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["copy.json", "x.json", "y.json"]);
-        assert_eq!(d.modified.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["b.json"]);
-        assert_eq!(d.removed.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["gone.json"]);
-        assert_eq!(d.download_bytes, 12);
     }
 }

@@ -1,13 +1,107 @@
 //! `aimgen recipes list|show|flags`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Format, RecipesCommand};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::report::Format;
 use crate::diagnostic::did_you_mean;
 use crate::recipe::catalog::Picked;
 use crate::recipe::select::{self, Query};
 use crate::recipe::{known_gpu_memory_gb, library, EngineVersion, Library, KNOWN_GPUS};
 use crate::spec::{Backend, Precision, Vendor};
+
+/// `aimgen recipes …`.
+#[derive(Debug, Subcommand)]
+pub enum RecipesCommand {
+    /// Every recipe and its state for a query: compatible, or why not.
+    List(RecipeQueryArgs),
+    /// One recipe in full, and where it came from.
+    Show {
+        /// Recipe id.
+        id: String,
+        /// Extra recipe folder.
+        #[arg(long = "recipes", value_name = "DIR")]
+        recipes: Vec<PathBuf>,
+    },
+    /// The engine flags aimgen checks a service's `args` against.
+    Flags {
+        /// Engine.
+        #[arg(value_enum)]
+        engine: Backend,
+        /// The engine release whose flags to list (e.g. `0.11.0`); without a catalogue of it,
+        /// the nearest one's [default: the newest catalogued release].
+        #[arg(long, value_name = "VERSION")]
+        engine_version: Option<String>,
+    },
+}
+
+/// Filters for `recipes list`.
+#[derive(Debug, Args)]
+pub struct RecipeQueryArgs {
+    /// Hugging Face model id.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// GPU model, one aimgen knows (e.g. MI300X, H100) [default: MI300X, or H100 with
+    /// `--vendor nvidia`].
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// GPU vendor (implied by --gpu).
+    #[arg(long, value_enum)]
+    pub vendor: Option<Vendor>,
+    /// GPUs the service uses, as `gpus:` in a spec: only recipes for exactly N GPUs (or
+    /// general ones) are compatible.
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+    /// GPUs free on the host, when `--gpus` is not given: recipes needing more are
+    /// `count_mismatch`.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FREE)]
+    pub free: u32,
+    /// Engine.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
+    /// The engine release the image runs (e.g. `0.11.0`, `0.4.6.post1`): recipes not valid
+    /// for it are `engine_version_mismatch` [default: the newest catalogued release].
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
+    /// Extra recipe folder.
+    #[arg(long = "recipes", value_name = "DIR")]
+    pub recipes: Vec<PathBuf>,
+    /// Format of the list: a table, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+impl ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Backend::Vllm, Backend::Sglang]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+impl ValueEnum for Vendor {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Vendor::Amd, Vendor::Nvidia]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+impl ValueEnum for Precision {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Precision::Auto, Precision::Bf16, Precision::Fp16, Precision::Fp8]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
 
 /// GPUs `recipes list` assumes free on the host without `--free` (an 8-GPU node).
 pub const DEFAULT_FREE: u32 = 8;

@@ -4,12 +4,28 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Args;
+
+use super::report::CompileArgs;
 use super::report::{compile, targets, Report};
-use crate::cli::RenderArgs;
 use crate::emit;
-use crate::plan::Plan;
-use crate::render::{self, Files, Layout, COMPOSE_FILE};
-use crate::target::kubernetes::{self, spec::Target};
+use crate::target::{kubernetes, Files, Layout, Prune, Target};
+
+/// `aimgen render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The fleet spec.
+    pub fleet: PathBuf,
+    /// Write the target's files into this folder (Compose: docker-compose.cache.yml,
+    /// Dockerfile.optimized, env/*.env; Kubernetes: kustomization.yaml and the manifests).
+    #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Compare with what is in the folder instead of writing: exit 1 with a diff if stale.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+}
 
 /// Runs `render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
@@ -21,11 +37,6 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let targets = targets(&args.compile, &compiled.spec);
-    let kube = |plan: &Plan| -> anyhow::Result<kubernetes::Settings> {
-        kubernetes::settings(&compiled.spec, plan)
-            .0
-            .ok_or_else(|| anyhow::anyhow!("the Kubernetes settings were refused"))
-    };
     let plan = &compiled.resolution.plan;
     let Some(dir) = &args.out_dir else {
         let [target] = targets[..] else {
@@ -34,40 +45,30 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(2));
         };
-        let text = match target {
-            Target::Compose => render::render(plan, Layout::SingleFile)?.remove(COMPOSE_FILE).unwrap_or_default(),
-            Target::Kubernetes => {
-                let r = kubernetes::render(plan, &kube(plan)?, true)?;
-                print_build(&r.build);
-                r.files.get(kubernetes::STREAM_FILE).cloned().unwrap_or_default()
-            }
-        };
+        if target == Target::Kubernetes {
+            print_build(&kubernetes::build_commands(plan)?);
+        }
+        let files = target.render(plan, Layout::SingleFile)?;
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
+        out.write_all(files.get(target.stdout_file()).map(String::as_bytes).unwrap_or_default())?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     };
     let mut stale = String::new();
-    for target in &targets {
+    for &target in &targets {
         // One target renders into DIR; several each into DIR/<target>.
         let dir: PathBuf = if targets.len() == 1 { dir.clone() } else { dir.join(target.as_str()) };
         let mut plan = plan.clone();
         plan.spec_path = emit::relative_path(&dir, &args.fleet);
-        let (files, owned): (Files, &[&str]) = match target {
-            Target::Compose => (render::render(&plan, Layout::Folder)?, emit::COMPOSE_OWNED),
-            Target::Kubernetes => {
-                let r = kubernetes::render(&plan, &kube(&plan)?, false)?;
-                if !args.check {
-                    print_build(&r.build);
-                }
-                (r.files, kubernetes::OWNED_DIRS)
-            }
-        };
+        let files = target.render(&plan, Layout::Folder)?;
         if args.check {
-            stale.push_str(&drift_report(&dir, &files, owned)?);
-        } else {
-            emit::write(&dir, &files, owned)?;
+            stale.push_str(&drift_report(&dir, &files, target.prune())?);
+            continue;
         }
+        if target == Target::Kubernetes {
+            print_build(&kubernetes::build_commands(&plan)?);
+        }
+        emit::write(&dir, &files, target.prune())?;
     }
     if stale.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -94,8 +95,8 @@ fn print_build(build: &[String]) {
 }
 
 /// What differs between `dir` and the rendering, as text (empty when up to date).
-fn drift_report(dir: &Path, files: &Files, owned: &[&str]) -> anyhow::Result<String> {
-    let drift = emit::check(dir, files, owned)?;
+fn drift_report(dir: &Path, files: &Files, prune: &[Prune]) -> anyhow::Result<String> {
+    let drift = emit::check(dir, files, prune)?;
     // `Path::join`, not "{dir}/{rel}": `-o deploy/` would print `deploy//env/…`.
     let shown = |rel: &String| dir.join(rel).display().to_string();
     let mut msg = String::new();

@@ -1,12 +1,41 @@
 //! Printing diagnostics: human (stderr, colour on a terminal unless NO_COLOR) or JSON (stdout).
 
 use std::io::IsTerminal as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{CompileArgs, Format};
+use clap::{Args, ValueEnum};
+
 use crate::compile::{self, Compiled, Failure, Options};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::target::kubernetes::{self, spec::Target};
+use crate::target::Target;
+
+/// Output format. Each command's `--format` help says what it formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people; colour on a terminal unless NO_COLOR.
+    #[default]
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// Options shared by commands that compile a spec.
+#[derive(Debug, Clone, Args)]
+pub struct CompileArgs {
+    /// Extra recipe folder, searched before the spec's `recipes:` and the built-in library.
+    #[arg(long = "recipes", value_name = "DIR")]
+    pub recipes: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Diagnostic format: `human` shows each problem's position, source line and a caret.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Output target: `compose` (one GPU host) or `kubernetes` (manifests and a
+    /// kustomization). Default: the spec's `targets:`, else compose.
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<Target>,
+}
 
 /// Whether to colour standard error.
 pub fn color() -> bool {
@@ -85,13 +114,6 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
     match compile::compile_file(path, &name, &opts) {
         Ok(c) => {
             report.extend(c.resolution.warnings.clone());
-            if targets(args, &c.spec).contains(&Target::Kubernetes) {
-                let (settings, diags) = kubernetes::settings(&c.spec, &c.resolution.plan);
-                report.extend(diags.into_iter().map(|d| d.locate(&c.source)));
-                if settings.is_none() {
-                    return Ok(None);
-                }
-            }
             Ok(Some(c))
         }
         Err(Failure::Invalid(d)) => {
@@ -102,22 +124,9 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
     }
 }
 
-/// The targets a command works for: `--target`, else the spec's `targets:` (in order, each
-/// once), else Compose.
+/// The targets a command works for: `--target`, else the spec's `targets:`, else Compose.
 pub fn targets(args: &CompileArgs, spec: &crate::spec::FleetSpec) -> Vec<Target> {
-    if let Some(t) = args.target {
-        return vec![t];
-    }
-    let mut out: Vec<Target> = Vec::new();
-    for t in &spec.targets {
-        if !out.contains(t) {
-            out.push(*t);
-        }
-    }
-    if out.is_empty() {
-        out.push(Target::Compose);
-    }
-    out
+    Target::chosen(args.target, &spec.targets)
 }
 
 /// Writes to standard output. A closed pipe (`aimgen … | head`) ends output quietly instead

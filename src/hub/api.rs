@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::ids::is_sha;
 use crate::lockfile::is_safe_path;
-use crate::validate::is_sha;
 
 /// Largest response body read (a tree page of a huge repo is a few MB).
 const MAX_BODY: u64 = 64 << 20;
@@ -236,7 +236,7 @@ impl Client {
             t = t.replace(token, "<HF_TOKEN>");
         }
         let shown: String = t.chars().take(200).collect();
-        crate::render::comment_text(shown.trim())
+        crate::text::comment_text(shown.trim())
     }
 
     /// The error kind with its server-provided text cleaned.

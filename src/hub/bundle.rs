@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{is_repo_id, is_revision, is_sha};
 use crate::lockfile::{is_safe_path, LockedModel, MAX_FILE_SIZE};
-use crate::validate::{is_repo_id, is_revision, is_sha};
 
 /// The manifest's member name; always the first member.
 pub const MANIFEST: &str = "aimgen-bundle.json";

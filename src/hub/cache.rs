@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::ids::is_sha;
 use crate::lockfile::{is_safe_path, LockedModel};
-use crate::validate::is_sha;
 
 /// Longest ref file read: a sha and a newline, with room to spare.
 const MAX_REF_BYTES: u64 = 256;
@@ -152,7 +152,7 @@ impl HubCache {
         if is_sha(revision) {
             return Some(revision.to_string());
         }
-        if !crate::validate::is_revision(revision) {
+        if !crate::ids::is_revision(revision) {
             return None;
         }
         // A ref is 40 hex digits and a newline: read at most a little more, only from a
@@ -318,7 +318,7 @@ impl HubCache {
             // Repo ids cannot contain `--`, so the first `--` is the `/`. A folder whose name
             // is no repo id (a crafted one could carry shell or terminal syntax) is not listed.
             let repo = rest.replacen("--", "/", 1);
-            if !crate::validate::is_repo_id(&repo) {
+            if !crate::ids::is_repo_id(&repo) {
                 continue;
             }
             let dir = e.path();

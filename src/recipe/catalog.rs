@@ -642,12 +642,7 @@ fn builtin_index(i: usize) -> Option<&'static Indexed> {
         .as_ref()
 }
 
-/// POSIX-portable variable names (what Compose and shells accept everywhere).
-pub fn valid_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use crate::text::valid_env_name;
 
 /// Ranges an engine documents but its parser does not enforce (it fails later, or runs
 /// badly), used when a catalogue gives no range of its own: (min, max, exclusive min,

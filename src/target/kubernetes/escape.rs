@@ -6,7 +6,7 @@
 //! variable (a Secret's value included). The one reference aimgen writes on purpose, the API
 //! key of an engine that reads it from a flag, is `var_ref`.
 
-use crate::render::is_unsafe_char;
+use crate::text::is_unsafe_char;
 
 fn quoted(s: &str, double_dollar: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -40,12 +40,12 @@ pub fn expand_quote(s: &str) -> String {
 /// `$(NAME)`: the kubelet replaces it with the container's variable NAME (set from a Secret),
 /// so the value never appears in the manifest. `name` must be a variable name.
 pub fn var_ref(name: &str) -> String {
-    debug_assert!(crate::recipe::catalog::valid_env_name(name));
+    debug_assert!(crate::text::valid_env_name(name));
     format!("\"$({name})\"")
 }
 
 /// A literal block scalar for file content (ConfigMap data, which nothing expands), indented
-/// by `indent`; text a block cannot hold exactly (see `crate::render::yaml_block`) is quoted.
+/// by `indent`; text a block cannot hold exactly (see the Compose target's `yaml_block`) is quoted.
 pub fn block(s: &str, indent: usize) -> String {
     let body = s.strip_suffix('\n');
     let blockable = body.is_some_and(|b| {

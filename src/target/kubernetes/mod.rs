@@ -15,15 +15,15 @@ pub mod spec;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, Value};
 use serde::Serialize;
 
+use super::{environment, header, render_template, text_of, Files, Layout, Prune};
 use crate::diagnostic::Diagnostic;
-use crate::plan::{ApiKey, KeyDelivery, ModelSource, Plan, ServerPlan};
-use crate::render::{comment_text, Files};
+use crate::plan::{ApiKey, ClusterPlan, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, ServerPlan};
 use crate::source::escape_segment;
-use crate::spec::{Backend, FleetSpec, Vendor};
-use spec::{AccessMode, KubernetesSpec};
+use crate::spec::FleetSpec;
+use spec::AccessMode;
 
 /// The kustomization in an output folder.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -35,9 +35,11 @@ pub const CACHE_FILE: &str = "cache.yaml";
 pub const JOB_DIR: &str = "jobs";
 /// One file per server (its Deployment and Service), named after its Kubernetes name.
 pub const SERVER_DIR: &str = "servers";
-/// Folders whose generated `.yaml` files the target owns: one that the rendering no longer
-/// produces (a removed service, a Job of an old lock) is stale.
-pub const OWNED_DIRS: &[&str] = &[JOB_DIR, SERVER_DIR];
+/// A generated Job or server file the rendering no longer produces (a removed service, a Job
+/// of an old lock) is stale.
+pub const PRUNE: &[Prune] = &[Prune { dir: JOB_DIR, suffix: ".yaml" }, Prune { dir: SERVER_DIR, suffix: ".yaml" }];
+/// The key of the one file a single-stream rendering holds (printed on standard output).
+pub const STREAM_FILE: &str = "kubernetes.yaml";
 
 /// Name of the scripts ConfigMap, in aimgen's reserved `aimgen-` namespace.
 pub const SCRIPTS_CONFIGMAP: &str = "aimgen-scripts";
@@ -59,10 +61,10 @@ const JOB_TTL_SECONDS: u32 = 86_400;
 /// discovery (`nvidia.com/gpu.product`, e.g. `NVIDIA-H100-80GB-HBM3`). The value is the
 /// product's marketing name as the driver reports it, so other boards of a model (PCIe, NVL)
 /// have other values: `kubernetes.gpu_product` names them.
-pub fn product_label(vendor: Vendor) -> &'static str {
+pub fn product_label(vendor: GpuVendor) -> &'static str {
     match vendor {
-        Vendor::Amd => "amd.com/gpu.product-name",
-        Vendor::Nvidia => "nvidia.com/gpu.product",
+        GpuVendor::Amd => "amd.com/gpu.product-name",
+        GpuVendor::Nvidia => "nvidia.com/gpu.product",
     }
 }
 
@@ -76,49 +78,18 @@ fn known_products(model: &str) -> Option<Vec<String>> {
 }
 
 /// The device plugin's resource name.
-pub fn gpu_resource(vendor: Vendor) -> &'static str {
+pub fn gpu_resource(vendor: GpuVendor) -> &'static str {
     match vendor {
-        Vendor::Amd => "amd.com/gpu",
-        Vendor::Nvidia => "nvidia.com/gpu",
+        GpuVendor::Amd => "amd.com/gpu",
+        GpuVendor::Nvidia => "nvidia.com/gpu",
     }
 }
 
-/// The `kubernetes:` section with every default applied, and each service's Kubernetes name.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Namespace of every object.
-    pub namespace: String,
-    /// Name of the cache claim.
-    pub claim: String,
-    /// Storage class, when named.
-    pub storage_class: Option<String>,
-    /// Requested size.
-    pub size: String,
-    /// Access mode.
-    pub access_mode: AccessMode,
-    /// Registry prefix of the images, when named.
-    pub registry: Option<String>,
-    /// Node affinity: label values a server's node must carry (empty: no affinity).
-    pub gpu_product: Vec<String>,
-    /// Secret with `HF_TOKEN`.
-    pub hf_token_secret: String,
-    /// Secret with the API keys.
-    pub api_key_secret: String,
-    /// `/dev/shm` size limit.
-    pub shm_size: String,
-    /// User id, `None` for root.
-    pub run_as_user: Option<u32>,
-    /// The init container's bound.
-    pub wait_seconds: u32,
-    /// The startup probe's budget.
-    pub startup_minutes: u32,
-    /// Service name → Kubernetes name.
-    pub names: BTreeMap<String, String>,
-}
-
-/// Checks what only the Kubernetes target cares about and applies the defaults. Diagnostics
-/// carry spec pointers (the caller locates them); `None` when there is an error among them.
-pub fn settings(spec: &FleetSpec, plan: &Plan) -> (Option<Settings>, Vec<Diagnostic>) {
+/// The `kubernetes:` section's resolve step (compile runs it when the target is asked for):
+/// checks what only this target cares about and applies the defaults. Diagnostics carry spec
+/// pointers (the caller locates them); `None` when there is an error among them. Rendering
+/// then reads only the plan.
+pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagnostic>) {
     let k = spec.kubernetes.clone().unwrap_or_default();
     let mut diags = Vec::new();
     let names = match names::service_names(spec.services.keys().map(String::as_str)) {
@@ -250,7 +221,7 @@ pub fn settings(spec: &FleetSpec, plan: &Plan) -> (Option<Settings>, Vec<Diagnos
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
-    let settings = Settings {
+    let settings = ClusterPlan {
         claim: kc.claim.clone().unwrap_or_else(|| format!("{namespace}-model-cache")),
         namespace,
         storage_class: kc.storage_class.clone(),
@@ -258,7 +229,7 @@ pub fn settings(spec: &FleetSpec, plan: &Plan) -> (Option<Settings>, Vec<Diagnos
             Some(gb) => format!("{gb}G"),
             None => "1Ti".to_string(),
         }),
-        access_mode: kc.access_mode.unwrap_or(AccessMode::ReadWriteMany),
+        access_mode: kc.access_mode.unwrap_or(AccessMode::ReadWriteMany).as_str().to_string(),
         registry: k.registry.clone().map(|r| r.trim_end_matches('/').to_string()),
         gpu_product,
         hf_token_secret: k.hf_token_secret.clone().unwrap_or_else(|| "hf-token".to_string()),
@@ -276,49 +247,25 @@ pub fn settings(spec: &FleetSpec, plan: &Plan) -> (Option<Settings>, Vec<Diagnos
     (Some(settings), diags)
 }
 
-/// Whether `spec` asks for the Kubernetes section's checks without rendering (`check`,
-/// `explain`): it lists the target, or has the section.
-pub fn wanted(spec: &KubernetesSpec) -> bool {
-    *spec != KubernetesSpec::default()
-}
-
-fn env() -> &'static Environment<'static> {
+/// The Kubernetes templates, with their encoders: `q` (a quoted scalar), `xq` (a quoted
+/// `command`/`args`/`env` value, `$` doubled against the kubelet's expansion), `vref` (a
+/// `$(NAME)` reference the kubelet fills) and `block` (file content).
+pub(super) fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let mut syntax = minijinja::syntax::SyntaxConfig::builder();
-        syntax.keep_trailing_newline(true);
-        if let Ok(cfg) = syntax.build() {
-            env.set_syntax(cfg);
-        }
-        // As in every target: a value placed without an encoder (comments, header lines) is
-        // shown as one line of printable text.
-        env.set_formatter(|out, _state, value| {
-            let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
-            let shown = if value.is_safe() { text } else { comment_text(&text) };
-            out.write_str(&shown).map_err(minijinja::Error::from)
-        });
-        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-        env.add_filter("q", move |v: Value| Value::from_safe_string(escape::quote(&text(&v))));
-        env.add_filter("xq", move |v: Value| Value::from_safe_string(escape::expand_quote(&text(&v))));
-        env.add_filter("vref", move |v: Value| Value::from_safe_string(escape::var_ref(&text(&v))));
-        env.add_filter("block", move |v: Value, indent: usize| {
-            Value::from_safe_string(escape::block(&text(&v), indent))
-        });
-        for (name, body) in crate::embedded::TEMPLATE_FILES {
-            if name.starts_with("kubernetes/") && name.ends_with(".j2") {
-                let _ = env.add_template(name, body);
-            }
-        }
-        env
+        environment("kubernetes", |env| {
+            env.add_filter("q", |v: Value| Value::from_safe_string(escape::quote(&text_of(&v))));
+            env.add_filter("xq", |v: Value| Value::from_safe_string(escape::expand_quote(&text_of(&v))));
+            env.add_filter("vref", |v: Value| Value::from_safe_string(escape::var_ref(&text_of(&v))));
+            env.add_filter("block", |v: Value, indent: usize| {
+                Value::from_safe_string(escape::block(&text_of(&v), indent))
+            });
+        })
     })
 }
 
-fn render_template(name: &str, ctx: impl Serialize) -> anyhow::Result<String> {
-    let name = format!("kubernetes/{name}");
-    let tmpl = env().get_template(&name).map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))?;
-    tmpl.render(Value::from(minijinja::value::Serde(&ctx))).map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))
+fn render_one(name: &str, ctx: impl Serialize) -> anyhow::Result<String> {
+    render_template(templates(), &format!("kubernetes/{name}"), ctx)
 }
 
 type Pairs = Vec<(String, String)>;
@@ -356,7 +303,7 @@ struct ScriptsCtx {
 struct CacheCtx {
     #[serde(flatten)]
     meta: Meta,
-    access_mode: &'static str,
+    access_mode: String,
     storage_class: Option<String>,
     size: String,
 }
@@ -454,37 +401,39 @@ pub fn marker_path(plan: &Plan, job: &str) -> String {
     format!("{}/{READY_DIR}/{job}", plan.cache.mount.trim_end_matches('/'))
 }
 
-/// What was rendered, and the build and push commands to print.
-pub struct Rendered {
-    /// Files by relative path.
-    pub files: Files,
-    /// `docker build` / `docker push` lines, one image each.
-    pub build: Vec<String>,
+/// The cluster settings of a plan compile prepared for this target.
+fn cluster(plan: &Plan) -> anyhow::Result<&ClusterPlan> {
+    plan.cluster.as_ref().ok_or_else(|| anyhow::anyhow!("the plan was not compiled for the Kubernetes target"))
 }
 
-/// Renders the plan as manifests: a folder (with `kustomization.yaml` and the Dockerfile the
-/// images are built from), or `single` as one multi-document stream under `STREAM_FILE`.
-pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendered> {
-    let header = crate::render::header(plan);
-    let (dockerfile, tags) = crate::render::dockerfile(plan)?;
-    let image_ref = |backend: Backend| {
-        let name =
-            plan.image(backend).map_or_else(|| format!("{}-{}", plan.name, backend.as_str()), |i| i.name.clone());
-        let tag = tags.get(&backend).map_or("", String::as_str);
-        match &s.registry {
-            Some(r) => format!("{r}/{name}:{tag}"),
-            None => format!("{name}:{tag}"),
-        }
-    };
+/// Each engine image's name as the cluster pulls it: `[<registry>/]<name>:<tag of its stage>`.
+fn image_refs(plan: &Plan, s: &ClusterPlan, tags: &BTreeMap<Engine, String>) -> BTreeMap<Engine, String> {
+    plan.images
+        .iter()
+        .map(|i| {
+            let tag = tags.get(&i.backend).map_or("", String::as_str);
+            let r = match &s.registry {
+                Some(reg) => format!("{reg}/{}:{tag}", i.name),
+                None => format!("{}:{tag}", i.name),
+            };
+            (i.backend, r)
+        })
+        .collect()
+}
+
+/// The commands that build (and, with a registry, push) each image from
+/// `Dockerfile.optimized` in the output folder. aimgen prints them and runs none.
+pub fn build_commands(plan: &Plan) -> anyhow::Result<Vec<String>> {
+    let s = cluster(plan)?;
+    let tags = super::dockerfile::render(plan)?.tags;
     let mut build = Vec::new();
     let preload = plan.images.iter().any(|i| !i.preload.is_empty());
-    for image in &plan.images {
-        let r = image_ref(image.backend);
-        let mut cmd = format!("docker build -f Dockerfile.optimized --target {} -t {r}", image.backend.as_str());
+    for (engine, r) in image_refs(plan, s, &tags) {
+        let mut cmd = format!("docker build -f Dockerfile.optimized --target {} -t {r}", engine.as_str());
         if preload {
             cmd.push_str(" --secret id=hf_token,env=HF_TOKEN");
             if let Some(e) = &plan.cache.hf_endpoint {
-                cmd.push_str(&format!(" --build-arg HF_ENDPOINT={}", crate::render::shell_quote(e)));
+                cmd.push_str(&format!(" --build-arg HF_ENDPOINT={}", crate::text::shell_quote(e)));
             }
         }
         build.push(format!("{cmd} ."));
@@ -492,6 +441,18 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
             build.push(format!("docker push {r}"));
         }
     }
+    Ok(build)
+}
+
+/// Renders the plan as manifests: a folder (with `kustomization.yaml` and the Dockerfile the
+/// images are built from), or one multi-document stream (`STREAM_FILE`).
+pub fn render(plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
+    let s = cluster(plan)?;
+    let header = header(plan);
+    let dockerfile = super::dockerfile::render(plan)?;
+    let refs = image_refs(plan, s, &dockerfile.tags);
+    let image_ref = |e: Engine| refs.get(&e).cloned().unwrap_or_default();
+    let build = build_commands(plan)?;
     let pod = |groups: bool| PodSecurity {
         run_as_user: s.run_as_user,
         groups: if groups && s.run_as_user.is_some() { plan.gpu.group_ids.clone() } else { Vec::new() },
@@ -511,18 +472,18 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
             .iter()
             .map(|f| {
                 let asset = if *f == "prefetch.py" { f.to_string() } else { format!("kubernetes/{f}") };
-                crate::render::asset(&asset).map(|t| (f.to_string(), t.to_string()))
+                super::asset(&asset).map(|t| (f.to_string(), t.to_string()))
             })
             .collect::<anyhow::Result<_>>()?,
     };
-    docs.push((SCRIPTS_FILE.to_string(), render_template("scripts.yaml.j2", scripts)?));
+    docs.push((SCRIPTS_FILE.to_string(), render_one("scripts.yaml.j2", scripts)?));
     let cache = CacheCtx {
         meta: meta(&s.claim, labels(plan, "model-cache", &s.claim, "model-cache", None)),
-        access_mode: s.access_mode.as_str(),
+        access_mode: s.access_mode.clone(),
         storage_class: s.storage_class.clone(),
         size: s.size.clone(),
     };
-    docs.push((CACHE_FILE.to_string(), render_template("cache.yaml.j2", cache)?));
+    docs.push((CACHE_FILE.to_string(), render_one("cache.yaml.j2", cache)?));
 
     // Compose's job name (the plan's) → this target's, which follows the resolved revision.
     let mut job_names = BTreeMap::new();
@@ -552,7 +513,7 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
                 pod: pod(false),
                 image: image_ref(p.image),
                 command: vec!["sh".into(), format!("{SCRIPTS_MOUNT}/prefetch-job.sh")],
-                args: vec![marker_path(plan, &name), crate::render::ascii_json(&spec, false)?],
+                args: vec![marker_path(plan, &name), crate::text::ascii_json(&spec, false)?],
                 env,
                 token_secret: s.hf_token_secret.clone(),
                 cache_mount: plan.cache.mount.clone(),
@@ -560,16 +521,16 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
                 claim: s.claim.clone(),
                 scripts: SCRIPTS_CONFIGMAP,
             };
-            docs.push((format!("{JOB_DIR}/{name}.yaml"), render_template("job.yaml.j2", ctx)?));
+            docs.push((format!("{JOB_DIR}/{name}.yaml"), render_one("job.yaml.j2", ctx)?));
         }
     }
     for srv in &plan.servers {
         let name = s.names.get(&srv.name).cloned().unwrap_or_else(|| names::map(&srv.name));
         let job = srv.prefetch_job.as_ref().and_then(|j| job_names.get(j)).cloned();
         let ctx = server(plan, s, srv, &name, job, image_ref(srv.backend), pod(true), &header);
-        docs.push((format!("{SERVER_DIR}/{name}.yaml"), render_template("server.yaml.j2", ctx)?));
+        docs.push((format!("{SERVER_DIR}/{name}.yaml"), render_one("server.yaml.j2", ctx)?));
     }
-    if single {
+    if layout == Layout::SingleFile {
         let stream = docs.iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>().join("---\n");
         files.insert(STREAM_FILE.to_string(), stream);
     } else {
@@ -581,20 +542,17 @@ pub fn render(plan: &Plan, s: &Settings, single: bool) -> anyhow::Result<Rendere
             build: build.clone(),
             resources,
         };
-        files.insert(KUSTOMIZATION.to_string(), render_template("kustomization.yaml.j2", k)?);
-        files.insert(crate::render::DOCKERFILE.to_string(), dockerfile);
+        files.insert(KUSTOMIZATION.to_string(), render_one("kustomization.yaml.j2", k)?);
+        files.insert(super::dockerfile::DOCKERFILE.to_string(), dockerfile.text);
         files.extend(docs);
     }
-    Ok(Rendered { files, build })
+    Ok(files)
 }
-
-/// The key of the one file a single-stream rendering holds.
-pub const STREAM_FILE: &str = "-";
 
 #[allow(clippy::too_many_arguments)]
 fn server(
     plan: &Plan,
-    s: &Settings,
+    s: &ClusterPlan,
     srv: &ServerPlan,
     name: &str,
     job: Option<String>,
@@ -623,7 +581,7 @@ fn server(
         }
         None => {}
     }
-    let entry = crate::image::entrypoint(srv.backend).len().min(srv.argv.len());
+    let entry = srv.entrypoint_len.min(srv.argv.len());
     let (command, args) = srv.argv.split_at(entry);
     let weights = srv.recipe.weights_gb.map(|w| format!(", ~{w:.0} GB weights")).unwrap_or_default();
     let gpus = srv.gpus.len();

@@ -95,25 +95,3 @@ impl AccessMode {
         }
     }
 }
-
-/// An output target.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Docker Compose on one GPU host (the default).
-    Compose,
-    /// Plain Kubernetes manifests with a kustomization.
-    Kubernetes,
-}
-
-impl Target {
-    /// Lowercase name, as on the command line and in specs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Target::Compose => "compose",
-            Target::Kubernetes => "kubernetes",
-        }
-    }
-}

@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::dockerfile::Dockerfile;
-use super::{header, render_template, Layout};
-use crate::image;
+use super::encode::required_ref;
+use super::{service_env_file, templates, COMMON_ENV_FILE, PREFETCH_ENV};
 use crate::plan::{
-    ApiKey, CacheStorage, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
+    ApiKey, CacheStorage, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
 };
-use crate::resolve::ranges;
-use crate::spec::{Backend, Vendor};
+use crate::target::dockerfile::Dockerfile;
+use crate::target::{asset, header, render_template, Layout};
+use crate::text::{ascii_json, ranges};
 
 /// Key of the cache volume in the Compose file's `volumes:`.
 const CACHE_KEY: &str = "model-cache";
@@ -98,7 +98,7 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
     let mut services = Vec::new();
     let mut prefetch_script = None;
     if let Some(p) = &plan.prefetch {
-        prefetch_script = Some(super::asset("prefetch.py")?.to_string());
+        prefetch_script = Some(asset("prefetch.py")?.to_string());
         for job in &p.jobs {
             services.push(prefetch_service(plan, p, job, folder, dockerfile)?);
         }
@@ -141,7 +141,7 @@ pub(super) fn render(plan: &Plan, layout: Layout, dockerfile: &Dockerfile) -> an
         services,
         volumes,
     };
-    render_template("docker-compose.cache.yml.j2", ctx)
+    render_template(templates(), "compose/docker-compose.cache.yml.j2", ctx)
 }
 
 /// One model's download job: the anchored prefetch program with the job as a JSON argument.
@@ -165,7 +165,7 @@ fn prefetch_service(
         ),
         image: image_ref(plan, p.image, dockerfile),
         build_target: None,
-        entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
+        entrypoint: p.entrypoint.clone(),
         labels: Vec::new(),
         depends_on: Vec::new(),
         prefetch: true,
@@ -176,8 +176,8 @@ fn prefetch_service(
         stop_grace_period: None,
         logging: None,
         ulimits: false,
-        command: vec![format!("{}\n", super::ascii_json(&spec, true)?)],
-        env_files: if folder { vec![super::service_env_file(super::PREFETCH_ENV)] } else { Vec::new() },
+        command: vec![format!("{}\n", ascii_json(&spec, true)?)],
+        env_files: if folder { vec![service_env_file(PREFETCH_ENV)] } else { Vec::new() },
         environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
         token: true,
         mounts: vec![cache_mount(plan, false)],
@@ -191,7 +191,7 @@ fn prefetch_service(
 }
 
 /// `<name>:<tag>` of an engine's image.
-fn image_ref(plan: &Plan, backend: Backend, dockerfile: &Dockerfile) -> String {
+fn image_ref(plan: &Plan, backend: Engine, dockerfile: &Dockerfile) -> String {
     let name = plan.image(backend).map_or_else(|| format!("{}-{}", plan.name, backend.as_str()), |i| i.name.clone());
     format!("{name}:{}", dockerfile.tags.get(&backend).map_or("", String::as_str))
 }
@@ -242,16 +242,16 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
     // ROCm's thunk skips every KFD node whose render node it cannot open (libhsakmt
     // topology.c, `topology_sysfs_check_node_supported`), so the container sees exactly its
     // GPUs, numbered from 0, and host indices in ROCR_VISIBLE_DEVICES would be wrong there.
-    let render_nodes: Option<Vec<String>> =
-        (plan.gpu.vendor == Vendor::Amd && !plan.gpu.render_nodes.is_empty()).then(|| {
+    let render_nodes: Option<Vec<String>> = (plan.gpu.vendor == GpuVendor::Amd && !plan.gpu.render_nodes.is_empty())
+        .then(|| {
             s.gpus
                 .iter()
                 .filter_map(|g| plan.gpu.render_nodes.get(*g as usize))
                 .map(|minor| format!("/dev/dri/renderD{minor}"))
                 .collect()
         });
-    if plan.gpu.vendor == Vendor::Amd && render_nodes.is_none() {
-        // One visibility variable, for the whole ROCm runtime (domain notes §2).
+    if plan.gpu.vendor == GpuVendor::Amd && render_nodes.is_none() {
+        // One visibility variable, read by the whole ROCm runtime (HIP and everything above it).
         environment.push(("ROCR_VISIBLE_DEVICES".into(), gpu_list.join(",")));
     }
     if !folder {
@@ -267,7 +267,7 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
         ranges(&s.gpus),
         weights
     );
-    let (entrypoint, command) = s.argv.split_at(image::entrypoint(s.backend).len().min(s.argv.len()));
+    let (entrypoint, command) = s.argv.split_at(s.entrypoint_len.min(s.argv.len()));
     Svc {
         name: s.name.clone(),
         comment,
@@ -284,13 +284,13 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
         command: command.to_vec(),
         command_refs: match &s.api_key {
             Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {
-                vec![flag.clone(), super::required_ref(variable, &key_message(variable, &s.name))]
+                vec![flag.clone(), required_ref(variable, &key_message(variable, &s.name))]
             }
             _ => Vec::new(),
         },
         environment_refs: match &s.api_key {
             Some(ApiKey { variable, delivery: KeyDelivery::Env(var) }) => {
-                vec![(var.clone(), super::required_ref(variable, &key_message(variable, &s.name)))]
+                vec![(var.clone(), required_ref(variable, &key_message(variable, &s.name)))]
             }
             _ => Vec::new(),
         },
@@ -299,17 +299,13 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
             None => vec!["/dev/kfd".into(), "/dev/dri".into()],
         },
         group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
-        env_files: if folder {
-            vec![super::COMMON_ENV_FILE.into(), super::service_env_file(&s.name)]
-        } else {
-            Vec::new()
-        },
+        env_files: if folder { vec![COMMON_ENV_FILE.into(), service_env_file(&s.name)] } else { Vec::new() },
         environment,
         token: s.needs_token,
         mounts,
         ports: vec![port_mapping(s.bind, s.host_port, s.port)],
-        amd: plan.gpu.vendor == Vendor::Amd,
-        nvidia: if plan.gpu.vendor == Vendor::Nvidia { gpu_list } else { Vec::new() },
+        amd: plan.gpu.vendor == GpuVendor::Amd,
+        nvidia: if plan.gpu.vendor == GpuVendor::Nvidia { gpu_list } else { Vec::new() },
         ipc_host: true,
         health: vec![
             "CMD".into(),

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{comment_text, header, service_env_file, single_line, Files, COMMON_ENV_FILE};
+use super::{service_env_file, COMMON_ENV_FILE, PREFETCH_ENV};
 use crate::plan::Plan;
+use crate::target::{header, Files};
+use crate::text::{comment_text, single_line, valid_env_name};
 
 pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
     let mut files = Files::new();
@@ -13,7 +15,7 @@ pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
         files.insert(COMMON_ENV_FILE.into(), format!("{head}{}", lines(&first.cache_env)?));
     }
     if let Some(p) = &plan.prefetch {
-        files.insert(service_env_file(super::PREFETCH_ENV), format!("{head}{}", lines(&p.env)?));
+        files.insert(service_env_file(PREFETCH_ENV), format!("{head}{}", lines(&p.env)?));
     }
     for s in &plan.servers {
         files.insert(service_env_file(&s.name), format!("{head}{}", lines(&s.env)?));
@@ -24,7 +26,7 @@ pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
 fn lines(env: &BTreeMap<String, String>) -> anyhow::Result<String> {
     let mut out = String::new();
     for (k, v) in env {
-        if !crate::recipe::catalog::valid_env_name(k) {
+        if !valid_env_name(k) {
             anyhow::bail!("`{}` cannot be written into an env file as a variable name", k.escape_debug());
         }
         out.push_str(&format!("{k}={}\n", value(k, v)?));
