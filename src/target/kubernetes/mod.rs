@@ -238,7 +238,8 @@ pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagn
         run_as_user: match k.run_as_user {
             Some(0) => None,
             Some(u) => Some(u),
-            None => Some(1000),
+            // A high uid no host account has (checkov CKV_K8S_40: 10000 or more).
+            None => Some(10001),
         },
         wait_seconds: k.model_wait_minutes.unwrap_or(120) * 60,
         startup_minutes: k.startup_minutes.unwrap_or(30),

@@ -41,7 +41,7 @@ pub struct KubernetesSpec {
     /// tensor-parallel workers exchange data through it. It counts against the node's memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<String>,
-    /// User id every container runs as (default 1000, with `runAsNonRoot`); the group and
+    /// User id every container runs as (default 10001, with `runAsNonRoot`); the group and
     /// `fsGroup` are the same number. `0` runs as root (the engine images' own default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<u32>,
