@@ -172,6 +172,20 @@ fn unknown_flags(n: usize) -> String {
     s
 }
 
+/// Unknown top-level keys up to the 4 MiB input cap (about 196,000 of them): the largest
+/// spec aimgen reads, every line of it an error.
+fn max_size() -> String {
+    let mut s = fleet(1);
+    for i in 0.. {
+        let line = format!("unknown-key-{i}: 1\n");
+        if s.len() + line.len() > aimgen::load::MAX_INPUT_BYTES {
+            break;
+        }
+        s.push_str(&line);
+    }
+    s
+}
+
 #[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
 fn unknown_keys_diagnostics(b: Bencher, n: usize) {
     let text = unknown_keys(n);
@@ -182,6 +196,13 @@ fn unknown_keys_diagnostics(b: Bencher, n: usize) {
 #[divan::bench(args = [100_000], max_time = 10, sample_count = 3, sample_size = 1)]
 fn unknown_flags_diagnostics(b: Bencher, n: usize) {
     let text = unknown_flags(n);
+    assert!(!check(&text, &Options::default()));
+    b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
+}
+
+#[divan::bench(max_time = 10, sample_count = 3, sample_size = 1)]
+fn max_size_spec_diagnostics(b: Bencher) {
+    let text = max_size();
     assert!(!check(&text, &Options::default()));
     b.bench(|| pipeline(divan::black_box(&text), &Options::default()));
 }

@@ -10,6 +10,8 @@
 #   aimgen render FLEET -o NEW          into an empty folder (1,000 services only)
 #   docker-compose-v2 -f DIR/docker-compose.cache.yml config -q     on aimgen's own output
 #   check-jsonschema (draft-07, the pinned Compose schema) on the same file
+#   aimgen check on specs full of errors: 100,000 unknown top-level keys, 100,000 unknown
+#   engine flags, and unknown keys up to the 4 MiB input cap (each must answer in <= 1 s)
 # then peak RSS (/usr/bin/time -f %M) of check and render at 1,000 services, and prints the
 # medians, the ratios, and each target with PASS or MISS. Last, the prefetch line rate
 # (tests/e2e/delivery.sh --only-fleet): four models' prefetch jobs, as rendered, against the
@@ -97,6 +99,9 @@ for n in 10 100 1000; do
     python3 "$ROOT/scripts/gen_fleet.py" fleet "$n" "$WORK/n$n.yaml"
 done
 python3 "$ROOT/scripts/gen_fleet.py" recipes 1000 "$WORK/recipes"
+python3 "$ROOT/scripts/gen_fleet.py" unknown-keys 100000 "$WORK/keys.yaml"
+python3 "$ROOT/scripts/gen_fleet.py" unknown-flags 100000 "$WORK/flags.yaml"
+python3 "$ROOT/scripts/gen_fleet.py" max-size 0 "$WORK/max.yaml"
 # The reference fleet, with the 1,000-recipe folder named on the command line.
 cp "$WORK/ref.yaml" "$WORK/lib.yaml"
 
@@ -155,6 +160,19 @@ done
 log "timing render of 1,000 services into an empty folder"
 T[fresh]=$(measure_prepared n1000-fresh "$SLOW_RUNS" "rm -rf $WORK/fresh" "$AIMGEN render $WORK/n1000.yaml -o $WORK/fresh")
 
+# Specs full of errors: `check` exits 1 (hyperfine -i), after reporting the first 200.
+for c in keys flags max; do
+    code=0
+    "$AIMGEN" check "$WORK/$c.yaml" >/dev/null 2>"$WORK/$c.err" || code=$?
+    [ "$code" = 1 ] && grep -q 'and [0-9,]* more' "$WORK/$c.err" \
+        || die "aimgen check $c.yaml: exit $code, expected 1 with the count of what was not shown"
+    log "timing check of $c.yaml ($(wc -c <"$WORK/$c.yaml") bytes)"
+    hyperfine -N -i --style none --warmup 1 --runs "$SLOW_RUNS" --export-json "$WORK/$c-errors.json" \
+        "$AIMGEN check $WORK/$c.yaml" >/dev/null 2>&1 || die "hyperfine failed on check $c.yaml"
+    T[$c.errors]=$(python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' \
+        "$WORK/$c-errors.json")
+done
+
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
 RSS_CHECK=$(rss "$AIMGEN" check "$WORK/n1000.yaml")
 rm -rf "$WORK/rss-out"
@@ -180,6 +198,8 @@ printf 'render of 1,000 services into an empty folder: %.1f ms\n' "${T[fresh]}"
 LIN_CHECK=$(py "'%.2f' % (${T[n1000.check]} / ${T[n100.check]})")
 LIN_RENDER=$(py "'%.2f' % (${T[n1000.render]} / ${T[n100.render]})")
 printf 'growth 100 -> 1,000 services: check %sx, render %sx\n' "$LIN_CHECK" "$LIN_RENDER"
+printf 'check with 100,000 unknown keys: %.1f ms; 100,000 unknown flags: %.1f ms; 4 MiB of unknown keys: %.1f ms\n' \
+    "${T[keys.errors]}" "${T[flags.errors]}" "${T[max.errors]}"
 printf 'peak RSS at 1,000 services: check %.1f MB, render %.1f MB\n' \
     "$(py "$RSS_CHECK / 1024")" "$(py "$RSS_RENDER / 1024")"
 
@@ -195,6 +215,9 @@ target "1,000 services check < 100 ms (${T[n1000.check]})" "$(py "${T[n1000.chec
 target "1,000 services render < 100 ms (${T[n1000.render]})" "$(py "${T[n1000.render]} < 100")"
 target "linear: 1,000 services <= 12 x 100 services (check ${LIN_CHECK}x, render ${LIN_RENDER}x)" \
     "$(py "${T[n1000.check]} <= 12 * ${T[n100.check]} and ${T[n1000.render]} <= 12 * ${T[n100.render]}")"
+target "100,000 unknown keys diagnosed <= 1 s (${T[keys.errors]})" "$(py "${T[keys.errors]} <= 1000")"
+target "100,000 unknown flags diagnosed <= 1 s (${T[flags.errors]})" "$(py "${T[flags.errors]} <= 1000")"
+target "a 4 MiB spec of unknown keys diagnosed <= 1 s (${T[max.errors]})" "$(py "${T[max.errors]} <= 1000")"
 target "peak RSS < 50 MB at 1,000 services (${RSS_CHECK} KB, ${RSS_RENDER} KB)" \
     "$(py "max($RSS_CHECK, $RSS_RENDER) < 50 * 1024")"
 ten_x() { py "${T[$1.compose]} >= 10 * ${T[$1.check]} and ${T[$1.compose]} >= 10 * ${T[$1.render]}"; }
@@ -220,5 +243,5 @@ else
     printf '%s\n' "$DELIVERY_OUT" | tail -n 20 >&2
     target "prefetch line rate (the harness did not run)" False
 fi
-echo "bench: $((9 - MISSED)) targets met, $MISSED missed"
+echo "bench: $((12 - MISSED)) targets met, $MISSED missed"
 if [ "$STRICT" = 1 ] && [ "$MISSED" -gt 0 ]; then exit 1; fi

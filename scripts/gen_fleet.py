@@ -3,8 +3,12 @@
 
     scripts/gen_fleet.py fleet N FILE      a valid fleet of N one-GPU services (host of N MI300X)
     scripts/gen_fleet.py recipes N DIR     a user recipe folder of N recipes, ten per file
+    scripts/gen_fleet.py unknown-keys N FILE    a one-service fleet plus N unknown top-level keys
+    scripts/gen_fleet.py unknown-flags N FILE   a one-service fleet whose service has N unknown flags
+    scripts/gen_fleet.py max-size 0 FILE   unknown top-level keys up to the 4 MiB input cap
 
-Keep the shapes in step with `fleet()` and `recipe_dir()` in benches/pipeline.rs.
+Keep the shapes in step with `fleet()`, `recipe_dir()`, `unknown_keys()`, `unknown_flags()`
+and `max_size()` in benches/pipeline.rs.
 """
 import os
 import sys
@@ -34,6 +38,30 @@ def fleet(n):
     return "\n".join(out) + "\n"
 
 
+# aimgen reads at most this many bytes of a spec (load::MAX_INPUT_BYTES).
+MAX_INPUT_BYTES = 4 << 20
+
+
+def unknown_keys(n):
+    return fleet(1) + "".join(f"unknown-key-{i}: 1\n" for i in range(n))
+
+
+def unknown_flags(n):
+    text = fleet(1).replace("    args:\n      max-model-len: 8192\n", "    args:\n")
+    return text + "".join(f"      unknown-flag-{i}: 1\n" for i in range(n))
+
+
+def max_size():
+    out, size, i = [fleet(1)], len(fleet(1)), 0
+    while True:
+        line = f"unknown-key-{i}: 1\n"
+        if size + len(line) > MAX_INPUT_BYTES:
+            return "".join(out)
+        out.append(line)
+        size += len(line)
+        i += 1
+
+
 def recipes(count, d):
     os.makedirs(d, exist_ok=True)
     for f in range((count + 9) // 10):
@@ -54,14 +82,15 @@ def recipes(count, d):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("fleet", "recipes"):
+    kinds = {"fleet": fleet, "unknown-keys": unknown_keys, "unknown-flags": unknown_flags, "max-size": lambda _: max_size()}
+    if len(sys.argv) != 4 or sys.argv[1] not in (*kinds, "recipes"):
         sys.exit(__doc__)
     kind, n, dest = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    if kind == "fleet":
-        with open(dest, "w") as fh:
-            fh.write(fleet(n))
-    else:
+    if kind == "recipes":
         recipes(n, dest)
+    else:
+        with open(dest, "w") as fh:
+            fh.write(kinds[kind](n))
 
 
 if __name__ == "__main__":

@@ -153,8 +153,9 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad}{} {loc}", paint("1;34", "-->"));
         }
         if let (Some(text), Some(l), Some(c)) = (text_line, self.line, self.column) {
-            // Tabs would shift the caret; show the line with tabs as single spaces.
-            let shown: String = text.chars().map(|ch| if ch.is_control() { ' ' } else { ch }).collect();
+            // Tabs would shift the caret, and other control, line-break or bidi characters would
+            // act on the terminal: each is shown as a single space.
+            let shown: String = text.chars().map(|ch| if crate::text::is_unsafe_char(ch) { ' ' } else { ch }).collect();
             let shown: String = shown.chars().take(200).collect();
             // Columns are 1-based; a 0 (never made here, but the fields are public) is column 1.
             let width = self.len.min(shown.chars().count().saturating_sub(c.saturating_sub(1)).max(1));
@@ -175,9 +176,23 @@ impl Diagnostic {
     }
 }
 
-/// Keeps a message on one line: user text inside it may hold line breaks.
+/// Keeps a message on one line of printable text: user text inside it may hold line breaks,
+/// escape sequences that drive the terminal, or bidi controls that reorder what is shown.
+/// Those are shown as escapes: an unknown key holding ESC once reached the terminal raw.
 fn one_line(s: &str) -> String {
-    s.replace('\r', "\\r").replace('\n', "\\n")
+    if !s.chars().any(crate::text::is_unsafe_char) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if crate::text::is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Edit distance, for "did you mean" suggestions.

@@ -1,8 +1,9 @@
 //! Writing rendered files into the output folder, atomically, or comparing them with what is
 //! there (`--check`). Both share the one rendering step; nothing is written outside `dir`.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use anyhow::{bail, Context, Result};
 
@@ -33,65 +34,74 @@ impl Drift {
 /// Largest generated file aimgen reads back (to compare or to recognise its mark).
 const MAX_GENERATED_BYTES: u64 = 64 << 20;
 
-/// Resolves a generated relative path inside `dir`, refusing anything that could leave it.
-fn inside(dir: &Path, rel: &str) -> Result<PathBuf> {
-    let p = Path::new(rel);
-    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+/// A generated relative path (`/`-separated) as its folder part (`""` for the top) and its
+/// file name, refusing anything that could leave the output folder.
+fn split(rel: &str) -> Result<(&str, &str)> {
+    if rel.is_empty() || !Path::new(rel).components().all(|c| matches!(c, Component::Normal(_))) || rel.contains("//") {
         bail!("refusing to write {rel:?}: not a plain relative path");
     }
-    let mut cur = dir.to_path_buf();
-    for c in p.components() {
-        cur.push(c);
-        if let Ok(meta) = fs::symlink_metadata(&cur) {
-            if meta.file_type().is_symlink() {
-                bail!("refusing to write through the symbolic link {}", cur.display());
+    Ok(rel.rsplit_once('/').unwrap_or(("", rel)))
+}
+
+/// Handles on the output folder and the folders below it, opened one component at a time
+/// from the output folder's own handle, never through a symbolic link, and kept open: every
+/// later check, write and rename happens relative to them, so a folder on the way that is
+/// swapped for a link meanwhile cannot send a file elsewhere.
+struct Folders<'a> {
+    root: &'a safe_fs::Dir,
+    open: BTreeMap<String, safe_fs::Dir>,
+}
+
+impl<'a> Folders<'a> {
+    fn new(root: &'a safe_fs::Dir) -> Folders<'a> {
+        Folders { root, open: BTreeMap::new() }
+    }
+
+    /// The folder `folder` (relative, `/`-separated; `""` is the output folder), created
+    /// when `create`. `Ok(None)` when it does not exist.
+    fn get(&mut self, folder: &str, create: bool) -> Result<Option<&safe_fs::Dir>> {
+        if folder.is_empty() {
+            return Ok(Some(self.root));
+        }
+        if !self.open.contains_key(folder) {
+            let mut cur: Option<safe_fs::Dir> = None;
+            let mut shown = self.root.path().to_path_buf();
+            for part in folder.split('/') {
+                shown.push(part);
+                match cur.as_ref().unwrap_or(self.root).subdir(part, create) {
+                    Ok(Some(d)) => cur = Some(d),
+                    Ok(None) => return Ok(None),
+                    Err(e) => bail!("refusing to write into {}: {e}", shown.display()),
+                }
+            }
+            if let Some(d) = cur {
+                self.open.insert(folder.to_string(), d);
             }
         }
+        Ok(self.open.get(folder))
     }
-    Ok(cur)
 }
 
-/// What is at a target path now.
-fn existing(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot inspect {}", path.display())),
-        Ok(meta) if !meta.file_type().is_file() => {
-            bail!("refusing to replace {}: it is {}", path.display(), safe_fs::kind_name(meta.file_type()))
+/// What is at `name` in `dir` now (`rel` is its path for messages).
+fn existing(dir: &safe_fs::Dir, name: &str, shown: &Path) -> Result<Option<Vec<u8>>> {
+    match dir.metadata(name).with_context(|| format!("cannot inspect {}", shown.display()))? {
+        None => Ok(None),
+        Some(meta) if !meta.file_type().is_file() => {
+            bail!("refusing to replace {}: it is {}", shown.display(), safe_fs::kind_name(meta.file_type()))
         }
-        Ok(_) => safe_fs::read_regular(path, MAX_GENERATED_BYTES, false)
+        Some(_) => dir
+            .read_regular(name, MAX_GENERATED_BYTES)
             .map(Some)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display())),
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", shown.display())),
     }
-}
-
-/// Creates `dir` and the folders below it that `rel` needs, one at a time, refusing any that
-/// is (or becomes) a symbolic link.
-fn make_parents(dir: &Path, rel: &str) -> Result<()> {
-    let mut cur = dir.to_path_buf();
-    let parts: Vec<_> = Path::new(rel).components().collect();
-    for c in &parts[..parts.len().saturating_sub(1)] {
-        cur.push(c);
-        match fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", cur.display())),
-        }
-        let meta = fs::symlink_metadata(&cur).with_context(|| format!("cannot inspect {}", cur.display()))?;
-        if !meta.is_dir() {
-            bail!("refusing to write into {}: it is {}", cur.display(), safe_fs::kind_name(meta.file_type()));
-        }
-    }
-    Ok(())
 }
 
 /// Writes every file and removes the generated files `prune` names that the rendering no
-/// longer has, under the
-/// folder's lock (a concurrent `render -o` into the same folder waits, then fails cleanly).
+/// longer has, under the folder's lock (a concurrent `render -o` into the same folder waits, then fails cleanly).
 /// Every target is checked (inside `dir`, no symbolic link on the way, a regular file or
 /// nothing) and every new content written to a temporary file before the first one is
 /// replaced, so a refused target leaves the folder as it was. Unchanged files are left
-/// untouched.
+/// untouched. Everything happens through handles on the folders (see `Folders`).
 pub fn write(dir: &Path, files: &Files, prune: &[Prune]) -> Result<()> {
     if let Ok(meta) = fs::symlink_metadata(dir) {
         if !meta.is_dir() {
@@ -99,59 +109,88 @@ pub fn write(dir: &Path, files: &Files, prune: &[Prune]) -> Result<()> {
         }
     }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let _lock = safe_fs::FolderLock::acquire(dir)?;
+    let root = safe_fs::Dir::open(dir).with_context(|| format!("cannot open the folder {}", dir.display()))?;
+    let _lock = safe_fs::FolderLock::acquire_in(&root)?;
+    let mut folders = Folders::new(&root);
     // 1. Check every target; keep the ones whose content changes.
-    let mut changed: Vec<(PathBuf, &str)> = Vec::new();
+    let mut changed: Vec<(&str, &str, &str)> = Vec::new();
     for (rel, text) in files {
-        let path = inside(dir, rel)?;
-        if existing(&path)?.is_some_and(|old| old == text.as_bytes()) {
-            continue;
+        let (folder, name) = split(rel)?;
+        let same = match folders.get(folder, false)? {
+            Some(d) => existing(d, name, &dir.join(rel))?.is_some_and(|old| old == text.as_bytes()),
+            None => false,
+        };
+        if !same {
+            changed.push((folder, name, text));
         }
-        changed.push((path, text));
     }
-    let stale: Vec<PathBuf> =
-        stale_generated(dir, files, prune).iter().map(|rel| inside(dir, rel)).collect::<Result<_>>()?;
+    let stale_rels = stale_generated(dir, files, prune);
+    let stale: Vec<(&str, &str)> = stale_rels.iter().map(|rel| split(rel)).collect::<Result<_>>()?;
     // 2. Write every new content beside its target.
-    let mut temps: Vec<(PathBuf, &PathBuf)> = Vec::new();
-    let written = (|| -> Result<()> {
-        for (path, text) in &changed {
-            let rel = path.strip_prefix(dir).unwrap_or(path).to_string_lossy().into_owned();
-            make_parents(dir, &rel)?;
-            let parent = path.parent().unwrap_or(dir);
-            let stem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let tmp = safe_fs::write_temp(parent, &stem, text.as_bytes())
-                .with_context(|| format!("cannot write a temporary file in {}", parent.display()))?;
-            temps.push((tmp, path));
+    let mut temps: Vec<(&str, String, &str)> = Vec::new();
+    let mut written = Ok(());
+    for (folder, name, text) in &changed {
+        let step = folders.get(folder, true).and_then(|d| {
+            let d = d.ok_or_else(|| anyhow::anyhow!("cannot create {}", dir.join(folder).display()))?;
+            d.write_temp(name, text.as_bytes(), false)
+                .with_context(|| format!("cannot write a temporary file in {}", d.path().display()))
+        });
+        match step {
+            Ok(tmp) => temps.push((folder, tmp, name)),
+            Err(e) => {
+                written = Err(e);
+                break;
+            }
         }
-        Ok(())
-    })();
+    }
     if let Err(e) = written {
-        for (tmp, _) in &temps {
-            let _ = fs::remove_file(tmp);
-        }
+        remove_temps(&mut folders, &temps);
         return Err(e);
     }
-    // 3. Replace. `rename` replaces a name, never writing through it.
-    for (i, (tmp, path)) in temps.iter().enumerate() {
-        if let Err(e) = fs::rename(tmp, path) {
-            for (t, _) in &temps[i..] {
-                let _ = fs::remove_file(t);
-            }
-            return Err(e).with_context(|| format!("cannot replace {}", path.display()));
+    // 3. Replace: `renameat` replaces a name in the folder's handle, never writing through it.
+    for (i, (folder, tmp, name)) in temps.iter().enumerate() {
+        let renamed = match folders.get(folder, false)? {
+            Some(d) => d.rename(tmp, name).with_context(|| format!("cannot replace {}", d.path().join(name).display())),
+            None => Err(anyhow::anyhow!("{} vanished", dir.join(folder).display())),
+        };
+        if let Err(e) = renamed {
+            remove_temps(&mut folders, &temps[i..]);
+            return Err(e);
         }
     }
-    for path in stale {
-        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    for (folder, name) in stale {
+        if let Some(d) = folders.get(folder, false)? {
+            d.remove(name).with_context(|| format!("cannot remove {}", d.path().join(name).display()))?;
+        }
     }
     Ok(())
+}
+
+/// Removes temporary files left by a write that stopped.
+fn remove_temps(folders: &mut Folders<'_>, temps: &[(&str, String, &str)]) {
+    for (folder, tmp, _) in temps {
+        if let Ok(Some(d)) = folders.get(folder, false) {
+            let _ = d.remove(tmp);
+        }
+    }
 }
 
 /// Compares the folder with the rendering (`prune`: where stale generated files may be).
 pub fn check(dir: &Path, files: &Files, prune: &[Prune]) -> Result<Drift> {
     let mut drift = Drift::default();
+    let root = match safe_fs::Dir::open(dir) {
+        Ok(root) => Some(root),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot open the folder {}", dir.display())),
+    };
+    let mut folders = root.as_ref().map(Folders::new);
     for (rel, text) in files {
-        let path = inside(dir, rel)?;
-        match existing(&path)? {
+        let (folder, name) = split(rel)?;
+        let found = match folders.as_mut().map(|f| f.get(folder, false)).transpose()?.flatten() {
+            Some(d) => existing(d, name, &dir.join(rel))?,
+            None => None,
+        };
+        match found {
             Some(bytes) => {
                 let old = String::from_utf8_lossy(&bytes);
                 if old != *text {

@@ -390,34 +390,36 @@ pub fn check_spec(spec: &FleetSpec, spec_source: &Source, loaded: &Loaded) -> Ve
 pub fn write(path: &Path, text: &str) -> anyhow::Result<bool> {
     use crate::safe_fs;
     use anyhow::Context as _;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let _lock = safe_fs::FolderLock::acquire(dir)?;
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
-        Ok(meta) if !meta.file_type().is_file() => {
+    let dir_path = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{} does not name a file", path.display()))?;
+    // Everything below happens through the folder's handle (`openat`, `renameat`).
+    let dir = safe_fs::Dir::open(dir_path).with_context(|| format!("cannot open the folder {}", dir_path.display()))?;
+    let _lock = safe_fs::FolderLock::acquire_in(&dir)?;
+    match dir.metadata(name).with_context(|| format!("cannot inspect {}", path.display()))? {
+        None => {}
+        Some(meta) if !meta.file_type().is_file() => {
             anyhow::bail!("refusing to replace {}: it is {}", path.display(), safe_fs::kind_name(meta.file_type()))
         }
-        Ok(_) => {
-            let old = safe_fs::read_regular(path, MAX_LOCK_FILE_BYTES, false)
+        Some(_) => {
+            let old = dir
+                .read_regular(name, MAX_LOCK_FILE_BYTES)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
             if old == text.as_bytes() {
                 return Ok(false);
             }
         }
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = safe_fs::write_temp(dir, &name, text.as_bytes())
-        .with_context(|| format!("cannot write a temporary file in {}", dir.display()))?;
-    let result = (|| -> anyhow::Result<()> {
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let tmp = dir
+        .write_temp(name, text.as_bytes(), true)
+        .with_context(|| format!("cannot write a temporary file in {}", dir_path.display()))?;
+    if let Err(e) = dir.rename(&tmp, name) {
+        let _ = dir.remove(&tmp);
+        return Err(e).with_context(|| format!("cannot replace {}", path.display()));
     }
-    result.map(|()| true)
+    Ok(true)
 }
 
 /// Largest existing lock file read back for comparison (the loader's own cap).

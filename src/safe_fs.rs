@@ -3,13 +3,19 @@
 //! (checked on the open handle, after a non-blocking open, so a FIFO cannot block), with the
 //! size cap checked before reading; outputs go to a new temporary file (`O_EXCL`, no symlink
 //! followed, unpredictable name) in the target folder and are renamed into place; a lock on
-//! the folder serializes concurrent writers.
+//! the folder serializes concurrent writers. Writers work through `Dir`, an open handle on
+//! the output folder: every name is resolved against the handle (`openat`, `renameat`), so
+//! a folder on the way that is swapped for a symbolic link after it was checked cannot
+//! redirect a write.
 
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::time::{Duration, Instant};
 
 /// Why a file could not be read.
@@ -61,6 +67,12 @@ pub fn open_regular(path: &Path, cap: u64, follow: bool) -> Result<File, ReadPro
         flags |= libc::O_NOFOLLOW;
     }
     let file = OpenOptions::new().read(true).custom_flags(flags).open(path).map_err(ReadProblem::Io)?;
+    check_regular(&file, cap)?;
+    Ok(file)
+}
+
+/// Checks on an open handle that it is a regular file of at most `cap` bytes.
+fn check_regular(file: &File, cap: u64) -> Result<(), ReadProblem> {
     let meta = file.metadata().map_err(ReadProblem::Io)?;
     if !meta.file_type().is_file() {
         return Err(ReadProblem::NotRegular(kind_name(meta.file_type())));
@@ -68,13 +80,18 @@ pub fn open_regular(path: &Path, cap: u64, follow: bool) -> Result<File, ReadPro
     if meta.len() > cap {
         return Err(ReadProblem::TooLarge(meta.len()));
     }
-    Ok(file)
+    Ok(())
 }
 
 /// Reads a regular file of at most `cap` bytes (see `open_regular`). A file that grows past
 /// the cap while being read is refused too.
 pub fn read_regular(path: &Path, cap: u64, follow: bool) -> Result<Vec<u8>, ReadProblem> {
-    let file = open_regular(path, cap, follow)?;
+    read_capped(open_regular(path, cap, follow)?, cap)
+}
+
+/// Reads an open, checked regular file (see `check_regular`); a file that grows past the cap
+/// while being read is refused too.
+fn read_capped(file: File, cap: u64) -> Result<Vec<u8>, ReadProblem> {
     let mut bytes = Vec::new();
     file.take(cap + 1).read_to_end(&mut bytes).map_err(ReadProblem::Io)?;
     if bytes.len() as u64 > cap {
@@ -94,30 +111,144 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// Writes `bytes` into a new file in `dir` with an unpredictable name that starts with
-/// `.{stem}.` and ends with `.aimgen-tmp`, created exclusively (`O_EXCL`: an existing file
-/// or symbolic link of that name is an error, never followed). Returns its path.
-pub fn write_temp(dir: &Path, stem: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    let mut last = None;
-    for _ in 0..8 {
-        let path = dir.join(format!(".{stem}.{:016x}.aimgen-tmp", random_u64()));
-        let opened =
-            OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).mode(0o644).open(&path);
-        match opened {
-            Ok(mut f) => {
-                // No fsync: rename is atomic for readers, and a file lost to a power cut is
-                // regenerated from its spec; syncing each of 1,000 env files took 3.9 s.
-                if let Err(e) = f.write_all(bytes) {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(e);
-                }
-                return Ok(path);
+/// An open folder. Names given to its methods are single path components (no `/`), resolved
+/// against the handle and never through a symbolic link: once a `Dir` is open, renaming or
+/// replacing the path it was opened by changes nothing about where its files go.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// Flags for opening a folder handle: the last component may not be a symbolic link.
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// A name inside one folder: not empty, no `/`, not `.` or `..`.
+fn check_name(name: &str) -> io::Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?} is not a plain file name")));
+    }
+    Ok(())
+}
+
+impl Dir {
+    /// Opens the folder at `path`; a symbolic link there is refused (`ELOOP`/`ENOTDIR`).
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(path, dir_flags(), Mode::empty())?;
+        Ok(Dir { fd, path: path.to_path_buf() })
+    }
+
+    /// The path this handle was opened by, for messages only.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the folder `name` inside this one, first creating it when `create`; a symbolic
+    /// link or anything else that is not a folder is refused. `Ok(None)` when it does not
+    /// exist (and `create` is false).
+    pub fn subdir(&self, name: &str, create: bool) -> io::Result<Option<Dir>> {
+        check_name(name)?;
+        if create {
+            match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
+        }
+        match rustix::fs::openat(&self.fd, name, dir_flags(), Mode::empty()) {
+            Ok(fd) => Ok(Some(Dir { fd, path: self.path.join(name) })),
+            Err(rustix::io::Errno::NOENT) if !create => Ok(None),
+            Err(e) => {
+                // Name what is there instead of a bare ELOOP/ENOTDIR.
+                if let Ok(Some(meta)) = self.metadata(name) {
+                    if !meta.is_dir() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::NotADirectory,
+                            format!(
+                                "{} is {}, not a folder",
+                                self.path.join(name).display(),
+                                kind_name(meta.file_type())
+                            ),
+                        ));
+                    }
+                }
+                Err(e.into())
+            }
         }
     }
-    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+
+    /// What `name` is, without following a symbolic link; `Ok(None)` when nothing is there.
+    pub fn metadata(&self, name: &str) -> io::Result<Option<std::fs::Metadata>> {
+        check_name(name)?;
+        // O_PATH opens the name itself (a link, a FIFO, …) without reading or blocking.
+        match rustix::fs::openat(&self.fd, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => File::from(fd).metadata().map(Some),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the regular file `name` of at most `cap` bytes (see `read_regular`), never
+    /// through a symbolic link.
+    pub fn read_regular(&self, name: &str, cap: u64) -> Result<Vec<u8>, ReadProblem> {
+        check_name(name).map_err(ReadProblem::Io)?;
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ReadProblem::Io(e.into()))?;
+        let file = File::from(fd);
+        check_regular(&file, cap)?;
+        read_capped(file, cap)
+    }
+
+    /// Creates a new, empty file in this folder with an unpredictable name that starts with
+    /// `.{stem}.` and ends with `.aimgen-tmp`, exclusively (`O_EXCL`: an existing file or
+    /// symbolic link of that name is an error, never followed). Returns its name and handle.
+    pub fn create_temp(&self, stem: &str) -> io::Result<(String, File)> {
+        let mut last = None;
+        for _ in 0..8 {
+            let name = format!(".{stem}.{:016x}.aimgen-tmp", random_u64());
+            check_name(&name)?;
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match rustix::fs::openat(&self.fd, name.as_str(), flags, Mode::from_raw_mode(0o644)) {
+                Ok(fd) => return Ok((name, File::from(fd))),
+                Err(rustix::io::Errno::EXIST) => last = Some(io::Error::from(rustix::io::Errno::EXIST)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// Writes `bytes` into a new temporary file (see `create_temp`) and returns its name. With
+    /// `sync`, the data reaches the disk before this returns.
+    pub fn write_temp(&self, stem: &str, bytes: &[u8], sync: bool) -> io::Result<String> {
+        let (name, mut f) = self.create_temp(stem)?;
+        // No fsync unless asked: rename is atomic for readers, and a file lost to a power cut
+        // is regenerated from its spec; syncing each of 1,000 env files took 3.9 s.
+        if let Err(e) = f.write_all(bytes).and_then(|()| if sync { f.sync_all() } else { Ok(()) }) {
+            let _ = self.remove(&name);
+            return Err(e);
+        }
+        Ok(name)
+    }
+
+    /// Renames `from` to `to`, both in this folder (`renameat` on the handle): replaces `to`
+    /// as a name, never writing through it.
+    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        check_name(from)?;
+        check_name(to)?;
+        rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(io::Error::from)
+    }
+
+    /// Removes the file (not folder) `name` from this folder.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        check_name(name)?;
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(io::Error::from)
+    }
 }
 
 /// An exclusive lock on a folder, held while aimgen writes into it: a second `render -o` or
@@ -135,18 +266,20 @@ pub const LOCK_FILE: &str = ".aimgen.lock";
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 impl FolderLock {
-    /// Takes the lock of `dir` (creating `dir/.aimgen.lock`, never through a symbolic link).
+    /// Takes the lock of the folder at `dir` (see `acquire_in`).
     pub fn acquire(dir: &Path) -> anyhow::Result<FolderLock> {
-        let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .mode(0o644)
-            .open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        let handle = Dir::open(dir).map_err(|e| anyhow::anyhow!("cannot open the folder {}: {e}", dir.display()))?;
+        FolderLock::acquire_in(&handle)
+    }
+
+    /// Takes the lock of an open folder (creating `.aimgen.lock` in it, never through a
+    /// symbolic link).
+    pub fn acquire_in(dir: &Dir) -> anyhow::Result<FolderLock> {
+        let path = dir.path().join(LOCK_FILE);
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = rustix::fs::openat(&dir.fd, LOCK_FILE, flags, Mode::from_raw_mode(0o644))
+            .map(File::from)
+            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {}", path.display(), io::Error::from(e)))?;
         let meta = file.metadata()?;
         if !meta.file_type().is_file() {
             anyhow::bail!("{} is {}, not a lock file", path.display(), kind_name(meta.file_type()));
@@ -160,7 +293,7 @@ impl FolderLock {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
                     "another aimgen is writing into {} (it holds {} for more than {} s); nothing was written",
-                    dir.display(),
+                    dir.path().display(),
                     path.display(),
                     LOCK_WAIT.as_secs()
                 ),
@@ -201,10 +334,43 @@ mod tests {
     #[test]
     fn temp_names_are_fresh_and_exclusive() {
         let d = scratch("temp");
-        let a = write_temp(&d, "x", b"1").expect("a");
-        let b = write_temp(&d, "x", b"2").expect("b");
+        let dir = Dir::open(&d).expect("open");
+        let a = dir.write_temp("x", b"1", false).expect("a");
+        let b = dir.write_temp("x", b"2", true).expect("b");
         assert_ne!(a, b);
-        assert_eq!(std::fs::read(&a).expect("a"), b"1");
+        assert!(a.starts_with(".x.") && a.ends_with(".aimgen-tmp"), "{a}");
+        assert_eq!(std::fs::read(d.join(&a)).expect("a"), b"1");
+        assert_eq!(std::fs::read(d.join(&b)).expect("b"), b"2");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// The write goes where the handle points, whatever the path now names: a folder on the
+    /// way swapped for a symbolic link to elsewhere, after it was opened, changes nothing.
+    #[test]
+    fn a_swapped_folder_cannot_redirect_a_write() {
+        let d = scratch("swap");
+        let outside = d.join("outside");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        let root = Dir::open(&d).expect("open");
+        let sub = root.subdir("out", true).expect("create").expect("exists");
+        let tmp = sub.write_temp("f", b"new", false).expect("temp");
+        // Swap: the real folder moves away and a link to `outside` takes its name.
+        std::fs::rename(d.join("out"), d.join("moved")).expect("move");
+        std::os::unix::fs::symlink(&outside, d.join("out")).expect("link");
+        sub.rename(&tmp, "f").expect("rename");
+        assert_eq!(std::fs::read(d.join("moved/f")).expect("written where the handle points"), b"new");
+        assert!(std::fs::read_dir(&outside).expect("ls").next().is_none(), "nothing reached the link's target");
+        // Opening by name now refuses the link, and so does every name-based method.
+        assert!(root.subdir("out", false).is_err());
+        assert!(root.subdir("out", true).is_err());
+        assert!(Dir::open(&d.join("out")).is_err());
+        assert!(root.metadata("out").expect("stat").is_some_and(|m| m.file_type().is_symlink()));
+        std::os::unix::fs::symlink(d.join("moved/f"), d.join("moved/link")).expect("link");
+        assert!(sub.read_regular("link", 10).is_err(), "a link is not read through");
+        assert_eq!(sub.read_regular("f", 10).expect("reads"), b"new");
+        for bad in ["", ".", "..", "a/b"] {
+            assert!(sub.rename("f", bad).is_err() && sub.remove(bad).is_err(), "{bad:?}");
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 

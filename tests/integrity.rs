@@ -139,6 +139,28 @@ fn a_spec_file_name_with_line_breaks_stays_in_its_comment() {
     assert!(!stdout(&o).contains("\nprivileged"));
 }
 
+/// Diagnostics quote user text (here an unknown key): escape sequences, line and paragraph
+/// separators and bidi controls in it are shown escaped, so a spec cannot drive the terminal
+/// of whoever runs `check` (clear the screen, fake a line) or reorder what it shows.
+#[test]
+fn diagnostics_show_terminal_controls_in_user_text_escaped() {
+    let dir = scratch("diag-esc");
+    // The key is ESC [2J, U+2028, U+202E and U+0085 between letters, in YAML's own escapes.
+    let spec = write(
+        &dir,
+        "fleet.yaml",
+        &format!(
+            "{HEAD}services:\n  s: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n\"evil\\e[2J\\u2028x\\u202Ey\\x85z\": 1\n"
+        ),
+    );
+    let o = command(&dir).args(["check", &spec]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("unknown field `evil\\u{1b}[2J\\u{2028}x\\u{202e}y\\u{85}z`"), "{err}");
+    let raw: Vec<char> = err.chars().filter(|c| *c != '\n' && aimgen::text::is_unsafe_char(*c)).collect();
+    assert!(raw.is_empty(), "raw {raw:?} in:\n{err}");
+}
+
 #[test]
 fn planted_links_and_odd_targets_are_refused_before_anything_is_replaced() {
     let dir = scratch("plant");

@@ -1,9 +1,9 @@
 //! `aimgen cache export FLEET -o BUNDLE` and `aimgen cache import BUNDLE`: a fleet's locked
 //! model files carried to a host without the Hub (see `hub::bundle` for the format). Offline.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufWriter, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -114,23 +114,30 @@ pub fn export(args: &CacheExportArgs) -> anyhow::Result<ExitCode> {
     }
     let manifest = Manifest::new(models);
     // Written beside the target and renamed at the end: an interrupted export leaves no
-    // bundle that looks whole.
-    let tmp = args.output.with_file_name(format!(
-        ".{}.aimgen-{}",
-        args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // bundle that looks whole. The temporary file is created exclusively under an
+    // unpredictable name and renamed through the folder's handle, like `render -o` writes:
+    // a planted link cannot redirect the bundle.
+    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = args
+        .output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{} does not name a file", args.output.display()))?;
+    let dir =
+        crate::safe_fs::Dir::open(parent).with_context(|| format!("cannot open the folder {}", parent.display()))?;
+    let (tmp, file) =
+        dir.create_temp(name).with_context(|| format!("creating a temporary file in {}", parent.display()))?;
     let mut progress = bytes("exporting");
     let written = bundle::export(&root, &manifest, BufWriter::with_capacity(1 << 20, file), &mut progress)
         .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
         .and_then(|f| Ok(f.sync_all()?));
     progress.line.clear();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
+    if let Err(e) =
+        written.and_then(|()| dir.rename(&tmp, name).with_context(|| format!("writing {}", args.output.display())))
+    {
+        let _ = dir.remove(&tmp);
         return Err(e);
     }
-    fs::rename(&tmp, &args.output).with_context(|| format!("writing {}", args.output.display()))?;
     let members = manifest.members();
     eprint_quiet(&format!(
         "wrote {}: {} model{}, {} file{} ({}) from {}\n",

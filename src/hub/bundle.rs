@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{is_repo_id, is_revision, is_sha};
 use crate::lockfile::{is_safe_path, LockedModel, MAX_FILE_SIZE};
+use crate::safe_fs::Dir;
 
 /// The manifest's member name; always the first member.
 pub const MANIFEST: &str = "aimgen-bundle.json";
@@ -536,13 +537,18 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
             let dest = blob_path(cache, &m.repo, &m.blob);
             let present = fs::symlink_metadata(&dest).map(|md| md.is_file() && md.len() == m.size).unwrap_or(false);
             let dir = ensure_dirs(cache, &[&super::repo_folder(&m.repo), "blobs"])?;
-            let tmp = dir.join(format!("{}.aimgen-import-{}", m.blob, std::process::id()));
+            // Created exclusively under an unpredictable name and renamed through the
+            // folder's handle: a planted link cannot redirect the write.
             let mut out = if present {
                 None
             } else {
-                staged.push(tmp.clone());
-                Some(File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?)
+                let handle = Dir::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+                let (name, file) =
+                    handle.create_temp(&m.blob).with_context(|| format!("writing in {}", dir.display()))?;
+                staged.push(dir.join(&name));
+                Some((handle, name, file))
             };
+            let tmp = out.as_ref().map(|(_, name, _)| dir.join(name)).unwrap_or_default();
             let mut hasher = BlobHasher::new(&m.blob, m.size);
             loop {
                 let n = tar.read_data(&mut buf)?;
@@ -550,7 +556,7 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
                     break;
                 }
                 hasher.update(&buf[..n]);
-                if let Some(o) = out.as_mut() {
+                if let Some((_, _, o)) = out.as_mut() {
                     o.write_all(&buf[..n]).with_context(|| format!("writing {}", tmp.display()))?;
                 }
                 done += n as u64;
@@ -564,10 +570,10 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
                     BlobHasher::kind(&m.blob)
                 );
             }
-            if let Some(o) = out {
+            if let Some((handle, name, o)) = out {
                 o.sync_all()?;
                 drop(o);
-                fs::rename(&tmp, &dest).with_context(|| format!("placing {}", dest.display()))?;
+                handle.rename(&name, &m.blob).with_context(|| format!("placing {}", dest.display()))?;
                 staged.retain(|p| p != &tmp);
                 report.written += 1;
                 report.bytes_written += m.size;
@@ -617,9 +623,12 @@ fn link_snapshot(cache: &Path, m: &LockedModel) -> anyhow::Result<usize> {
         let (name, dirs) = parts.split_last().ok_or_else(|| anyhow!("empty revision"))?;
         components.extend(dirs.iter().copied());
         let dir = ensure_dirs(cache, &components)?;
-        let tmp = dir.join(format!(".{name}.aimgen-import-{}", std::process::id()));
-        fs::write(&tmp, &m.sha)?;
-        fs::rename(&tmp, dir.join(name))?;
+        let handle = Dir::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+        let tmp = handle.write_temp(name, m.sha.as_bytes(), false)?;
+        if let Err(e) = handle.rename(&tmp, name) {
+            let _ = handle.remove(&tmp);
+            return Err(e).with_context(|| format!("writing {}", dir.join(name).display()));
+        }
     }
     Ok(m.files.len())
 }
