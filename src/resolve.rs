@@ -405,15 +405,17 @@ pub fn resolve(
             let env: BTreeMap<String, crate::spec::EnvValue> = svc
                 .env
                 .iter()
-                .filter(|(k, _)| !crate::validate::TOKEN_VARS.contains(&k.as_str()))
+                .filter(|(k, _)| !crate::reserved::TOKEN_VARS.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
             diags.extend(recipe_outside_its_checks(lib, recipe, ver, &at));
         }
         let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
-            let delivery =
-                version.as_ref().and_then(|ver| crate::secrets::api_key_delivery(&lib.catalog, backend, ver));
+            let delivery = version
+                .as_ref()
+                .and_then(|ver| crate::recipe::secrets::api_key_delivery(&lib.catalog, backend, ver))
+                .map(KeyDelivery::from);
             if delivery.is_none() {
                 diags.push(
                     Diagnostic::error(format!(
@@ -576,7 +578,12 @@ pub fn resolve(
                     name: prefetch_job_name(&m.repo, &m.revision),
                     model: m.clone(),
                     files: match pins.get(&(m.repo.clone(), m.revision.clone())) {
-                        Some(p) => FileSelection::Exact(p.files.clone()),
+                        Some(p) => FileSelection::Exact(
+                            p.files
+                                .iter()
+                                .map(|f| ExpectedFile { path: f.path.clone(), size: f.size, blob: f.blob.clone() })
+                                .collect(),
+                        ),
                         None => FileSelection::Rule,
                     },
                     used_by: users.clone(),
@@ -1121,6 +1128,15 @@ impl From<crate::recipe::Origin> for RecipeOrigin {
         match o {
             crate::recipe::Origin::Builtin(p) => RecipeOrigin::Builtin(p),
             crate::recipe::Origin::User(p) => RecipeOrigin::User(p),
+        }
+    }
+}
+
+impl From<crate::recipe::secrets::KeyInput> for KeyDelivery {
+    fn from(k: crate::recipe::secrets::KeyInput) -> KeyDelivery {
+        match k {
+            crate::recipe::secrets::KeyInput::Env(v) => KeyDelivery::Env(v),
+            crate::recipe::secrets::KeyInput::Flag(f) => KeyDelivery::Flag(f),
         }
     }
 }
