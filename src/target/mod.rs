@@ -31,30 +31,8 @@ pub enum Layout {
     Folder,
 }
 
-/// A deployment target (`--target`, the spec's `targets:`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    schemars::JsonSchema,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Docker Compose on one GPU host (the default).
-    #[default]
-    Compose,
-    /// Plain Kubernetes manifests with a kustomization.
-    Kubernetes,
-}
+/// A deployment target: the type is the spec's (`targets:`), its behaviour is here.
+pub use crate::spec::Target;
 
 /// Files a target generated into an output folder that a later rendering may no longer
 /// produce (a service removed from the spec): files in `dir` ending in `suffix` whose first

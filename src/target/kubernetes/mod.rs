@@ -5,12 +5,11 @@
 //! container waits for its model's marker, then serves from the claim mounted read-only, and
 //! a ClusterIP Service. GPUs come from the vendor's device plugin (`amd.com/gpu`,
 //! `nvidia.com/gpu`), never from host device files. This module owns the target's naming
-//! (`names`), escaping (`escape`), spec section (`spec`) and templates
-//! (`templates/kubernetes/`).
+//! (`names`), escaping (`escape`) and templates (`templates/kubernetes/`); its spec section
+//! is `crate::spec::kubernetes`, resolved by `prepare`.
 
 pub mod escape;
 pub mod names;
-pub mod spec;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -22,8 +21,8 @@ use super::{environment, header, render_template, text_of, Files, Layout, Prune}
 use crate::diagnostic::Diagnostic;
 use crate::plan::{ApiKey, ClusterPlan, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, ServerPlan};
 use crate::source::escape_segment;
+use crate::spec::kubernetes::AccessMode;
 use crate::spec::FleetSpec;
-use spec::AccessMode;
 
 /// The kustomization in an output folder.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";

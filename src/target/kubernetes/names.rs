@@ -111,7 +111,7 @@ pub fn service_names<'a>(
 /// created, so a new lock must give a new Job; re-applying the same manifests finds the same
 /// Job and changes nothing. At most 16 + 32 + 1 + 8 = 57 characters.
 pub fn job_name(repo: &str, resolved_revision: &str) -> String {
-    crate::resolve::prefetch_job_name(repo, resolved_revision)
+    crate::plan::prefetch_job_name(repo, resolved_revision)
 }
 
 /// A label value: at most 63 characters of letters, digits, `-`, `_` and `.`, starting and

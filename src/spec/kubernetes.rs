@@ -1,5 +1,5 @@
-//! The `kubernetes:` section of a fleet spec (as written; defaults are applied in
-//! `settings.rs`). Only `--target kubernetes` (or `targets: [kubernetes]`) reads it.
+//! The `kubernetes:` section of a fleet spec, as written (the Kubernetes target's `prepare`
+//! applies the defaults). Only `--target kubernetes` (or `targets: [kubernetes]`) reads it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
