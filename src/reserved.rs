@@ -88,3 +88,33 @@ pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let env: BTreeMap<String, EnvValue> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_yaml::from_str(&format!("'{v}'")).expect("value")))
+            .collect();
+        check_env(&env, "/services/s/env").into_iter().map(|d| (d.pointer.unwrap_or_default(), d.message)).collect()
+    }
+
+    #[test]
+    fn what_aimgen_owns_is_refused_at_its_key() {
+        for k in ["CUDA_VISIBLE_DEVICES", "HF_TOKEN", "HF_HOME"] {
+            let d = check(&[(k, "x")]);
+            assert_eq!(d.len(), 1, "{k}: {d:?}");
+            assert_eq!(d[0].0, format!("/services/s/env/{k}"));
+        }
+    }
+
+    #[test]
+    fn values_an_env_file_cannot_hold_are_refused() {
+        assert_eq!(check(&[("A", "plain value"), ("B", "x=y:z")]), Vec::new());
+        for v in ["it''s", "ends\\\\", "bidi\u{202e}x"] {
+            assert_eq!(check(&[("A", v)]).len(), 1, "{v:?}");
+        }
+    }
+}

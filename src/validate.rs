@@ -543,3 +543,60 @@ pub fn is_image_ref(s: &str) -> bool {
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> FleetSpec {
+        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"))
+    }
+
+    /// Each error as `pointer: message`.
+    fn errors(yaml: &str) -> Vec<String> {
+        check(&spec(yaml), &["Qwen/Qwen3-32B"])
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| format!("{}: {}", d.pointer.unwrap_or_default(), d.message))
+            .collect()
+    }
+
+    const HOST: &str = "version: 1\nname: fleet\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\n";
+
+    #[test]
+    fn a_plain_fleet_has_no_errors() {
+        assert_eq!(errors(&format!("{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B}}\n")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn service_names_are_checked_where_they_are_written() {
+        let e = errors(&format!(
+            "{HOST}services:\n  aimgen-x: {{model: Qwen/Qwen3-32B}}\n  a_b: {{model: Qwen/Qwen3-32B}}\n  a-b: {{model: Qwen/Qwen3-32B}}\n"
+        ));
+        assert!(e.iter().any(|e| e.starts_with("/services/aimgen-x: ") && e.contains("reserved")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("collide")), "{e:?}");
+    }
+
+    #[test]
+    fn model_ids_and_revisions_are_checked() {
+        let e = errors(&format!("{HOST}services:\n  q: {{model: not-a-repo, revision: 'a..b'}}\n"));
+        assert!(e.iter().any(|e| e.starts_with("/services/q/model: ")), "{e:?}");
+        assert!(e.iter().any(|e| e.starts_with("/services/q/revision: ")), "{e:?}");
+    }
+
+    #[test]
+    fn an_empty_fleet_and_a_wrong_version_are_errors() {
+        let e = errors("version: 2\nname: fleet\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices: {}\n");
+        assert!(e.iter().any(|e| e.starts_with("/version: ")), "{e:?}");
+        assert!(e.iter().any(|e| e.starts_with("/services: ")), "{e:?}");
+    }
+
+    #[test]
+    fn a_near_miss_model_id_is_a_warning_with_the_fix() {
+        let s = spec(&format!("{HOST}services:\n  q: {{model: qwen/qwen3-32b}}\n"));
+        let d = check(&s, &["Qwen/Qwen3-32B"]);
+        let w = d.iter().find(|d| !d.is_error()).expect("a warning");
+        assert_eq!(w.pointer.as_deref(), Some("/services/q/model"));
+        assert!(w.help.as_deref().is_some_and(|h| h.contains("Qwen/Qwen3-32B")), "{w:?}");
+    }
+}
