@@ -48,6 +48,10 @@ pub struct Diagnostic {
     /// The source line at `line`, kept so rendering needs no file.
     #[serde(skip)]
     pub snippet: Option<String>,
+    /// A required field is absent: the pointer is the mapping that lacks it, which is not
+    /// itself wrong, so later layers neither skip that mapping nor count it as reported.
+    #[serde(skip)]
+    pub missing_field: bool,
 }
 
 impl Diagnostic {
@@ -64,6 +68,7 @@ impl Diagnostic {
             len: 1,
             at_key: false,
             snippet: None,
+            missing_field: false,
         }
     }
 
@@ -90,6 +95,12 @@ impl Diagnostic {
         self.line = Some(pos.line);
         self.column = Some(pos.col);
         self.len = pos.len.max(1);
+        self
+    }
+
+    /// Marks a required field that is absent (see `missing_field`).
+    pub fn missing(mut self) -> Diagnostic {
+        self.missing_field = true;
         self
     }
 

@@ -28,3 +28,27 @@ pub fn is_revision(s: &str) -> bool {
 pub fn is_sha(s: &str) -> bool {
     s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_identifiers() {
+        for ok in ["Qwen/Qwen3-32B", "meta-llama/Llama-3.1-8B", "a/b.c_d"] {
+            assert!(is_repo_id(ok), "{ok}");
+        }
+        for bad in ["Qwen3-32B", "a/b/c", "a/-b", "a/b--c", "a/b..c", "a/b.", "/b", ""] {
+            assert!(!is_repo_id(bad), "{bad}");
+        }
+        for ok in ["main", "v1.0", "refs/pr/1", &"a".repeat(40)] {
+            assert!(is_revision(ok), "{ok}");
+        }
+        for bad in ["", "-x", "a..b", "a/", "x.lock", "a b"] {
+            assert!(!is_revision(bad), "{bad}");
+        }
+        assert!(is_sha(&"0123456789abcdef".repeat(3)[..40]));
+        assert!(!is_sha(&"A".repeat(40)));
+        assert!(!is_sha("abc"));
+    }
+}

@@ -144,7 +144,7 @@ pub fn parse_repairing<T: DeserializeOwned>(
 /// Whether `d` is the schema's "missing field": it points at the mapping that lacks the
 /// field, which is not itself wrong, so it is neither pruned nor taken as reported.
 pub fn is_missing_field(d: &Diagnostic) -> bool {
-    d.message.starts_with("missing field `")
+    d.missing_field
 }
 
 /// Deserializes `json` as the schema would judge it (see `Strict`): what `parse_lenient`
@@ -504,7 +504,7 @@ impl Schema {
                     let name = property.as_str().unwrap_or("?");
                     let whose =
                         if path.is_empty() { self.what.to_string() } else { format!("`{}`", last_segment(&path)) };
-                    Diagnostic::error(format!("missing field `{name}` in {whose}")).at_key(path.clone())
+                    Diagnostic::error(format!("missing field `{name}` in {whose}")).at_key(path.clone()).missing()
                 }
                 K::Enum { options } => {
                     let opts: Vec<String> = options

@@ -14,7 +14,6 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
-use crate::plan::ExpectedFile;
 use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
 
@@ -79,7 +78,7 @@ pub struct Pin {
     /// Resolved commit.
     pub sha: String,
     /// Files the engine loads, with sizes and content ids.
-    pub files: Vec<ExpectedFile>,
+    pub files: Vec<LockedFile>,
     /// Bytes of its `.safetensors` files: the size of the weights, for a model aimgen has
     /// no facts about.
     pub weights_bytes: u64,
@@ -102,13 +101,7 @@ pub type Found = Result<Loaded, Vec<Diagnostic>>;
 
 /// The lock file schema (`schemas/lock.schema.json`), draft-07 like the others.
 pub fn schema_json() -> Json {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let mut value = serde_json::to_value(generator.into_root_schema_for::<LockFile>()).unwrap_or_default();
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("$id".into(), Json::String("urn:aimgen:schema:lock:1".into()));
-        obj.insert("title".into(), Json::String("aimgen lock file (version 1)".into()));
-    }
-    value
+    crate::schema::generate::<LockFile>("urn:aimgen:schema:lock:1", "aimgen lock file (version 1)")
 }
 
 fn schema() -> &'static Schema {
@@ -236,11 +229,7 @@ impl LockFile {
                     (m.repo.clone(), m.revision.clone()),
                     Pin {
                         sha: m.sha.clone(),
-                        files: m
-                            .files
-                            .iter()
-                            .map(|f| ExpectedFile { path: f.path.clone(), size: f.size, blob: f.blob.clone() })
-                            .collect(),
+                        files: m.files.clone(),
                         weights_bytes: m
                             .files
                             .iter()

@@ -1,13 +1,14 @@
-//! JSON Schemas generated from the spec types: what editors validate against and what
-//! `check` enforces. Committed copies live in `schemas/`; a test keeps them equal.
+//! JSON Schemas generated from the input types: what editors validate against and what
+//! `check` enforces. Committed copies live in `schemas/`; a test keeps them equal. The fleet
+//! spec's is here; the recipe file's and the lock file's live with their types.
 
 use schemars::generate::SchemaSettings;
 use serde_json::Value as Json;
 
-use crate::recipe::RecipeFile;
 use crate::spec::FleetSpec;
 
-fn generate<T: schemars::JsonSchema>(id: &str, title: &str) -> Json {
+/// The draft-07 schema of `T`, with its `$id` and `title`.
+pub fn generate<T: schemars::JsonSchema>(id: &str, title: &str) -> Json {
     // Draft-07: the draft every YAML editor plugin understands.
     let generator = SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<T>();
@@ -22,11 +23,6 @@ fn generate<T: schemars::JsonSchema>(id: &str, title: &str) -> Json {
 /// The fleet spec schema (`schemas/fleet.schema.json`).
 pub fn fleet_schema_json() -> Json {
     generate::<FleetSpec>("urn:aimgen:schema:fleet:1", "aimgen fleet spec (version 1)")
-}
-
-/// The recipe file schema (`schemas/recipe.schema.json`).
-pub fn recipe_schema_json() -> Json {
-    generate::<RecipeFile>("urn:aimgen:schema:recipe:1", "aimgen recipe file")
 }
 
 /// Pretty JSON with a final newline, as committed.

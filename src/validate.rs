@@ -7,37 +7,13 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::ids::{is_repo_id, is_revision};
 use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
+use crate::reserved::{check_env, TOKEN_VARS};
 use crate::source::escape_segment;
-use crate::spec::{EnvValue, FleetSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
+use crate::spec::{FleetSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
 use crate::text::{is_unsafe_char, single_line};
 
 /// Service names aimgen reserves for its helper services.
 pub const RESERVED_PREFIX: &str = "aimgen-";
-
-/// Variables aimgen sets itself from `gpus`; hard-coding them is the reference guide's bug.
-const VISIBILITY_VARS: &[&str] = &[
-    "HIP_VISIBLE_DEVICES",
-    "ROCR_VISIBLE_DEVICES",
-    "CUDA_VISIBLE_DEVICES",
-    "NVIDIA_VISIBLE_DEVICES",
-    "GPU_DEVICE_ORDINAL",
-];
-
-/// Variables aimgen owns for the cache wiring.
-const CACHE_VARS: &[&str] = &[
-    "HF_HOME",
-    "HF_HUB_CACHE",
-    "HF_HUB_OFFLINE",
-    "HF_ENDPOINT",
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
-    "HF_TOKEN_PATH",
-    "TRANSFORMERS_OFFLINE",
-    "HF_DATASETS_OFFLINE",
-];
-
-/// The Hub token's names (current and deprecated): secrets, never spec values.
-pub const TOKEN_VARS: &[&str] = &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"];
 
 /// How to read `render_nodes` from the host.
 const RENDER_NODES_HELP: &str = "read them on the host: for each /sys/class/kfd/kfd/topology/nodes/<N> whose \
@@ -163,60 +139,6 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                             .at(format!("{at}/args/{}", escape_segment(k))),
                     );
                 }
-            }
-        }
-    }
-    out
-}
-
-/// Checks the variables a service (`/services/<name>/env`) or a recipe (`/recipes/<i>/env`)
-/// sets, at `base`: neither may set what aimgen owns (GPU visibility, the cache wiring, the
-/// token, offline mode), and every value must be one printable line without `'`, which is
-/// what an env file holds exactly (see `target::compose::envfile`).
-pub fn check_env(env: &BTreeMap<String, EnvValue>, base: &str) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for (k, v) in env {
-        let kat = format!("{base}/{}", escape_segment(k));
-        if VISIBILITY_VARS.contains(&k.as_str()) {
-            out.push(
-                Diagnostic::error(format!("`{k}` is set by aimgen from `gpus`"))
-                    .at_key(kat)
-                    .help("give the service `gpus: N`; aimgen assigns disjoint GPUs to each service"),
-            );
-        } else if TOKEN_VARS.contains(&k.as_str()) {
-            // aimgen does not set the token: it passes the caller's `HF_TOKEN` through, so
-            // the message is about where a secret belongs, not about who sets it.
-            out.push(
-                Diagnostic::error(format!("`{k}` is a secret: it would be written into committed files"))
-                    .at_key(kat)
-                    .help(
-                    "export HF_TOKEN where you run `docker compose up`; aimgen passes it to the services that download",
-                ),
-            );
-        } else if CACHE_VARS.contains(&k.as_str()) {
-            out.push(
-                Diagnostic::error(format!("`{k}` is set by aimgen"))
-                    .at_key(kat)
-                    .help("aimgen wires the cache itself; set `cache:` in the fleet spec instead"),
-            );
-        } else {
-            let text = v.as_text();
-            let problem = match single_line(&text) {
-                Err(e) => Some(e),
-                Ok(()) if text.contains('\'') => Some("`'` cannot be written into an env file".to_string()),
-                // Compose's env-file parser takes `\'` for an escaped quote even inside single
-                // quotes, so a value ending in `\` would run on (found by scripts/compose_diff.py).
-                Ok(()) if text.ends_with('\\') => {
-                    Some("a value ending in `\\` cannot be written into an env file".to_string())
-                }
-                Ok(()) => None,
-            };
-            if let Some(problem) = problem {
-                out.push(
-                    Diagnostic::error(format!("the value of `{k}` cannot be written safely to an env file: {problem}"))
-                        .at(kat)
-                        .help("values must be one line of printable text without `'`, not ending in `\\`"),
-                );
             }
         }
     }
@@ -620,4 +542,61 @@ pub fn is_image_ref(s: &str) -> bool {
         && s.len() <= 255
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> FleetSpec {
+        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"))
+    }
+
+    /// Each error as `pointer: message`.
+    fn errors(yaml: &str) -> Vec<String> {
+        check(&spec(yaml), &["Qwen/Qwen3-32B"])
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| format!("{}: {}", d.pointer.unwrap_or_default(), d.message))
+            .collect()
+    }
+
+    const HOST: &str = "version: 1\nname: fleet\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\n";
+
+    #[test]
+    fn a_plain_fleet_has_no_errors() {
+        assert_eq!(errors(&format!("{HOST}services:\n  qwen: {{model: Qwen/Qwen3-32B}}\n")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn service_names_are_checked_where_they_are_written() {
+        let e = errors(&format!(
+            "{HOST}services:\n  aimgen-x: {{model: Qwen/Qwen3-32B}}\n  a_b: {{model: Qwen/Qwen3-32B}}\n  a-b: {{model: Qwen/Qwen3-32B}}\n"
+        ));
+        assert!(e.iter().any(|e| e.starts_with("/services/aimgen-x: ") && e.contains("reserved")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("collide")), "{e:?}");
+    }
+
+    #[test]
+    fn model_ids_and_revisions_are_checked() {
+        let e = errors(&format!("{HOST}services:\n  q: {{model: not-a-repo, revision: 'a..b'}}\n"));
+        assert!(e.iter().any(|e| e.starts_with("/services/q/model: ")), "{e:?}");
+        assert!(e.iter().any(|e| e.starts_with("/services/q/revision: ")), "{e:?}");
+    }
+
+    #[test]
+    fn an_empty_fleet_and_a_wrong_version_are_errors() {
+        let e = errors("version: 2\nname: fleet\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices: {}\n");
+        assert!(e.iter().any(|e| e.starts_with("/version: ")), "{e:?}");
+        assert!(e.iter().any(|e| e.starts_with("/services: ")), "{e:?}");
+    }
+
+    #[test]
+    fn a_near_miss_model_id_is_a_warning_with_the_fix() {
+        let s = spec(&format!("{HOST}services:\n  q: {{model: qwen/qwen3-32b}}\n"));
+        let d = check(&s, &["Qwen/Qwen3-32B"]);
+        let w = d.iter().find(|d| !d.is_error()).expect("a warning");
+        assert_eq!(w.pointer.as_deref(), Some("/services/q/model"));
+        assert!(w.help.as_deref().is_some_and(|h| h.contains("Qwen/Qwen3-32B")), "{w:?}");
+    }
 }

@@ -71,7 +71,11 @@ fn a_locked_model_is_sized_from_its_safetensors() {
     let mut pins = Pins::new();
     let pin = |bytes: u64| Pin {
         sha: "a".repeat(40),
-        files: vec![aimgen::plan::ExpectedFile { path: "model.safetensors".into(), size: bytes, blob: "0".repeat(64) }],
+        files: vec![aimgen::lockfile::LockedFile {
+            path: "model.safetensors".into(),
+            size: bytes,
+            blob: "0".repeat(64),
+        }],
         weights_bytes: bytes,
     };
     let service = "  big: {model: meta-llama/Llama-3.1-405B-Instruct}\n";

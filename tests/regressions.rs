@@ -19,6 +19,7 @@ fn diagnostic_with_column_zero_renders() {
         len: 3,
         at_key: false,
         snippet: Some("abc".into()),
+        missing_field: false,
     };
     assert_eq!(d.render(false), "error: m\n --> f.yaml:1:0\n  |\n1 | abc\n  | ^^^\n");
 }

@@ -579,7 +579,7 @@ fn check_is_clean_from_any_working_folder() {
 fn lazily_checked_schemas_say_no_more_than_serde() {
     // The fleet and recipe schemas run only when serde refuses a value (fast path); that is
     // sound only while they add no constraint serde does not enforce.
-    for s in [aimgen::schema::fleet_schema_json(), aimgen::schema::recipe_schema_json()] {
+    for s in [aimgen::schema::fleet_schema_json(), aimgen::recipe::schema_json()] {
         assert!(!aimgen::load::stricter_than_serde(&s), "{}", s["title"]);
     }
 }

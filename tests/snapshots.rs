@@ -38,3 +38,16 @@ fn help_is_snapshotted() {
         settings().bind(|| insta::assert_snapshot!(name, stdout(&o)));
     }
 }
+
+#[test]
+fn every_example_plan_is_snapshotted() {
+    // The resolved facts every target renders from, as JSON: a second target reuses exactly
+    // these, and a change in resolution shows here apart from any target's layout.
+    for ex in examples() {
+        let compiled = aimgen::compile::compile_file(&root().join(&ex), &ex, &aimgen::compile::Options::default())
+            .unwrap_or_else(|e| panic!("{ex}: {e:?}"));
+        let json = serde_json::to_string_pretty(&compiled.resolution.plan).expect("the plan serializes");
+        let name = ex.trim_start_matches("examples/").trim_end_matches(".yaml").to_string();
+        settings().bind(|| insta::assert_snapshot!(format!("plan-{name}"), format!("{json}\n")));
+    }
+}

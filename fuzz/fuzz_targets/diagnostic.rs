@@ -34,6 +34,7 @@ fuzz_target!(|i: Input| {
         len: i.len,
         at_key: i.at_key,
         snippet: i.snippet,
+        missing_field: false,
     };
     let out = d.render(i.color);
     assert!(out.ends_with('\n'));

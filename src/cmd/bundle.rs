@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::lock::{eprint_quiet, read_fleet, Progress};
+use super::lock::{read_fleet, Progress};
 use crate::hub::bundle::{self, Manifest};
 use crate::hub::cache;
 use crate::hub::human_bytes;
@@ -139,7 +139,7 @@ pub fn export(args: &CacheExportArgs) -> anyhow::Result<ExitCode> {
         return Err(e);
     }
     let members = manifest.members();
-    eprint_quiet(&format!(
+    crate::cmd::report::err(&format!(
         "wrote {}: {} model{}, {} file{} ({}) from {}\n",
         args.output.display(),
         manifest.models.len(),
@@ -161,7 +161,7 @@ pub fn import(args: &CacheImportArgs) -> anyhow::Result<ExitCode> {
     let result = bundle::import(file, &root, &mut progress);
     progress.line.clear();
     let done = result.with_context(|| format!("{} refused", args.bundle.display()))?;
-    eprint_quiet(&format!(
+    crate::cmd::report::err(&format!(
         "imported {} into {}: {} file{} written ({}), {} already present, {} snapshot link{}\n",
         done.models.join(", "),
         root.display(),

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::bundle::{CacheExportArgs, CacheImportArgs};
-use super::lock::{print_quiet, read_fleet};
+use super::lock::read_fleet;
 use super::report::Format;
 use crate::hub::cache::{self, CacheOrigin, HubCache};
 use crate::hub::{human_bytes, short};
@@ -249,7 +249,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
                 "fleet_sizes": b.fleet_sizes,
             })),
         });
-        print_quiet(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        crate::cmd::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -348,7 +348,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
     if let Some(b) = &budget {
         out.push_str(&b.line());
     }
-    print_quiet(&out)?;
+    crate::cmd::report::out(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,24 +101,8 @@ pub(crate) fn print_diagnostics<T>(d: &[Diagnostic]) -> Option<T> {
     }
     let errors = d.iter().filter(|d| d.is_error()).count();
     out.push_str(&format!("{errors} error{}\n", if errors == 1 { "" } else { "s" }));
-    eprint_quiet(&out);
+    crate::cmd::report::err(&out);
     None
-}
-
-/// Writes to standard error, ignoring a closed stream.
-pub(crate) fn eprint_quiet(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
-/// Writes to standard output; a closed pipe (`| head`) ends output quietly.
-pub(crate) fn print_quiet(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
 }
 
 /// A one-line progress display on standard error, only when it is a terminal.
@@ -136,14 +120,14 @@ impl Progress {
     pub fn set(&self, text: &str) {
         if self.on {
             let t: String = text.chars().take(110).collect();
-            eprint_quiet(&format!("\r\x1b[2K{t}"));
+            crate::cmd::report::err(&format!("\r\x1b[2K{t}"));
         }
     }
 
     /// Clears the line.
     pub fn clear(&self) {
         if self.on {
-            eprint_quiet("\r\x1b[2K");
+            crate::cmd::report::err("\r\x1b[2K");
         }
     }
 }
@@ -278,7 +262,7 @@ pub(crate) mod online {
         };
         for n in &args.services {
             if fleet.spec.services.get(n).is_some_and(|s| s.model_path.is_some()) {
-                eprint_quiet(&format!("note: `{n}` serves a local model_path: nothing to lock\n"));
+                crate::cmd::report::err(&format!("note: `{n}` serves a local model_path: nothing to lock\n"));
             }
         }
         let old = fleet.lock_or_empty();
@@ -295,7 +279,7 @@ pub(crate) mod online {
         if !todo.is_empty() {
             offline_refused("lock")?;
             let client = client(&fleet.spec)?;
-            eprint_quiet(&format!(
+            crate::cmd::report::err(&format!(
                 "{:>12} {} model{} from {}\n",
                 "Resolving",
                 todo.len(),
@@ -339,15 +323,15 @@ pub(crate) mod online {
                 msg.push_str(&format!("error: {e}\n"));
             }
             msg.push_str(&format!("{} was not changed\n", fleet.lock_path.display()));
-            eprint_quiet(&msg);
+            crate::cmd::report::err(&msg);
             return Ok(ExitCode::from(2));
         }
-        eprint_quiet(&log);
+        crate::cmd::report::err(&log);
         let text = next.to_text(&fleet.file_name());
         if lockfile::write(&fleet.lock_path, &text)? {
-            eprint_quiet(&format!("{:>12} {}\n", "Wrote", fleet.lock_path.display()));
+            crate::cmd::report::err(&format!("{:>12} {}\n", "Wrote", fleet.lock_path.display()));
         } else {
-            eprint_quiet(&format!("{} is up to date\n", fleet.lock_path.display()));
+            crate::cmd::report::err(&format!("{} is up to date\n", fleet.lock_path.display()));
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -36,7 +36,7 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 mod online {
     use super::*;
     use crate::cmd::lock::online::{client, files_at, offline_refused, parallel};
-    use crate::cmd::lock::{eprint_quiet, print_quiet, read_fleet, Progress};
+    use crate::cmd::lock::{read_fleet, Progress};
     use crate::cmd::report::Format;
     use crate::hub::{human_bytes, short};
     use crate::ids::is_sha;
@@ -121,16 +121,16 @@ mod online {
                 "bytes_to_download": rows.iter().filter_map(|r| r.diff.as_ref()).map(|d| d.download_bytes).sum::<u64>(),
                 "errors": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             });
-            print_quiet(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+            crate::cmd::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         } else {
-            print_quiet(&human(&rows, &fleet.shown(), &fleet.lock_path.display().to_string()))?;
+            crate::cmd::report::out(&human(&rows, &fleet.shown(), &fleet.lock_path.display().to_string()))?;
         }
         if !errors.is_empty() {
             let mut msg = String::new();
             for e in &errors {
                 msg.push_str(&format!("error: {e}\n"));
             }
-            eprint_quiet(&msg);
+            crate::cmd::report::err(&msg);
             return Ok(ExitCode::from(2));
         }
         Ok(if outdated > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

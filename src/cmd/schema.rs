@@ -19,7 +19,7 @@ pub enum SchemaKind {
 pub fn run(kind: SchemaKind) -> anyhow::Result<ExitCode> {
     let schema = match kind {
         SchemaKind::Fleet => crate::schema::fleet_schema_json(),
-        SchemaKind::Recipe => crate::schema::recipe_schema_json(),
+        SchemaKind::Recipe => crate::recipe::schema_json(),
         SchemaKind::Lock => crate::lockfile::schema_json(),
     };
     super::report::out(&crate::schema::to_text(&schema))?;

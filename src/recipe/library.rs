@@ -71,7 +71,7 @@ pub struct Library {
 /// The recipe file schema (also `schemas/recipe.schema.json`).
 pub fn recipe_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| Schema::lazy(crate::schema::recipe_schema_json, "recipe file"))
+    SCHEMA.get_or_init(|| Schema::lazy(super::schema_json, "recipe file"))
 }
 
 fn catalog_schema() -> &'static Schema {
@@ -212,7 +212,7 @@ pub fn parse_recipe_file(src: &Source, catalog: &Catalog) -> Result<RecipeFile, 
         problems.extend(check_against_releases(r, catalog, &base));
         // A recipe is checked like a spec: it may not set what aimgen owns, nor values an env
         // file cannot hold (a recipe once injected variables with quotes and newlines).
-        problems.extend(crate::validate::check_env(&r.env, &format!("{base}/env")));
+        problems.extend(crate::reserved::check_env(&r.env, &format!("{base}/env")));
         for (k, v) in &r.args {
             if v.as_str().is_some_and(|s| s.contains('\0')) {
                 problems.push(

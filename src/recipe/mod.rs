@@ -3,7 +3,9 @@
 //! flag and variable is checked against.
 
 pub mod catalog;
+mod check;
 pub mod library;
+pub mod secrets;
 pub mod select;
 pub mod version;
 
@@ -141,6 +143,11 @@ impl Recipe {
     }
 }
 
+/// The recipe file schema (`schemas/recipe.schema.json`).
+pub fn schema_json() -> serde_json::Value {
+    crate::schema::generate::<RecipeFile>("urn:aimgen:schema:recipe:1", "aimgen recipe file")
+}
+
 /// The fraction of GPU memory an engine may use, from its arguments
 /// (`gpu-memory-utilization` for vLLM, `mem-fraction-static` for SGLang), when set to a number.
 pub fn memory_fraction(args: &BTreeMap<String, serde_json::Value>) -> Option<f64> {
@@ -169,7 +176,7 @@ impl RecipeKind {
     }
 }
 
-/// Built-in memory per GPU, GB (domain notes §2). An unknown model needs `memory_gb`.
+/// Built-in memory per GPU, GB, from the vendors' data sheets. An unknown model needs `memory_gb`.
 pub fn known_gpu_memory_gb(model: &str) -> Option<u32> {
     let m = model.to_ascii_uppercase();
     Some(match m.as_str() {

@@ -28,6 +28,7 @@ Prints one `PASS`/`FAIL` line per check, `METRIC name value` lines, and a closin
 scripts/bench.sh times).
 """
 
+import atexit
 import hashlib
 import json
 import os
@@ -102,6 +103,8 @@ class Hub:
     def start(self):
         log = open(os.path.join(self.work, f"hub-{self.port}.log"), "a")
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
+        # A check that crashes the harness must not leave the Hub running.
+        atexit.register(self.stop)
         for _ in range(600):
             try:
                 urllib.request.urlopen(self.url + "/_health", timeout=1).read()
@@ -389,13 +392,188 @@ def scenario_resume_and_bundle(work):
           f"a tampered bundle is refused naming the file: {out.stderr.strip().splitlines()[-1:]}")
 
 
+def arg_value(name):
+    """The value after `name` in argv, or None."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[:-1] else None
+
+
+def docker_json(*args):
+    out = subprocess.run(["docker", *args], capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def started_at(state, key):
+    """Seconds since the epoch of a container's State.StartedAt / FinishedAt (RFC 3339 with
+    nanoseconds; Docker's zero time for never)."""
+    stamp = state.get(key) or ""
+    if stamp.startswith("0001-"):
+        return None
+    day, _, rest = stamp.partition("T")
+    clock = rest.rstrip("Z").split("+")[0]
+    whole, _, frac = clock.partition(".")
+    import calendar
+    t = calendar.timegm(time.strptime(f"{day}T{whole}", "%Y-%m-%dT%H:%M:%S"))
+    return t + float("0." + (frac or "0"))
+
+
+def scenario_compose(work, image, compose):
+    """The fleet under the real `docker compose up`: per-model prefetch jobs as generated, the
+    mock Hub as a service (same caps), every server a stub (tests/e2e/stub_server.py) that
+    finds its model offline as the engines do and answers /health. Measured: when each
+    server answers its health endpoint against when each job ended; what `up` says."""
+    print("== compose: docker compose up of the rendered fleet (stub servers, the mock Hub as a service)",
+          flush=True)
+    project = f"aimgen-delivery-{os.getpid()}"
+    out_dir = os.path.join(work, "compose-out")
+    state = os.path.join(work, "compose-hub-state")
+    os.makedirs(state)
+    ports = {r: free_port() for r in MODELS}
+    path = os.path.join(work, "compose.yaml")
+    services = "".join(f"  {r.split('/')[1]}:\n    model: {r}\n    gpus: 1\n    port: {ports[r]}\n" for r in MODELS)
+    with open(path, "w") as f:
+        # The delivery image stands in for the engine image: the prefetch jobs run in it, as
+        # they run in the first engine's image.
+        f.write(f"version: 1\nname: {project}\nhost:\n  gpu: {{vendor: amd, model: MI300X, count: 8}}\n"
+                f"image:\n  base: \"{image}\"\n  engine_version: \"0.33.0\"\n"
+                f"cache:\n  hf_endpoint: \"http://mock-hub:8080\"\nservices:\n{services}")
+    out = aimgen("render", path, "-o", out_dir)
+    if not check(out.returncode == 0, f"aimgen render of the Compose fleet ({out.stderr.strip()[-200:]})"):
+        return
+    base = [compose, "-p", project, "--project-directory", out_dir, "-f", os.path.join(out_dir, "docker-compose.cache.yml")]
+    override = os.path.join(work, "override.yml")
+    C = base + ["-f", override]
+    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}  # no token: the gated job must fail
+
+    def run(cmd, **kw):
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
+
+    cfg = run(base + ["config", "--format", "json"])
+    if not check(cfg.returncode == 0, f"Compose v2 accepts the generated file ({cfg.stderr.strip()[-200:]})"):
+        return
+    with open(os.path.join(work, "config.json"), "w") as f:
+        f.write(cfg.stdout)
+    hub_args = ["--cdn-host", "mock-cdn", "--expect-token", TOKEN, "--rate-per-conn", str(PER_CONN),
+                "--rate-total", str(TOTAL), "--gated", "deliv/gated"]
+    for repo, (shards, mb) in MODELS.items():
+        hub_args += ["--synthetic", f"{repo}={shards}x{mb}"]
+    made = subprocess.run([sys.executable, os.path.join(HERE, "make_override.py"), os.path.join(work, "config.json"),
+                           image, HERE, state, "-", override, os.path.join(work, "plan.json")],
+                          capture_output=True, text=True,
+                          env={**env, "MAKE_OVERRIDE_STUB_ALL": "1", "MAKE_OVERRIDE_HUB_ARGS": json.dumps(hub_args)})
+    if not check(made.returncode == 0, f"the test-host override ({made.stderr.strip()[-200:]})"):
+        return
+    plan = json.load(open(os.path.join(work, "plan.json")))
+    server_of = {s["model"]: name for name, s in plan["servers"].items()}
+    job_of = {}
+    for name, svc in json.loads(cfg.stdout)["services"].items():
+        if name.startswith("aimgen-prefetch-"):
+            job_of[json.loads(svc["command"][-1])["repo"]] = name
+    try:
+        t = time.monotonic()
+        built = run(C + ["build"])
+        if not check(built.returncode == 0, f"docker compose build: the generated Dockerfile on the local base "
+                     f"({time.monotonic() - t:.0f} s) {built.stderr.strip()[-300:] if built.returncode else ''}"):
+            return
+        hub = run(C + ["up", "-d", "mock-hub"])
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            st = docker_json("inspect", f"{project}-mock-hub-1")
+            if st and (st[0]["State"].get("Health") or {}).get("Status") == "healthy":
+                break
+            time.sleep(0.5)
+        else:
+            check(False, f"the mock Hub service became healthy ({hub.stderr.strip()[-200:]})")
+            return
+        cat = json.load(open(os.path.join(state, "stats.json")))["catalogue"]
+        t0 = time.time()
+        up = subprocess.Popen(C + ["up", "-d"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        healthy, up_out = {}, None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            for repo in MODELS:
+                if repo in healthy or repo == "deliv/gated":
+                    continue
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{ports[repo]}/health", timeout=1).read()
+                    healthy[repo] = time.time() - t0
+                except OSError:
+                    pass
+            if up_out is None and up.poll() is not None:
+                up_out = (up.returncode, up.stdout.read(), time.time() - t0)
+            if up_out is not None and len(healthy) == len(MODELS) - 1:
+                break
+            time.sleep(0.2)
+        if up_out is None:
+            up.kill()
+            up_out = (None, up.stdout.read(), time.time() - t0)
+        rc, text, up_s = up_out
+        states = {}
+        for repo in MODELS:
+            for svc in (job_of[repo], server_of[repo]):
+                st = docker_json("inspect", f"{project}-{svc}-1")
+                states[svc] = st[0]["State"] if st else {}
+        done = {r: (started_at(states[job_of[r]], "FinishedAt") or t0) - t0 for r in MODELS}
+        for repo in MODELS:
+            js, ss = states[job_of[repo]], states[server_of[repo]]
+            began = (started_at(js, "StartedAt") or t0) - t0
+            when = f"healthy at {healthy[repo]:.2f} s" if repo in healthy else "not healthy"
+            print(f"  .. {repo}: job container started {began:.2f} s after `up`, exit {js.get('ExitCode')} at "
+                  f"{done[repo]:.2f} s; server {ss.get('Status', 'not created')}, {when}")
+        first_start = min((started_at(states[job_of[r]], "StartedAt") or t0) - t0 for r in MODELS)
+        metric("compose_first_job_started_s", f"{first_start:.2f}")
+        lines = [line for line in text.splitlines() if "didn't complete successfully" in line or "exit" in line]
+        print(f"  .. docker compose up: exit {rc} after {up_s:.2f} s; {lines[-3:]}")
+        check(rc not in (0, None) and job_of["deliv/gated"] in text,
+              f"docker compose up fails and names the gated model's job ({job_of['deliv/gated']})")
+        gated_server = states[server_of["deliv/gated"]]
+        check(gated_server.get("Status") in (None, "created") and not started_at(gated_server, "StartedAt"),
+              f"the gated model's server never started (state {gated_server.get('Status', 'not created')})")
+        others = [r for r in MODELS if r != "deliv/gated"]
+        check(all(r in healthy for r in others), "the other servers became healthy: "
+              + ", ".join(f"{server_of[r]} at {healthy[r]:.2f} s" if r in healthy else f"{server_of[r]} NOT" for r in others))
+        if "deliv/small" in healthy:
+            check(healthy["deliv/small"] < done["deliv/large"],
+                  f"the smallest model's server is healthy at {healthy['deliv/small']:.2f} s, before the largest "
+                  f"model's download ended at {done['deliv/large']:.2f} s")
+        metric("compose_smallest_healthy_s", f"{healthy.get('deliv/small', -1):.2f}")
+        metric("compose_largest_job_done_s", f"{done['deliv/large']:.2f}")
+        # The generated healthcheck itself, run by hand once in each healthy server.
+        for repo in healthy:
+            hc = (docker_json("inspect", "-f", "{{json .Config.Healthcheck}}", f"{project}-{server_of[repo]}-1") or {})
+            test = hc.get("Test") or []
+            argv = test[1:] if test[:1] == ["CMD"] else ["sh", "-c", test[1]] if test[:1] == ["CMD-SHELL"] else []
+            r = run(["docker", "exec", f"{project}-{server_of[repo]}-1", *argv]) if argv else None
+            check(r is not None and r.returncode == 0, f"{server_of[repo]}: the generated healthcheck passes")
+        stats = json.load(open(os.path.join(state, "stats.json")))
+        served = sum(f.get("bytes", 0) for f in stats["files"].values())
+        total = sum(needed(cat, r) for r in others)
+        check(served == total, f"compose: each needed byte served once: {served} bytes served, {total} needed")
+        wall = max(done[r] for r in others)
+        metric("compose_prefetch_wall_s", f"{wall:.2f}")
+        metric("compose_line_rate_ratio", f"{wall / (total / (TOTAL * 1e6)):.3f}")
+        print(f"  .. compose line rate: {total / 1e6:.0f} MB, the last job ended {wall:.2f} s after `up`: ratio "
+              f"{wall / (total / (TOTAL * 1e6)):.3f} (container start-up included)")
+    finally:
+        run(C + ["down", "-v", "--remove-orphans", "-t", "5"])
+        images = subprocess.run(["docker", "images", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                                capture_output=True, text=True).stdout.split()
+        for svc in json.loads(cfg.stdout)["services"].values():
+            if svc.get("build") and svc.get("image"):
+                images.append(svc["image"])
+        for i in sorted(set(images)):
+            subprocess.run(["docker", "image", "rm", "-f", i], capture_output=True)
+
+
 def main():
     work = tempfile.mkdtemp(prefix="aimgen-delivery.")
     t0 = time.monotonic()
     try:
-        scenario_fleet(work)
-        if "--only-fleet" not in sys.argv:
+        if "--only-compose" not in sys.argv:
+            scenario_fleet(work)
+        if "--only-fleet" not in sys.argv and "--only-compose" not in sys.argv:
             scenario_resume_and_bundle(work)
+        if arg_value("--compose-image"):
+            scenario_compose(work, arg_value("--compose-image"), arg_value("--compose"))
     finally:
         if failed == 0 and not os.environ.get("DELIVERY_KEEP"):
             shutil.rmtree(work, ignore_errors=True)

@@ -25,7 +25,14 @@ engine, whether it runs for real, model, served model name, revisions, port, pub
 ports and whether it has a healthcheck.
 
 usage: make_override.py CONFIG_JSON HUB_IMAGE E2E_DIR HUB_STATE_DIR MODELS_DIR OUT_OVERRIDE OUT_PLAN
+
+For the delivery test (tests/e2e/delivery.py), two environment variables, off by default:
+MAKE_OVERRIDE_STUB_ALL=1 runs the stub for every server (vLLM too: the test is about when
+each server can start, not about the engine), and MAKE_OVERRIDE_HUB_ARGS (a JSON list)
+gives the mock Hub these arguments instead of `--models /models` (MODELS_DIR is then `-`).
 """
+
+import os
 
 import json
 import shlex
@@ -86,7 +93,7 @@ def parse_server(name, svc):
     port = opt(argv, "--port")
     return {
         "engine": engine,
-        "real": engine == "vllm",
+        "real": engine == "vllm" and os.environ.get("MAKE_OVERRIDE_STUB_ALL") != "1",
         "model": model,
         "served_model_name": opt(argv, "--served-model-name") or model,
         "revision": opt(argv, "--revision"),
@@ -168,10 +175,12 @@ def main():
         lines.append("        read_only: true")
 
     # The mock Hub, on every network the prefetch uses; `mock-cdn` is where LFS files redirect.
+    hub_args = json.loads(os.environ.get("MAKE_OVERRIDE_HUB_ARGS") or '["--models", "/models"]')
+    hub_argv = ["python3", "/e2e/mock_hub.py", "--port", "8080", "--state", "/state", *hub_args]
     lines += [
         "  mock-hub:",
         f"    image: {q(hub_image)}",
-        "    entrypoint: [\"python3\", \"/e2e/mock_hub.py\", \"--port\", \"8080\", \"--state\", \"/state\", \"--models\", \"/models\"]",
+        "    entrypoint: [" + ", ".join(q(a) for a in hub_argv) + "]",
         "    environment:",
         "      MOCK_HUB_EXPECT_TOKEN: \"${HF_TOKEN:-}\"",
         "    volumes:",
@@ -179,10 +188,15 @@ def main():
         f"        source: {q(e2e_dir + '/mock_hub.py')}",
         "        target: /e2e/mock_hub.py",
         "        read_only: true",
-        "      - type: bind",
-        f"        source: {q(models_dir)}",
-        "        target: /models",
-        "        read_only: true",
+    ]
+    if models_dir != "-":
+        lines += [
+            "      - type: bind",
+            f"        source: {q(models_dir)}",
+            "        target: /models",
+            "        read_only: true",
+        ]
+    lines += [
         "      - type: bind",
         f"        source: {q(state_dir)}",
         "        target: /state",

@@ -173,6 +173,7 @@ def synthetic_files(repo_id: str, shards: int, mb: float, label: str, only=None)
                            "aimgen_commit": label}), "needed"),
         "tokenizer.json": (j({"version": "1.0", "model": {"type": "BPE", "vocab": {"<s>": 1}}}), "needed"),
         "tokenizer_config.json": (j({"bos_token": "<s>", "eos_token": "</s>"}), "needed"),
+        "generation_config.json": (j({"bos_token_id": 1, "eos_token_id": 2}), "needed"),
         "README.md": (f"# {repo_id}\n".encode(), "extra"),
         ".gitattributes": (GITATTRIBUTES, "extra"),
         "original/params.json": (j({"dim": 64, "n_layers": shards}), "decoy"),

@@ -9,9 +9,9 @@
 
 use serde_json::Value as Json;
 
+use super::catalog::{Catalog, Flag, FlagKind};
+use super::version::EngineVersion;
 use crate::diagnostic::Diagnostic;
-use crate::recipe::catalog::{Flag, FlagKind};
-use crate::recipe::{Catalog, EngineVersion};
 use crate::spec::Backend;
 
 /// Whether a name (flag or variable, any case, `-` or `_` separated) says it holds a
@@ -72,8 +72,8 @@ fn help_for(name: &str, engine: Backend, version: &EngineVersion, catalog: &Cata
             .into();
     }
     let is_server_key = match api_key_delivery(catalog, engine, version) {
-        Some(crate::plan::KeyDelivery::Env(v)) => v == name || name == "api-key",
-        Some(crate::plan::KeyDelivery::Flag(f)) => f.trim_start_matches('-') == name,
+        Some(KeyInput::Env(v)) => v == name || name == "api-key",
+        Some(KeyInput::Flag(f)) => f.trim_start_matches('-') == name,
         None => false,
     };
     if is_server_key || upper == "API_KEY" {
@@ -111,23 +111,27 @@ pub fn literal_env(catalog: &Catalog, engine: Backend, version: &EngineVersion, 
     .help(help_for(name, engine, version, catalog))
 }
 
+/// Where an engine version reads its server API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyInput {
+    /// An environment variable of the engine.
+    Env(String),
+    /// A command-line flag followed by the key.
+    Flag(String),
+}
+
 /// How an engine takes its server API key, read from its catalogue: vLLM's variable when the
 /// version has it (`VLLM_API_KEY`; a variable keeps the key out of `ps` and the container's
 /// command line), else the `--api-key` flag (SGLang, which reads no variable for it).
-pub fn api_key_delivery(
-    catalog: &Catalog,
-    engine: Backend,
-    version: &EngineVersion,
-) -> Option<crate::plan::KeyDelivery> {
-    use crate::plan::KeyDelivery;
+pub fn api_key_delivery(catalog: &Catalog, engine: Backend, version: &EngineVersion) -> Option<KeyInput> {
     let var = match engine {
         Backend::Vllm => Some("VLLM_API_KEY"),
         Backend::Sglang => None,
     };
     if let Some(v) = var.filter(|v| catalog.env_var(engine, version, v).is_some()) {
-        return Some(KeyDelivery::Env(v.to_string()));
+        return Some(KeyInput::Env(v.to_string()));
     }
-    catalog.flag(engine, version, "api-key").map(|f| KeyDelivery::Flag(format!("--{}", f.name)))
+    catalog.flag(engine, version, "api-key").map(|f| KeyInput::Flag(format!("--{}", f.name)))
 }
 
 #[cfg(test)]
@@ -190,11 +194,11 @@ mod tests {
         }
         assert_eq!(
             api_key_delivery(&cat, Backend::Vllm, &newest(Backend::Vllm)),
-            Some(crate::plan::KeyDelivery::Env("VLLM_API_KEY".into()))
+            Some(KeyInput::Env("VLLM_API_KEY".into()))
         );
         assert_eq!(
             api_key_delivery(&cat, Backend::Sglang, &newest(Backend::Sglang)),
-            Some(crate::plan::KeyDelivery::Flag("--api-key".into()))
+            Some(KeyInput::Flag("--api-key".into()))
         );
     }
 }
