@@ -24,7 +24,7 @@ pub const DEFAULT_MEMORY_FRACTION: f64 = 0.9;
 pub struct Query<'a> {
     /// Hugging Face repo id.
     pub model: &'a str,
-    /// Engine.
+    /// The engine the service runs.
     pub backend: Backend,
     /// Host GPU vendor.
     pub vendor: Vendor,
@@ -328,5 +328,75 @@ fn precision_rank(p: Precision) -> u8 {
         Precision::Bf16 => 1,
         Precision::Fp16 => 2,
         Precision::Auto => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::library::builtin;
+
+    fn query(model: &str, backend: Backend, gpus: Option<u32>) -> Query<'_> {
+        Query {
+            model,
+            backend,
+            vendor: Vendor::Amd,
+            gpu_model: "MI300X",
+            memory_gb: 192.0,
+            gpus,
+            available: 8,
+            precision: Precision::Auto,
+            engine_version: None,
+            memory_fraction: None,
+            locked_gb: None,
+        }
+    }
+
+    #[test]
+    fn best_is_the_first_compatible_of_the_ranking() {
+        let lib = builtin().expect("built-in library");
+        for model in ["Qwen/Qwen3-32B", "some-org/unknown-7b", "meta-llama/Llama-3.1-405B-Instruct"] {
+            for backend in [Backend::Vllm, Backend::Sglang] {
+                for gpus in [None, Some(1), Some(8)] {
+                    let q = query(model, backend, gpus);
+                    let first = rank(lib, &q).into_iter().find(|c| matches!(c.verdict, Verdict::Compatible { .. }));
+                    let best = best(lib, &q);
+                    assert_eq!(
+                        best.map(|c| c.recipe.recipe.id.clone()),
+                        first.map(|c| c.recipe.recipe.id.clone()),
+                        "{model} {backend:?} {gpus:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_recipe_for_the_other_engine_or_model_is_not_compatible() {
+        let lib = builtin().expect("built-in library");
+        let q = query("Qwen/Qwen3-32B", Backend::Vllm, None);
+        let facts = lib.models.get(q.model);
+        for r in &lib.recipes {
+            let v = evaluate(r, &q, facts, false);
+            if r.recipe.engine != Backend::Vllm {
+                assert!(!matches!(v, Verdict::Compatible { .. }), "{} is compatible with vLLM", r.recipe.id);
+            }
+            if !r.recipe.is_general() && !r.recipe.models.iter().any(|m| m == q.model) {
+                assert_eq!(v, Verdict::ModelMismatch, "{}", r.recipe.id);
+            }
+        }
+    }
+
+    #[test]
+    fn more_gpus_never_stop_weights_fitting() {
+        for weights in [10.0, 70.0, 400.0, 800.0] {
+            for gpus in 1..8 {
+                if fits(weights, gpus, 192.0, 0.9) {
+                    assert!(fits(weights, gpus + 1, 192.0, 0.9), "{weights} GB on {gpus}");
+                }
+            }
+        }
+        assert!(!fits(800.0, 1, 192.0, 0.9));
+        assert!(fits(10.0, 1, 192.0, 0.9));
     }
 }

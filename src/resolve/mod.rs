@@ -67,7 +67,7 @@ pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
 /// The outcome of resolving.
 #[derive(Debug)]
 pub struct Resolution {
-    /// The plan.
+    /// What every target renders.
     pub plan: Plan,
     /// Warnings (errors make `resolve` fail).
     pub warnings: Vec<Diagnostic>,
@@ -493,4 +493,54 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
 
 fn json_u64(v: &Json) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockfile::{LockedFile, Pin};
+    use crate::recipe::library::builtin;
+
+    fn plan(yaml: &str, pins: &Pins) -> Plan {
+        let spec: FleetSpec = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+        let lib = builtin().expect("built-in library");
+        resolve(&spec, "fleet.yaml", lib, pins).unwrap_or_else(|d| panic!("{d:?}")).plan
+    }
+
+    const FLEET: &str = "version: 1\nname: f\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices:\n  \
+                         a: {model: Qwen/Qwen3-32B, gpus: 2}\n  b: {model: Qwen/Qwen3-32B, gpus: 1}\n  \
+                         c: {model: some-org/unknown-7b, gpus: 4}\n";
+
+    #[test]
+    fn gpus_go_in_spec_order_lowest_first_and_ports_differ() {
+        let p = plan(FLEET, &Pins::new());
+        let gpus: Vec<(String, Vec<u32>)> = p.servers.iter().map(|s| (s.name.clone(), s.gpus.clone())).collect();
+        assert_eq!(
+            gpus,
+            [("a".to_string(), vec![0, 1]), ("b".to_string(), vec![2]), ("c".to_string(), vec![3, 4, 5, 6])]
+        );
+        let ports: BTreeSet<u16> = p.servers.iter().map(|s| s.host_port).collect();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(ports.first(), Some(&FIRST_PORT));
+    }
+
+    #[test]
+    fn one_prefetch_job_per_model_and_a_pin_selects_exact_files() {
+        let mut pins = Pins::new();
+        let sha = "c".repeat(40);
+        let file = LockedFile { path: "model.safetensors".into(), size: 7, blob: "0".repeat(64) };
+        pins.insert(
+            ("Qwen/Qwen3-32B".to_string(), "main".to_string()),
+            Pin { sha: sha.clone(), files: vec![file], weights_bytes: 7 },
+        );
+        let p = plan(FLEET, &pins);
+        let prefetch = p.prefetch.expect("prefetching by default");
+        assert_eq!(prefetch.jobs.len(), 2, "{:?}", prefetch.jobs);
+        let qwen = prefetch.jobs.iter().find(|j| j.model.repo == "Qwen/Qwen3-32B").expect("qwen job");
+        assert_eq!(qwen.used_by, ["a", "b"]);
+        assert!(matches!(&qwen.files, FileSelection::Exact(f) if f.len() == 1 && f[0].path == "model.safetensors"));
+        let a = &p.servers[0];
+        assert!(a.argv.windows(2).any(|w| w[0] == "--revision" && w[1] == sha), "{:?}", a.argv);
+        assert_eq!(a.prefetch_job.as_deref(), Some(qwen.name.as_str()));
+    }
 }
