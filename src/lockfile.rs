@@ -75,7 +75,7 @@ pub struct LockedFile {
 /// A lock file's pin for one (model, revision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
-    /// Resolved commit.
+    /// The commit the revision resolved to when the lock was written.
     pub sha: String,
     /// Files the engine loads, with sizes and content ids.
     pub files: Vec<LockedFile>,

@@ -279,8 +279,8 @@ fn pending_update(f: &Footprint) -> &'static str {
     }
 }
 
-/// The reference guide's performance table, for this fleet: download volume and time without a
-/// shared cache (each server its own copy, kept in its container) and with aimgen's.
+/// What sharing the cache saves, for this fleet: download volume and time without a shared
+/// cache (each server its own copy, kept in its container) and with aimgen's.
 fn bandwidth_table(f: &Footprint, rate: Bandwidth) -> String {
     let approx = if f.is_exact() { "" } else { "~" };
     let at_least = if f.models.iter().any(|m| m.size.bytes().is_none()) { "≥" } else { "" };

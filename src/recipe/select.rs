@@ -24,7 +24,7 @@ pub const DEFAULT_MEMORY_FRACTION: f64 = 0.9;
 pub struct Query<'a> {
     /// Hugging Face repo id.
     pub model: &'a str,
-    /// Engine.
+    /// The engine the service runs.
     pub backend: Backend,
     /// Host GPU vendor.
     pub vendor: Vendor,

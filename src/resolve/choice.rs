@@ -6,7 +6,7 @@ use super::*;
 /// One service's recipe selection, for `explain`.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    /// Service name.
+    /// The service, by its `services:` key.
     pub service: String,
     /// What the recipes were judged against; `candidates` ranks them again from it.
     pub(super) query: SavedQuery,

@@ -64,7 +64,7 @@ pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
 /// The outcome of resolving.
 #[derive(Debug)]
 pub struct Resolution {
-    /// The plan.
+    /// What every target renders.
     pub plan: Plan,
     /// Warnings (errors make `resolve` fail).
     pub warnings: Vec<Diagnostic>,
