@@ -45,31 +45,9 @@ pub fn var_ref(name: &str) -> String {
 }
 
 /// A literal block scalar for file content (ConfigMap data, which nothing expands), indented
-/// by `indent`; text a block cannot hold exactly (see the Compose target's `yaml_block`) is quoted.
+/// by `indent`; text a block cannot hold exactly (`text::literal_block`) is quoted.
 pub fn block(s: &str, indent: usize) -> String {
-    let body = s.strip_suffix('\n');
-    let blockable = body.is_some_and(|b| {
-        !b.is_empty()
-            && !b.ends_with('\n')
-            && !b.trim_start_matches('\n').starts_with([' ', '\t'])
-            && !b.chars().any(|c| c != '\n' && c != '\t' && is_unsafe_char(c))
-            && !b.split('\n').any(|l| l.ends_with([' ', '\t']))
-    });
-    match body {
-        Some(b) if blockable => {
-            let pad = " ".repeat(indent);
-            let mut out = String::from("|");
-            for line in b.split('\n') {
-                out.push('\n');
-                if !line.is_empty() {
-                    out.push_str(&pad);
-                    out.push_str(line);
-                }
-            }
-            out
-        }
-        _ => quote(s),
-    }
+    crate::text::literal_block(s, indent).unwrap_or_else(|| quote(s))
 }
 
 #[cfg(test)]
