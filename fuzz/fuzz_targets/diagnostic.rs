@@ -39,6 +39,11 @@ fuzz_target!(|i: Input| {
     let out = d.render(i.color);
     assert!(out.ends_with('\n'));
     if !i.color {
+        // Without colour, nothing in it may move a terminal's cursor, start a line or
+        // reorder text: user text is shown escaped.
+        if let Some(c) = out.chars().find(|c| *c != '\n' && aimgen::text::is_unsafe_char(*c)) {
+            panic!("U+{:04X} raw in {out:?}", c as u32);
+        }
         // User text may hold any character; only what render itself adds is bounded.
         let limit = d.message.len() + d.path.as_ref().map_or(0, String::len) + d.help.as_ref().map_or(0, String::len);
         for l in out.lines() {
