@@ -145,7 +145,7 @@ fn broken_fleet_diagnostics(b: Bencher, n: usize) {
 #[divan::bench(args = [1000], max_time = 5)]
 fn user_recipes_render(b: Bencher, count: usize) {
     let dir = recipe_dir(count);
-    let opts = Options { recipe_dirs: vec![dir.clone()] };
+    let opts = Options { recipe_dirs: vec![dir.clone()], ..Default::default() };
     let text = reference();
     assert!(check(&text, &opts), "reference fleet with {count} user recipes must be valid");
     b.bench(|| pipeline(divan::black_box(&text), &opts));

@@ -14,6 +14,7 @@ use crate::recipe::{library, KNOWN_GPUS};
 use crate::resolve::{self, Resolution};
 use crate::source::{escape_segment, Source};
 use crate::spec::FleetSpec;
+use crate::target::Target;
 use crate::validate;
 
 /// Options that come from the command line.
@@ -21,6 +22,8 @@ use crate::validate;
 pub struct Options {
     /// `--recipes DIR`, searched before the spec's own `recipes:` folders.
     pub recipe_dirs: Vec<PathBuf>,
+    /// `--target`, which wins over the spec's `targets:`.
+    pub target: Option<Target>,
 }
 
 /// A compiled fleet.
@@ -182,9 +185,21 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
         return Err(Failure::Invalid(diags));
     }
     let had_errors = diags.iter().any(Diagnostic::is_error);
-    match resolve::resolve(&spec, &source.name, &lib, pins) {
+    // Kubernetes alone: `host.gpu.count` is one node's, and each server is scheduled on a node
+    // of its own choosing; with Compose among the targets, every server shares the one host.
+    let targets = Target::chosen(opts.target, &spec.targets);
+    let per_node = targets == [Target::Kubernetes];
+    match resolve::resolve(&spec, &source.name, &lib, pins, per_node) {
         Ok(mut resolution) if !had_errors => {
             diags.extend(resolution.warnings.drain(..).map(|d| d.locate(&source)));
+            if targets.contains(&Target::Kubernetes) {
+                let (cluster, more) = crate::target::kubernetes::prepare(&spec, &resolution.plan);
+                diags.extend(more.into_iter().map(|d| d.locate(&source)));
+                match cluster {
+                    Some(c) => resolution.plan.cluster = Some(c),
+                    None => return Err(Failure::Invalid(diags)),
+                }
+            }
             resolution.warnings = diags;
             Ok(Compiled { source, spec, resolution, library: lib })
         }

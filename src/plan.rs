@@ -6,6 +6,34 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// The prefix of the download jobs' names, reserved for aimgen (no service may use it).
+pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
+
+/// The prefetch job of a (model, revision): `aimgen-prefetch-<name>-<hash>`, where `<name>` is
+/// the repo's name made fit for a Compose service name and `<hash>` 8 hex digits of a stable hash of
+/// the exact repo id and requested revision. The name tells a person which model it is; the
+/// hash keeps `org-a/m` and `org-b/m`, or two revisions, apart. Compose passes the requested revision (so
+/// `aimgen lock --update` does not rename the service); Kubernetes the resolved one (a Job's
+/// pod template cannot change, so a new lock needs a new Job).
+pub fn prefetch_job_name(repo: &str, revision: &str) -> String {
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let mut slug = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    // Compose names have no length limit, but container names become host names (63 bytes).
+    slug.truncate(32);
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "model" } else { slug };
+    let hash = crate::text::content_hash(&format!("{repo}@{revision}"));
+    format!("{PREFETCH_PREFIX}{slug}-{}", &hash[..8])
+}
+
 /// A fully resolved fleet.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -23,6 +51,43 @@ pub struct Plan {
     pub prefetch: Option<PrefetchPlan>,
     /// Model servers in spec order.
     pub servers: Vec<ServerPlan>,
+    /// The Kubernetes target's settings (the spec's `kubernetes:` section with its defaults),
+    /// set by compile only when that target is asked for.
+    pub cluster: Option<ClusterPlan>,
+}
+
+/// Where and how a fleet runs on a Kubernetes cluster. Cluster-scoped: only the Kubernetes
+/// target reads it; `gpu.count` is then the GPUs of one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterPlan {
+    /// Namespace of every object.
+    pub namespace: String,
+    /// Name of the cache claim.
+    pub claim: String,
+    /// Storage class, when named (else the cluster's default).
+    pub storage_class: Option<String>,
+    /// Requested size, a Kubernetes quantity.
+    pub size: String,
+    /// `ReadWriteMany` or `ReadWriteOnce`.
+    pub access_mode: String,
+    /// Registry prefix of the images, when named.
+    pub registry: Option<String>,
+    /// Node affinity: GPU product label values a server's node must carry (empty: none).
+    pub gpu_product: Vec<String>,
+    /// Secret holding `HF_TOKEN`.
+    pub hf_token_secret: String,
+    /// Secret holding the API keys, one key per variable.
+    pub api_key_secret: String,
+    /// Size limit of the memory-backed `/dev/shm`.
+    pub shm_size: String,
+    /// User (and group) id of every container; `None` runs as root.
+    pub run_as_user: Option<u32>,
+    /// How long a server's init container waits for its model, seconds.
+    pub wait_seconds: u32,
+    /// How long a server may take to start, minutes.
+    pub startup_minutes: u32,
+    /// Service name → Kubernetes name (a DNS-1035 label).
+    pub names: BTreeMap<String, String>,
 }
 
 /// The GPUs of the machine a server runs on (`host.gpu`). Indices into them (`ServerPlan::gpus`,
@@ -163,6 +228,25 @@ pub struct PrefetchJob {
     pub files: FileSelection,
     /// Servers that wait for it, in spec order.
     pub used_by: Vec<String>,
+}
+
+impl PrefetchJob {
+    /// The prefetch program's argument (`templates/prefetch.py`), the same for every target:
+    /// `{"repo", "revision", "sha", "files", "workers", "verify"}`.
+    pub fn program_argument(&self, plan: &PrefetchPlan) -> serde_json::Result<serde_json::Value> {
+        let m = &self.model;
+        Ok(serde_json::json!({
+            "repo": m.repo,
+            "revision": m.revision,
+            "sha": m.sha,
+            "files": match &self.files {
+                FileSelection::Rule => serde_json::Value::Null,
+                FileSelection::Exact(f) => serde_json::to_value(f)?,
+            },
+            "workers": plan.workers,
+            "verify": plan.verify.as_str(),
+        }))
+    }
 }
 
 /// One file the lock names.

@@ -11,6 +11,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod kubernetes;
+
 /// Default cache mount inside containers (`cache.mount`).
 pub const DEFAULT_MOUNT: &str = "/workspace/model-cache";
 /// Where servers write engine scratch (compile caches, remote code): a container path the
@@ -46,6 +48,39 @@ pub struct FleetSpec {
     pub recipes: Vec<String>,
     /// The model servers, by service name. GPUs and host ports are assigned in this order.
     pub services: IndexMap<String, ServiceSpec>,
+    /// What `aimgen render` produces when the command line names no `--target`: `compose`
+    /// (the default), `kubernetes`, or both, each then in its own folder (`DIR/compose/`,
+    /// `DIR/kubernetes/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    /// Settings of the Kubernetes target (`--target kubernetes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<kubernetes::KubernetesSpec>,
+}
+
+/// A deployment target (`--target`, `targets:`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Docker Compose on one GPU host (the default).
+    #[default]
+    Compose,
+    /// Plain Kubernetes manifests with a kustomization.
+    Kubernetes,
 }
 
 /// The machine that runs the fleet.

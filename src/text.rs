@@ -42,6 +42,33 @@ fn char_name(c: char) -> &'static str {
     }
 }
 
+/// `s` as a YAML literal block scalar (`|`) indented by `indent`, or `None` for text a block
+/// cannot hold exactly: no trailing newline or more than one, a first line that starts with a
+/// blank (the block's indentation would swallow it), blank or whitespace-ended lines, or any
+/// character other than printable text, tab and `\n` (a YAML 1.1 parser breaks lines at
+/// U+0085, U+2028, U+2029 and `\r` too). Each target escapes its own characters first.
+pub fn literal_block(s: &str, indent: usize) -> Option<String> {
+    let b = s.strip_suffix('\n')?;
+    let blockable = !b.is_empty()
+        && !b.ends_with('\n')
+        && !b.trim_start_matches('\n').starts_with([' ', '\t'])
+        && !b.chars().any(|c| c != '\n' && c != '\t' && is_unsafe_char(c))
+        && !b.split('\n').any(|l| l.ends_with([' ', '\t']));
+    if !blockable {
+        return None;
+    }
+    let pad = " ".repeat(indent);
+    let mut out = String::from("|");
+    for line in b.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
 /// Text for a comment or a header line: one line, unsafe characters shown as `\u{…}` (and
 /// `\` as `\\`, so the escape is unambiguous). Lossy only for what a comment cannot show.
 pub fn comment_text(s: &str) -> String {

@@ -17,7 +17,7 @@ const AMD: &str = "host: {gpu: {vendor: amd, model: MI300X, count: 8}}\n";
 /// Compiles `spec` with `pins` and optional user recipe folders: every diagnostic, rendered
 /// without colour, errors and warnings alike, and the chosen recipe and GPU count per service.
 fn compile_with(spec: &str, pins: &Pins, dirs: &[&Path]) -> (Vec<String>, Vec<(String, usize)>) {
-    let opts = Options { recipe_dirs: dirs.iter().map(|d| d.to_path_buf()).collect() };
+    let opts = Options { recipe_dirs: dirs.iter().map(|d| d.to_path_buf()).collect(), ..Default::default() };
     let render = |d: &[Diagnostic]| d.iter().map(|d| d.render(false)).collect::<Vec<_>>();
     match compile_source(Source::new("fleet.yaml", spec), Path::new("."), &opts, pins) {
         Ok(c) => (

@@ -31,6 +31,22 @@ fn every_example_output_is_snapshotted() {
 }
 
 #[test]
+fn every_example_kubernetes_manifests_are_snapshotted() {
+    for ex in examples() {
+        let dir = root().join("target/test-scratch/snapshots-kubernetes").join(ex.trim_start_matches("examples/"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = aimgen(&["render", &ex, "--target", "kubernetes", "-o", dir.to_str().expect("utf-8")]);
+        assert!(o.status.success(), "{ex}: {}", stderr(&o));
+        let mut all = String::new();
+        for (path, text) in read_tree(&dir) {
+            all.push_str(&format!("===== {path} =====\n{text}"));
+        }
+        let name = ex.trim_start_matches("examples/").trim_end_matches(".yaml").to_string();
+        settings().bind(|| insta::assert_snapshot!(format!("render-kubernetes-{name}"), all));
+    }
+}
+
+#[test]
 fn help_is_snapshotted() {
     for args in [vec!["--help"], vec!["render", "--help"], vec!["check", "--help"]] {
         let o = aimgen(&args);

@@ -12,6 +12,7 @@ use crate::footprint::{Bandwidth, Footprint, Size};
 use crate::hub::human_bytes;
 use crate::plan::ServerPlan;
 use crate::recipe::select::{self, Verdict};
+use crate::target::Target;
 use crate::text::ranges;
 
 /// `aimgen explain`.
@@ -136,20 +137,27 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let mut text = String::new();
     let mem = f64::from(plan.gpu.memory_gb);
+    // Kubernetes alone: `host.gpu` is one node, and each server is on a node of its own.
+    let per_node = super::report::targets(&args.compile, &c.spec) == [Target::Kubernetes];
     text.push_str(&format!(
-        "{}: {} × {} ({} GB each), {} service{}\n\n",
+        "{}: {} × {} ({} GB each){}, {} service{}\n\n",
         plan.name,
         plan.gpu.count,
         plan.gpu.model,
         plan.gpu.memory_gb,
+        if per_node { " per node (Kubernetes: GPUs numbered per server's node)" } else { "" },
         plan.servers.len(),
         if plan.servers.len() == 1 { "" } else { "s" }
     ));
     let name_w = plan.servers.iter().map(|s| s.name.len()).max().unwrap_or(6).max(7);
     text.push_str(&format!("GPU  {:<name_w$}  {:<BAR$}  WEIGHTS  KV CACHE  NOT THE ENGINE'S\n", "SERVICE", "MEMORY"));
     let cells = |gb: f64| ((gb / mem.max(1.0)) * BAR as f64).round() as usize;
-    for g in 0..plan.gpu.count {
-        let owner = plan.servers.iter().find(|s| s.gpus.contains(&g));
+    let rows: Vec<(u32, Option<&ServerPlan>)> = if per_node {
+        plan.servers.iter().flat_map(|s| s.gpus.iter().map(move |g| (*g, Some(s)))).collect()
+    } else {
+        (0..plan.gpu.count).map(|g| (g, plan.servers.iter().find(|s| s.gpus.contains(&g)))).collect()
+    };
+    for (g, owner) in rows {
         let Some(s) = owner else {
             text.push_str(&format!("{g:>3}  {:<name_w$}  {}\n", "(free)", paint("2", &"░".repeat(BAR))));
             continue;

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 
 use crate::compile::{self, Compiled, Failure, Options};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::target::Target;
 
 /// Output format. Each command's `--format` help says what it formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -30,6 +31,10 @@ pub struct CompileArgs {
     /// Diagnostic format: `human` shows each problem's position, source line and a caret.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Output target: `compose` (one GPU host) or `kubernetes` (manifests and a
+    /// kustomization). Default: the spec's `targets:`, else compose.
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<Target>,
 }
 
 /// Whether to colour standard error.
@@ -104,7 +109,7 @@ impl Report {
 /// Compiles one spec for a command, adding its diagnostics to `report`. `Ok(None)` means it
 /// was invalid (reported); `Err` is an I/O problem (exit 2).
 pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::Result<Option<Compiled>> {
-    let opts = Options { recipe_dirs: args.recipes.clone() };
+    let opts = Options { recipe_dirs: args.recipes.clone(), target: args.target };
     let name = path.display().to_string();
     match compile::compile_file(path, &name, &opts) {
         Ok(c) => {
@@ -117,6 +122,11 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
         }
         Err(Failure::Read(e)) => Err(e.into()),
     }
+}
+
+/// The targets a command works for: `--target`, else the spec's `targets:`, else Compose.
+pub fn targets(args: &CompileArgs, spec: &crate::spec::FleetSpec) -> Vec<Target> {
+    Target::chosen(args.target, &spec.targets)
 }
 
 /// Writes to standard output. A closed pipe (`aimgen … | head`) ends output quietly instead

@@ -25,7 +25,6 @@ mod cache;
 mod choice;
 mod convert;
 mod gpus;
-mod prefetch;
 
 pub use self::argv::engine_argv;
 use self::base_image::{image_base, ImageBase};
@@ -34,12 +33,10 @@ use self::cache::telemetry_off;
 pub use self::choice::{checked_release, Release, Selection};
 use self::choice::{dropped_tuned, no_recipe, pick_pinned, recipe_outside_its_checks, unknown_size, SavedQuery};
 use self::gpus::oversubscribed;
-pub use self::prefetch::prefetch_job_name;
+pub use crate::plan::{prefetch_job_name, PREFETCH_PREFIX};
 pub use crate::spec::{DEFAULT_MOUNT, SCRATCH_MOUNT};
 /// First host port handed out.
 pub const FIRST_PORT: u16 = 8000;
-/// Prefix of every prefetch job's name (in aimgen's reserved `aimgen-` namespace).
-pub const PREFETCH_PREFIX: &str = "aimgen-prefetch-";
 /// Files a prefetch job downloads at once unless the spec says otherwise.
 pub const DEFAULT_DOWNLOAD_WORKERS: u32 = 8;
 /// Where published ports listen unless the spec says otherwise: this host only.
@@ -76,7 +73,17 @@ pub struct Resolution {
 }
 
 /// Resolves a checked spec.
-pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) -> Result<Resolution, Vec<Diagnostic>> {
+///
+/// With `per_node`, `host.gpu.count` is the GPUs of one node and every service may use up to
+/// all of them (a cluster schedules each server on its own node); GPU indices then start at 0
+/// for each service.
+pub fn resolve(
+    spec: &FleetSpec,
+    spec_path: &str,
+    lib: &Library,
+    pins: &Pins,
+    per_node: bool,
+) -> Result<Resolution, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let gpu = &spec.host.gpu;
     let canonical_model = KNOWN_GPUS
@@ -158,6 +165,10 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         .collect();
 
     for (name, svc) in &spec.services {
+        if per_node {
+            free = (0..gpu.count).collect();
+            holders.clear();
+        }
         let at = format!("/services/{}", escape_segment(name));
         let backend = svc.backend.unwrap_or(Backend::Vllm);
         let precision = svc.precision.unwrap_or(Precision::Auto);
@@ -482,6 +493,7 @@ pub fn resolve(spec: &FleetSpec, spec_path: &str, lib: &Library, pins: &Pins) ->
         },
         prefetch,
         servers,
+        cluster: None,
     };
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
@@ -504,7 +516,7 @@ mod tests {
     fn plan(yaml: &str, pins: &Pins) -> Plan {
         let spec: FleetSpec = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
         let lib = builtin().expect("built-in library");
-        resolve(&spec, "fleet.yaml", lib, pins).unwrap_or_else(|d| panic!("{d:?}")).plan
+        resolve(&spec, "fleet.yaml", lib, pins, false).unwrap_or_else(|d| panic!("{d:?}")).plan
     }
 
     const FLEET: &str = "version: 1\nname: f\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\nservices:\n  \

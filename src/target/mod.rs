@@ -1,6 +1,6 @@
 //! Output targets: plan → files. The plan is the same for every target; a target decides the
 //! files, their names, the escaping of each place a value lands, and which of its files in an
-//! output folder it may prune. Compose (`compose/`) is the only one today.
+//! output folder it may prune: Compose (`compose/`) and Kubernetes (`kubernetes/`).
 //!
 //! Adding a target: a variant of [`Target`], a folder `src/target/<name>/` with a
 //! `render(plan, layout) -> Files` and its `PRUNE` rule, and its templates in
@@ -9,6 +9,7 @@
 
 pub mod compose;
 pub mod dockerfile;
+pub mod kubernetes;
 
 use std::collections::BTreeMap;
 
@@ -30,13 +31,8 @@ pub enum Layout {
     Folder,
 }
 
-/// A deployment target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Target {
-    /// Docker Compose on one host: `docker-compose.cache.yml`, `Dockerfile.optimized`, env files.
-    #[default]
-    Compose,
-}
+/// A deployment target: the type is the spec's (`targets:`), its behaviour is here.
+pub use crate::spec::Target;
 
 /// Files a target generated into an output folder that a later rendering may no longer
 /// produce (a service removed from the spec): files in `dir` ending in `suffix` whose first
@@ -51,10 +47,37 @@ pub struct Prune {
 }
 
 impl Target {
+    /// Lowercase name, as on the command line, in specs and as a folder name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Compose => "compose",
+            Target::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// The targets a command works for: `cli` (`--target`), else the spec's `targets:` (in
+    /// order, each once), else Compose.
+    pub fn chosen(cli: Option<Target>, spec: &[Target]) -> Vec<Target> {
+        if let Some(t) = cli {
+            return vec![t];
+        }
+        let mut out: Vec<Target> = Vec::new();
+        for t in spec {
+            if !out.contains(t) {
+                out.push(*t);
+            }
+        }
+        if out.is_empty() {
+            out.push(Target::Compose);
+        }
+        out
+    }
+
     /// Renders a plan into this target's files.
     pub fn render(self, plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
         match self {
             Target::Compose => compose::render(plan, layout),
+            Target::Kubernetes => kubernetes::render(plan, layout),
         }
     }
 
@@ -62,6 +85,7 @@ impl Target {
     pub fn stdout_file(self) -> &'static str {
         match self {
             Target::Compose => compose::COMPOSE_FILE,
+            Target::Kubernetes => kubernetes::STREAM_FILE,
         }
     }
 
@@ -69,6 +93,7 @@ impl Target {
     pub fn prune(self) -> &'static [Prune] {
         match self {
             Target::Compose => compose::PRUNE,
+            Target::Kubernetes => kubernetes::PRUNE,
         }
     }
 }
@@ -148,7 +173,7 @@ mod tests {
 
     #[test]
     fn every_template_belongs_to_a_target_and_parses() {
-        let envs = [compose::templates(), dockerfile::templates()];
+        let envs = [compose::templates(), dockerfile::templates(), kubernetes::templates()];
         for (name, _) in TEMPLATE_FILES.iter().filter(|(n, _)| n.ends_with(".j2")) {
             assert!(envs.iter().any(|e| e.get_template(name).is_ok()), "{name} does not parse or has no target");
         }

@@ -8,8 +8,7 @@ use serde::Serialize;
 use super::encode::required_ref;
 use super::{service_env_file, templates, COMMON_ENV_FILE, PREFETCH_ENV};
 use crate::plan::{
-    ApiKey, CacheStorage, Engine, FileSelection, GpuVendor, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan,
-    ServerPlan,
+    ApiKey, CacheStorage, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, PrefetchJob, PrefetchPlan, ServerPlan,
 };
 use crate::target::dockerfile::Dockerfile;
 use crate::target::{asset, header, render_template, Layout};
@@ -154,17 +153,7 @@ fn prefetch_service(
     dockerfile: &Dockerfile,
 ) -> anyhow::Result<Svc> {
     let m = &job.model;
-    let spec = serde_json::json!({
-        "repo": m.repo,
-        "revision": m.revision,
-        "sha": m.sha,
-        "files": match &job.files {
-            FileSelection::Rule => serde_json::Value::Null,
-            FileSelection::Exact(f) => serde_json::to_value(f)?,
-        },
-        "workers": p.workers,
-        "verify": p.verify.as_str(),
-    });
+    let spec = job.program_argument(p)?;
     Ok(Svc {
         name: job.name.clone(),
         comment: format!(

@@ -52,35 +52,11 @@ pub fn interpolated(s: &str) -> String {
     }
 }
 
-/// A YAML literal block scalar indented by `indent`; falls back to a quoted scalar for text
-/// a block cannot hold exactly: no trailing newline or more than one, a first line that
-/// starts with a blank (the block's indentation would swallow it), blank or whitespace-ended
-/// lines, or any character other than printable text, tab and `\n` (a YAML 1.1 parser breaks
-/// lines at U+0085, U+2028, U+2029 and `\r` too).
+/// A YAML literal block scalar indented by `indent` (`$` doubled, as in every Compose value);
+/// falls back to a quoted scalar for text a block cannot hold exactly (see
+/// `text::literal_block`).
 pub fn yaml_block(s: &str, indent: usize) -> String {
-    let body = s.strip_suffix('\n');
-    let blockable = body.is_some_and(|b| {
-        !b.is_empty()
-            && !b.ends_with('\n')
-            && !b.trim_start_matches('\n').starts_with([' ', '\t'])
-            && !b.chars().any(|c| c != '\n' && c != '\t' && is_unsafe_char(c))
-            && !b.split('\n').any(|l| l.ends_with([' ', '\t']))
-    });
-    match body {
-        Some(b) if blockable => {
-            let pad = " ".repeat(indent);
-            let mut out = String::from("|");
-            for line in b.replace('$', "$$").split('\n') {
-                out.push('\n');
-                if !line.is_empty() {
-                    out.push_str(&pad);
-                    out.push_str(line);
-                }
-            }
-            out
-        }
-        _ => yaml_quote(s),
-    }
+    crate::text::literal_block(&s.replace('$', "$$"), indent).unwrap_or_else(|| yaml_quote(s))
 }
 
 #[cfg(test)]
