@@ -44,8 +44,11 @@ fuzz_target!(|i: Input| {
         if let Some(c) = out.chars().find(|c| *c != '\n' && aimgen::text::is_unsafe_char(*c)) {
             panic!("U+{:04X} raw in {out:?}", c as u32);
         }
-        // User text may hold any character; only what render itself adds is bounded.
-        let limit = d.message.len() + d.path.as_ref().map_or(0, String::len) + d.help.as_ref().map_or(0, String::len);
+        // User text may hold any character; only what render itself adds is bounded. Unsafe
+        // characters are shown as escapes, at most 6 bytes per byte (a 1-byte control is
+        // `\u{1b}`; a 3-byte U+2028 is `\u{2028}`).
+        let limit = 6
+            * (d.message.len() + d.path.as_ref().map_or(0, String::len) + d.help.as_ref().map_or(0, String::len));
         for l in out.lines() {
             assert!(l.len() <= limit + 4 * 200 + 64, "line of {} bytes", l.len());
         }
