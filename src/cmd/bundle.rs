@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::lock::{read_fleet, Progress};
+use super::lock::Progress;
+use super::report::read_fleet;
 use crate::hub::bundle::{self, Manifest};
 use crate::hub::cache;
 use crate::hub::human_bytes;

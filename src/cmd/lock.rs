@@ -1,18 +1,16 @@
 //! `aimgen lock FLEET [--update [SERVICE…]]`: pins every Hub model the fleet downloads to a
 //! commit and records the files the engine loads, like `cargo generate-lockfile`/`cargo
-//! update`. Also the spec-and-lock reading the hub commands share.
+//! update`.
 
 // Without the `hub` feature only `cache status` uses these helpers.
 #![cfg_attr(not(feature = "hub"), allow(dead_code))]
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::diagnostic::Diagnostic;
-use crate::lockfile::{self, Loaded, LockFile};
 use crate::spec::FleetSpec;
 
 /// `aimgen lock`.
@@ -27,82 +25,6 @@ pub struct LockArgs {
     /// Services whose models `--update` re-resolves.
     #[arg(value_name = "SERVICE", requires = "update")]
     pub services: Vec<String>,
-}
-
-/// A spec and its lock, read and checked for the hub commands.
-pub(crate) struct Fleet {
-    /// The spec path as given.
-    pub path: PathBuf,
-    /// The spec.
-    pub spec: FleetSpec,
-    /// The lock file beside it, if there is one.
-    pub lock: Option<Loaded>,
-    /// Where the lock file is (or would be).
-    pub lock_path: PathBuf,
-}
-
-impl Fleet {
-    /// The lock's content, or an empty lock.
-    pub fn lock_or_empty(&self) -> LockFile {
-        self.lock.as_ref().map(|l| l.lock.clone()).unwrap_or(LockFile { version: lockfile::VERSION, models: vec![] })
-    }
-
-    /// The spec's file name, for headers.
-    pub fn file_name(&self) -> String {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fleet.yaml".into())
-    }
-
-    /// How the user names the spec in commands.
-    pub fn shown(&self) -> String {
-        self.path.display().to_string()
-    }
-}
-
-/// Reads the spec (schema and semantic errors; no recipe selection, which has nothing to do
-/// with the Hub) and its lock. Problems are printed as diagnostics and give `Ok(None)`.
-pub(crate) fn read_fleet(path: &Path) -> anyhow::Result<Option<Fleet>> {
-    let name = path.display().to_string();
-    let source = match crate::load::read(path, &name)? {
-        Ok(s) => s,
-        Err(d) => return Ok(print_diagnostics(&[d])),
-    };
-    let spec: FleetSpec = match crate::load::parse(&source, crate::compile::fleet_schema()) {
-        Ok(s) => s,
-        Err(d) => return Ok(print_diagnostics(&d)),
-    };
-    let errors: Vec<Diagnostic> = crate::validate::check(&spec, &[])
-        .into_iter()
-        .filter(Diagnostic::is_error)
-        .map(|d| d.locate(&source))
-        .collect();
-    let lock = lockfile::read_beside(path, &name)?;
-    let lock = match lock {
-        Some(Err(d)) => {
-            let mut all = errors;
-            all.extend(d);
-            return Ok(print_diagnostics(&all));
-        }
-        Some(Ok(l)) => Some(l),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Ok(print_diagnostics(&errors));
-    }
-    Ok(Some(Fleet { path: path.to_path_buf(), spec, lock, lock_path: lockfile::path_for(path) }))
-}
-
-/// Prints diagnostics to standard error; always `None`, for `return Ok(print_diagnostics(…))`.
-pub(crate) fn print_diagnostics<T>(d: &[Diagnostic]) -> Option<T> {
-    let color = super::report::color();
-    let mut out = String::new();
-    for d in d {
-        out.push_str(&d.render(color));
-        out.push('\n');
-    }
-    let errors = d.iter().filter(|d| d.is_error()).count();
-    out.push_str(&format!("{errors} error{}\n", if errors == 1 { "" } else { "s" }));
-    crate::cmd::report::err(&out);
-    None
 }
 
 /// A one-line progress display on standard error, only when it is a terminal.
@@ -163,8 +85,10 @@ pub(crate) mod online {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::cmd::report::read_fleet;
     use crate::hub::api::{Client, Config, HubError};
     use crate::hub::{self, files::engine_files, human_bytes, short};
+    use crate::lockfile::{self, LockFile};
     use crate::lockfile::{LockedFile, LockedModel};
 
     /// Requests in flight at once: enough to hide the Hub's latency for a fleet of many

@@ -36,7 +36,8 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 mod online {
     use super::*;
     use crate::cmd::lock::online::{client, files_at, offline_refused, parallel};
-    use crate::cmd::lock::{read_fleet, Progress};
+    use crate::cmd::lock::Progress;
+    use crate::cmd::report::read_fleet;
     use crate::cmd::report::Format;
     use crate::hub::{human_bytes, short};
     use crate::ids::is_sha;
