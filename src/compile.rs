@@ -223,6 +223,11 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let fresh = |d: &Diagnostic| !d.pointer.as_deref().is_some_and(|p| ancestors(p).any(|a| reported.contains(a)));
     let known: Vec<&str> = lib.models.keys().map(String::as_str).collect();
     diags.extend(validate::check(&spec, &known).into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    let targets = Target::chosen(opts.target, &spec.targets);
+    if targets.contains(&Target::Compose) {
+        let exposure = crate::target::compose::exposure(&spec);
+        diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    }
     // A vendor stand-in read off a known GPU model is what the author meant (`vendor: AMD`):
     // selection on it is meaningful. Any other GPU, version or root problem makes recipe
     // selection noise: stop before it.
@@ -245,7 +250,6 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let had_errors = diags.iter().any(Diagnostic::is_error);
     // Kubernetes alone: `host.gpu.count` is one node's, and each server is scheduled on a node
     // of its own choosing; with Compose among the targets, every server shares the one host.
-    let targets = Target::chosen(opts.target, &spec.targets);
     let per_node = targets == [Target::Kubernetes];
     match resolve::resolve(&spec, &source.name, &lib, pins, per_node) {
         Ok(mut resolution) if !had_errors => {
