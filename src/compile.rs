@@ -1,5 +1,6 @@
 //! The pipeline in a few lines: load → validate → resolve. Rendering and emitting are the
-//! callers' (render writes, check compares, explain prints).
+//! callers' (render writes, check compares, explain prints). The Hub and cache commands run
+//! its front half alone (`read_fleet`: load → validate, and the lock).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{self, ReadError, Schema};
-use crate::lockfile::{self, Found, LockFile, Pins};
+use crate::lockfile::{self, Found, Loaded, LockFile, Pins};
 use crate::recipe::{library, KNOWN_GPUS};
 use crate::resolve::{self, Resolution};
 use crate::source::{escape_segment, Source};
@@ -73,6 +74,63 @@ pub fn compile_file(path: &Path, name: &str, opts: &Options) -> Result<Compiled,
         compiled.resolution.warnings.push(d.locate(&compiled.source));
     }
     Ok(compiled)
+}
+
+/// A spec and its lock, read and checked for a command that chooses no recipe (the Hub and
+/// cache commands).
+#[derive(Debug)]
+pub struct Fleet {
+    /// The spec path as given.
+    pub path: PathBuf,
+    /// The spec.
+    pub spec: FleetSpec,
+    /// The lock file beside it, if there is one.
+    pub lock: Option<Loaded>,
+    /// Where the lock file is (or would be).
+    pub lock_path: PathBuf,
+}
+
+impl Fleet {
+    /// The lock's content, or an empty lock.
+    pub fn lock_or_empty(&self) -> LockFile {
+        self.lock.as_ref().map(|l| l.lock.clone()).unwrap_or(LockFile { version: lockfile::VERSION, models: vec![] })
+    }
+
+    /// The spec's file name, for headers.
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fleet.yaml".into())
+    }
+
+    /// How the user names the spec in commands.
+    pub fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Reads the spec at `path` (shown as `name`) and the lock beside it: the schema, the semantic
+/// errors (no recipe selection, which has nothing to do with the Hub; warnings are `check`'s
+/// to show) and the lock's own problems. Unlike `compile_file` it stops at the first layer
+/// that fails: without a typed spec there is nothing for these commands to do.
+pub fn read_fleet(path: &Path, name: &str) -> Result<Fleet, Failure> {
+    let source = match load::read(path, name).map_err(Failure::Read)? {
+        Ok(s) => s,
+        Err(d) => return Err(Failure::Invalid(vec![d])),
+    };
+    let spec: FleetSpec = load::parse(&source, fleet_schema()).map_err(Failure::Invalid)?;
+    let mut errors: Vec<Diagnostic> =
+        validate::check(&spec, &[]).into_iter().filter(Diagnostic::is_error).map(|d| d.locate(&source)).collect();
+    let lock = match lockfile::read_beside(path, name).map_err(Failure::Read)? {
+        Some(Ok(l)) => Some(l),
+        Some(Err(d)) => {
+            errors.extend(d);
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    Ok(Fleet { path: path.to_path_buf(), spec, lock, lock_path: lockfile::path_for(path) })
 }
 
 /// Adds the lock's diagnostics to a compile result: its parse errors, or staleness (errors)
@@ -165,6 +223,11 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let fresh = |d: &Diagnostic| !d.pointer.as_deref().is_some_and(|p| ancestors(p).any(|a| reported.contains(a)));
     let known: Vec<&str> = lib.models.keys().map(String::as_str).collect();
     diags.extend(validate::check(&spec, &known).into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    let targets = Target::chosen(opts.target, &spec.targets);
+    if targets.contains(&Target::Compose) {
+        let exposure = crate::target::compose::exposure(&spec);
+        diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    }
     // A vendor stand-in read off a known GPU model is what the author meant (`vendor: AMD`):
     // selection on it is meaningful. Any other GPU, version or root problem makes recipe
     // selection noise: stop before it.
@@ -187,7 +250,6 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let had_errors = diags.iter().any(Diagnostic::is_error);
     // Kubernetes alone: `host.gpu.count` is one node's, and each server is scheduled on a node
     // of its own choosing; with Compose among the targets, every server shares the one host.
-    let targets = Target::chosen(opts.target, &spec.targets);
     let per_node = targets == [Target::Kubernetes];
     match resolve::resolve(&spec, &source.name, &lib, pins, per_node) {
         Ok(mut resolution) if !had_errors => {

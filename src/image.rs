@@ -248,6 +248,30 @@ mod tests {
         assert!(err.contains("MI250X") && err.contains("MI300X"), "{err}");
     }
 
+    /// A default image is checked against the catalogue of the release it runs, exactly:
+    /// its tag must read back to its version, and that version must be catalogued (else flags
+    /// would be checked against the nearest other release, which the image does not run).
+    #[test]
+    fn every_default_image_runs_a_catalogued_release() {
+        let catalog = crate::recipe::catalog::Catalog::builtin();
+        for d in DEFAULT_IMAGES {
+            let version = crate::recipe::version::EngineVersion::parse(d.version).expect("a version");
+            assert_eq!(
+                crate::recipe::version::version_from_image(d.reference, d.backend).as_ref(),
+                Some(&version),
+                "{}",
+                d.reference
+            );
+            assert!(
+                matches!(catalog.pick(d.backend, Some(&version)), Some(crate::recipe::catalog::Picked::Exact(_))),
+                "{} runs {} {}, which has no catalogue in recipes/engines/",
+                d.reference,
+                crate::recipe::catalog::engine_name(d.backend),
+                d.version
+            );
+        }
+    }
+
     #[test]
     fn references_split_into_repository_tag_and_digest() {
         let r = Reference::parse("registry.local:5000/vllm/vllm-openai:v0.11.0@sha256:abc");

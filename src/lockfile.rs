@@ -109,9 +109,24 @@ fn schema() -> &'static Schema {
     SCHEMA.get_or_init(|| Schema::new(schema_json(), "lock file"))
 }
 
-/// The lock file of a spec: the same name with the extension `.lock`, in the same folder.
+/// The lock file of a spec: the same name with the extension `.lock`, in the same folder
+/// (`fleet.yaml` → `fleet.lock`; a name without an extension, a hidden one like `.yaml`, or
+/// one that already ends in `.lock` gets `.lock` appended, so the lock is never the spec).
+///
+/// Written out rather than `Path::with_extension`: for a name such as `..yaml` the standard
+/// library gives `..` — the parent folder — which a lock reader then tried to open.
 pub fn path_for(spec: &Path) -> PathBuf {
-    spec.with_extension("lock")
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let name = spec.file_name().map(OsStr::as_bytes).unwrap_or_default();
+    let stem = match name.iter().rposition(|&b| b == b'.') {
+        // A spec named `x.lock` would be its own lock file, which `lock` then overwrote.
+        Some(dot) if dot > 0 && &name[dot..] != b".lock" => &name[..dot],
+        _ => name,
+    };
+    let mut lock = stem.to_vec();
+    lock.extend_from_slice(b".lock");
+    spec.with_file_name(OsStr::from_bytes(&lock))
 }
 
 /// The (repo, revision) a service downloads, or `None` for a local `model_path`.
@@ -126,7 +141,7 @@ pub fn hub_key(svc: &crate::spec::ServiceSpec) -> Option<(String, String)> {
 /// when there is none: a fleet need not be locked.
 pub fn read_beside(spec: &Path, spec_name: &str) -> Result<Option<Found>, ReadError> {
     let path = path_for(spec);
-    if path == spec || !path.exists() {
+    if !path.exists() {
         return Ok(None);
     }
     let name = path_for(Path::new(spec_name)).display().to_string();
@@ -430,6 +445,25 @@ mod tests {
     use super::*;
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn lock_path_replaces_only_the_last_extension() {
+        let cases = [
+            ("fleet.yaml", "fleet.lock"),
+            ("dir/fleet.yml", "dir/fleet.lock"),
+            ("a.b.yaml", "a.b.lock"),
+            // The standard library's `with_extension` turned `..yaml` into `..`, the parent folder.
+            ("./..yaml", "./..lock"),
+            ("...yaml", "...lock"),
+            (".yaml", ".yaml.lock"),
+            ("fleet", "fleet.lock"),
+            ("fleet.", "fleet.lock"),
+            ("x.lock", "x.lock.lock"),
+        ];
+        for (spec, lock) in cases {
+            assert_eq!(path_for(Path::new(spec)), Path::new(lock), "{spec}");
+        }
+    }
 
     fn sample() -> LockFile {
         LockFile {

@@ -130,7 +130,7 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
             }
         }
         out.extend(check_env(&svc.env, &format!("{at}/env")));
-        check_exposure(spec, name, svc, &at, &mut out);
+        check_exposure(svc, &at, &mut out);
         for (k, v) in &svc.args {
             if let Some(s) = v.as_str() {
                 if s.contains('\0') {
@@ -440,35 +440,14 @@ fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A server published beyond this host without an API key is open to the network.
-fn check_exposure(spec: &FleetSpec, name: &str, svc: &crate::spec::ServiceSpec, at: &str, out: &mut Vec<Diagnostic>) {
+/// The syntax of a service's `bind` and `api_key_env` (whether an open bind needs a key is the
+/// Compose target's question: `target::compose::exposure`).
+fn check_exposure(svc: &crate::spec::ServiceSpec, at: &str, out: &mut Vec<Diagnostic>) {
     if let Some(b) = &svc.bind {
         check_bind(b, &format!("{at}/bind"), out);
     }
     if let Some(v) = &svc.api_key_env {
         check_key_variable(v, &format!("{at}/api_key_env"), out);
-    }
-    let serving = spec.serving.as_ref();
-    let (bind, place) = match (&svc.bind, serving.and_then(|s| s.bind.as_ref())) {
-        (Some(b), _) => (b, format!("{at}/bind")),
-        (None, Some(b)) => (b, "/serving/bind".to_string()),
-        (None, None) => return,
-    };
-    let key = svc.api_key_env.is_some() || serving.is_some_and(|s| s.api_key_env.is_some());
-    let Ok(ip) = bind.parse::<std::net::IpAddr>() else { return };
-    if !ip.is_loopback() && !key {
-        let suggested = format!("{}_API_KEY", name.to_ascii_uppercase().replace(['-', '.'], "_"));
-        out.push(
-            Diagnostic::warning(format!(
-                "service `{name}` is published on {ip}{} without an API key: anyone who can reach this host can use it",
-                if ip.is_unspecified() { " (every interface)" } else { "" }
-            ))
-            .at(place)
-            .help(format!(
-                "add `api_key_env: {suggested}` to service `{name}` (or `serving.api_key_env`) and export {suggested} \
-                 where you run `docker compose up`, or bind it to 127.0.0.1"
-            )),
-        );
     }
 }
 

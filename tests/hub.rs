@@ -365,6 +365,42 @@ fn check_reports_a_stale_lock_at_the_service() {
     );
 }
 
+/// Every command that reads a spec without choosing recipes (`lock`, `outdated`, `cache
+/// status`, `cache export`) reports an invalid spec or a broken lock through the same front
+/// end as `check`: the same rendering, and a summary that counts what it shows. They stop at
+/// the first layer that fails, so they show less than `check`, never something else.
+#[test]
+fn the_hub_commands_report_an_invalid_spec_as_check_does() {
+    let dir = scratch("invalid");
+    let chat = "  chat:\n    model: acme/chat\n    gpus: 1\n    recipe: test/vllm-amd\n";
+    for (services, lock) in
+        [(chat.replace("gpus: 1", "gpus: two"), None), (chat.to_string(), Some("version: 1\nmodels: nope\n"))]
+    {
+        fleet(&dir, &services, "");
+        if let Some(text) = lock {
+            write(&dir, "fleet.lock", text);
+        }
+        let check = stderr(&run(&dir, &["check", "fleet.yaml"], &[]));
+        let mut first: Option<String> = None;
+        for (args, status) in [
+            (&["lock", "fleet.yaml"][..], 1),
+            (&["cache", "status", "fleet.yaml"][..], 1),
+            (&["cache", "export", "fleet.yaml", "-o", "b.tar"][..], 1),
+            (&["outdated", "fleet.yaml"][..], 2),
+        ] {
+            if !cfg!(feature = "hub") && matches!(args[0], "lock" | "outdated") {
+                continue;
+            }
+            let o = run(&dir, args, &[]);
+            assert_eq!(code(&o), status, "{args:?}");
+            let err = stderr(&o);
+            let shown = err.strip_suffix("1 error\n").unwrap_or_else(|| panic!("{args:?}: {err}"));
+            assert!(shown.starts_with("error: ") && check.contains(shown), "{args:?}: {err}\ncheck:\n{check}");
+            assert_eq!(first.get_or_insert_with(|| err.clone()), &err, "{args:?}");
+        }
+    }
+}
+
 /// A cache holding: acme/chat's locked snapshot complete; acme/coder v1 partial (tokenizer
 /// missing, its weights shared with an older revision whose snapshot is also there); an
 /// unused model.

@@ -139,6 +139,27 @@ fn a_spec_file_name_with_line_breaks_stays_in_its_comment() {
     assert!(!stdout(&o).contains("\nprivileged"));
 }
 
+/// The lock file beside a spec is found by name: a spec named `..yaml` once had `..` (the
+/// parent folder) as its lock, and one named `x.lock` was its own lock, which `lock` would
+/// overwrite. Both render, and neither names the other's file.
+#[test]
+fn odd_spec_names_have_their_own_lock_file() {
+    let dir = scratch("dot-names");
+    let spec = format!("{HEAD}services:\n  s: {{model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}}\n");
+    for name in ["..yaml", "...yaml", "x.lock", ".yaml"] {
+        write(&dir, name, &spec);
+        let o = command(&dir).args(["render", &format!("./{name}")]).output().expect("runs");
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).contains("services:"), "{name}");
+        let o = command(&dir).args(["check", name]).output().expect("runs");
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+    }
+    // A lock beside `x.lock` is `x.lock.lock`: a broken one there is read (and reported).
+    write(&dir, "x.lock.lock", "not: a lock\n");
+    let o = command(&dir).args(["check", "x.lock"]).output().expect("runs");
+    assert!(!o.status.success() && stderr(&o).contains("x.lock.lock"), "{}", stderr(&o));
+}
+
 /// Diagnostics quote user text (here an unknown key): escape sequences, line and paragraph
 /// separators and bidi controls in it are shown escaped, so a spec cannot drive the terminal
 /// of whoever runs `check` (clear the screen, fake a line) or reorder what it shows.

@@ -411,3 +411,24 @@ fn the_kubernetes_section_is_checked_at_its_lines() {
     // Compose does not read the section.
     assert!(aimgen(&["check", &path]).status.success());
 }
+
+/// "Published on 0.0.0.0 without an API key" is about Compose's host ports: a render for
+/// Kubernetes alone (where a server is a ClusterIP Service and `bind` is not used) does not
+/// say it; a Compose render of the same spec does, and one with both targets does too.
+#[test]
+fn the_open_bind_warning_is_compose_only() {
+    let dir = scratch("k8s-bind");
+    let text = spec("  chat:\n    model: meta-llama/Llama-3.1-8B-Instruct\n    gpus: 1\n    bind: 0.0.0.0\n", "");
+    let path = write(&dir, "fleet.yaml", &text);
+    let warning = "is published on 0.0.0.0 (every interface) without an API key";
+    let o = aimgen(&["render", &path, "--target", "kubernetes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(warning), "{}", stderr(&o));
+    for target in ["compose", "kubernetes"] {
+        let o = aimgen(&["check", &path, "--target", target]);
+        assert_eq!(stderr(&o).contains(warning), target == "compose", "check --target {target}: {}", stderr(&o));
+    }
+    let both = write(&dir, "both.yaml", &text.replacen("services:", "targets: [compose, kubernetes]\nservices:", 1));
+    let o = aimgen(&["check", &both]);
+    assert!(stderr(&o).contains(warning), "{}", stderr(&o));
+}

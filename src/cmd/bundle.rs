@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::lock::{read_fleet, Progress};
+use super::report::read_fleet;
 use crate::hub::bundle::{self, Manifest};
 use crate::hub::cache;
 use crate::hub::human_bytes;
+use crate::hub::progress::ProgressLine;
 use crate::lockfile::{hub_key, LockedModel};
 
 /// `aimgen cache export`.
@@ -42,7 +43,7 @@ pub struct CacheImportArgs {
 
 /// Byte progress on a terminal, redrawn at most ten times a second.
 struct Bytes {
-    line: Progress,
+    line: ProgressLine,
     verb: &'static str,
     last: Option<Instant>,
 }
@@ -59,7 +60,7 @@ impl bundle::Progress for Bytes {
 }
 
 fn bytes(verb: &'static str) -> Bytes {
-    Bytes { line: Progress::new(), verb, last: None }
+    Bytes { line: ProgressLine::new(), verb, last: None }
 }
 
 /// Runs `cache export`.

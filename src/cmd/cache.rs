@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::bundle::{CacheExportArgs, CacheImportArgs};
-use super::lock::read_fleet;
+use super::report::read_fleet;
 use super::report::Format;
 use crate::hub::cache::{self, CacheOrigin, HubCache};
 use crate::hub::{human_bytes, short};
@@ -387,7 +387,7 @@ impl Budget {
     }
 }
 
-fn budget_report(fleet: &super::lock::Fleet, hub: &HubCache) -> Option<Budget> {
+fn budget_report(fleet: &crate::compile::Fleet, hub: &HubCache) -> Option<Budget> {
     let budget_gb = fleet.spec.cache.as_ref()?.budget_gb?;
     // Model facts for the estimates: the built-in library and the spec's own recipe folders.
     let base = fleet.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();

@@ -1,19 +1,11 @@
 //! `aimgen lock FLEET [--update [SERVICE…]]`: pins every Hub model the fleet downloads to a
 //! commit and records the files the engine loads, like `cargo generate-lockfile`/`cargo
-//! update`. Also the spec-and-lock reading the hub commands share.
+//! update`.
 
-// Without the `hub` feature only `cache status` uses these helpers.
-#![cfg_attr(not(feature = "hub"), allow(dead_code))]
-
-use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-
-use crate::diagnostic::Diagnostic;
-use crate::lockfile::{self, Loaded, LockFile};
-use crate::spec::FleetSpec;
 
 /// `aimgen lock`.
 #[derive(Debug, Args)]
@@ -27,122 +19,6 @@ pub struct LockArgs {
     /// Services whose models `--update` re-resolves.
     #[arg(value_name = "SERVICE", requires = "update")]
     pub services: Vec<String>,
-}
-
-/// A spec and its lock, read and checked for the hub commands.
-pub(crate) struct Fleet {
-    /// The spec path as given.
-    pub path: PathBuf,
-    /// The spec.
-    pub spec: FleetSpec,
-    /// The lock file beside it, if there is one.
-    pub lock: Option<Loaded>,
-    /// Where the lock file is (or would be).
-    pub lock_path: PathBuf,
-}
-
-impl Fleet {
-    /// The lock's content, or an empty lock.
-    pub fn lock_or_empty(&self) -> LockFile {
-        self.lock.as_ref().map(|l| l.lock.clone()).unwrap_or(LockFile { version: lockfile::VERSION, models: vec![] })
-    }
-
-    /// The spec's file name, for headers.
-    pub fn file_name(&self) -> String {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fleet.yaml".into())
-    }
-
-    /// How the user names the spec in commands.
-    pub fn shown(&self) -> String {
-        self.path.display().to_string()
-    }
-}
-
-/// Reads the spec (schema and semantic errors; no recipe selection, which has nothing to do
-/// with the Hub) and its lock. Problems are printed as diagnostics and give `Ok(None)`.
-pub(crate) fn read_fleet(path: &Path) -> anyhow::Result<Option<Fleet>> {
-    let name = path.display().to_string();
-    let source = match crate::load::read(path, &name)? {
-        Ok(s) => s,
-        Err(d) => return Ok(print_diagnostics(&[d])),
-    };
-    let spec: FleetSpec = match crate::load::parse(&source, crate::compile::fleet_schema()) {
-        Ok(s) => s,
-        Err(d) => return Ok(print_diagnostics(&d)),
-    };
-    let errors: Vec<Diagnostic> = crate::validate::check(&spec, &[])
-        .into_iter()
-        .filter(Diagnostic::is_error)
-        .map(|d| d.locate(&source))
-        .collect();
-    let lock = lockfile::read_beside(path, &name)?;
-    let lock = match lock {
-        Some(Err(d)) => {
-            let mut all = errors;
-            all.extend(d);
-            return Ok(print_diagnostics(&all));
-        }
-        Some(Ok(l)) => Some(l),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Ok(print_diagnostics(&errors));
-    }
-    Ok(Some(Fleet { path: path.to_path_buf(), spec, lock, lock_path: lockfile::path_for(path) }))
-}
-
-/// Prints diagnostics to standard error; always `None`, for `return Ok(print_diagnostics(…))`.
-pub(crate) fn print_diagnostics<T>(d: &[Diagnostic]) -> Option<T> {
-    let color = super::report::color();
-    let mut out = String::new();
-    for d in d {
-        out.push_str(&d.render(color));
-        out.push('\n');
-    }
-    let errors = d.iter().filter(|d| d.is_error()).count();
-    out.push_str(&format!("{errors} error{}\n", if errors == 1 { "" } else { "s" }));
-    crate::cmd::report::err(&out);
-    None
-}
-
-/// A one-line progress display on standard error, only when it is a terminal.
-pub(crate) struct Progress {
-    on: bool,
-}
-
-impl Progress {
-    /// Progress if standard error is a terminal.
-    pub fn new() -> Progress {
-        Progress { on: std::io::stderr().is_terminal() }
-    }
-
-    /// Replaces the line.
-    pub fn set(&self, text: &str) {
-        if self.on {
-            let t: String = text.chars().take(110).collect();
-            crate::cmd::report::err(&format!("\r\x1b[2K{t}"));
-        }
-    }
-
-    /// Clears the line.
-    pub fn clear(&self) {
-        if self.on {
-            crate::cmd::report::err("\r\x1b[2K");
-        }
-    }
-}
-
-/// Checks `--update SERVICE…` names against the spec.
-pub(crate) fn check_service_names(spec: &FleetSpec, names: &[String], fleet: &str) -> anyhow::Result<()> {
-    for n in names {
-        if !spec.services.contains_key(n) {
-            let hint = crate::diagnostic::did_you_mean(n, spec.services.keys().map(String::as_str))
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            anyhow::bail!("{fleet} has no service `{n}`{hint}");
-        }
-    }
-    Ok(())
 }
 
 /// Runs `lock`.
@@ -159,94 +35,29 @@ pub fn run(args: &LockArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(feature = "hub")]
-pub(crate) mod online {
+mod online {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::hub::api::{Client, Config, HubError};
-    use crate::hub::{self, files::engine_files, human_bytes, short};
-    use crate::lockfile::{LockedFile, LockedModel};
+    use crate::cmd::report::read_fleet;
+    use crate::hub::api::HubError;
+    use crate::hub::lookup::{client, lock_entry, offline_refused, parallel};
+    use crate::hub::progress::ProgressLine;
+    use crate::hub::{self, human_bytes, short};
+    use crate::lockfile::{self, LockFile, LockedModel};
+    use crate::spec::FleetSpec;
 
-    /// Requests in flight at once: enough to hide the Hub's latency for a fleet of many
-    /// models, few enough to stay polite to it (and to a small mirror).
-    const PARALLEL: usize = 4;
-
-    /// `f` over `items` on up to `PARALLEL` threads; results in the order of `items`.
-    pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Mutex;
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..items.len().min(PARALLEL) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(i, item);
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(r);
-                    }
-                });
+    /// Checks `--update SERVICE…` names against the spec.
+    fn check_service_names(spec: &FleetSpec, names: &[String], fleet: &str) -> anyhow::Result<()> {
+        for n in names {
+            if !spec.services.contains_key(n) {
+                let hint = crate::diagnostic::did_you_mean(n, spec.services.keys().map(String::as_str))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                anyhow::bail!("{fleet} has no service `{n}`{hint}");
             }
-        });
-        results.into_inner().map(|v| v.into_iter().flatten().collect()).unwrap_or_default()
-    }
-
-    /// `HF_HUB_OFFLINE` set to a true value means "no network" to every Hugging Face tool;
-    /// aimgen honours it rather than surprise the user with requests.
-    pub(crate) fn offline_refused(command: &str) -> anyhow::Result<()> {
-        let on = std::env::var("HF_HUB_OFFLINE")
-            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
-        if on {
-            anyhow::bail!("HF_HUB_OFFLINE is set: `aimgen {command}` needs to ask the Hub; unset it for this command");
         }
         Ok(())
-    }
-
-    /// A Hub client for the fleet: its `cache.hf_endpoint` wins over `HF_ENDPOINT`.
-    pub(crate) fn client(spec: &FleetSpec) -> anyhow::Result<Client> {
-        let endpoint = hub::endpoint(spec.cache.as_ref().and_then(|c| c.hf_endpoint.as_deref()));
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            anyhow::bail!(
-                "the Hub endpoint `{}` (HF_ENDPOINT or cache.hf_endpoint) is not an http(s) URL",
-                hub::redact(&endpoint)
-            );
-        }
-        Client::new(Config::from_env(endpoint))
-    }
-
-    /// Resolves one (repo, revision): commit, file listing, the engine's files.
-    pub(crate) fn resolve(
-        client: &Client,
-        repo: &str,
-        revision: &str,
-        progress: &Progress,
-        step: &str,
-    ) -> Result<(LockedModel, bool), HubError> {
-        progress.set(&format!("{step} {repo}@{revision}: resolving"));
-        let rev = client.revision(repo, revision)?;
-        Ok((files_at(client, repo, revision, &rev.sha, progress, step)?, rev.gated))
-    }
-
-    /// The lock entry for commit `sha` of `repo` (asked for as `revision`): its engine files.
-    pub(crate) fn files_at(
-        client: &Client,
-        repo: &str,
-        revision: &str,
-        sha: &str,
-        progress: &Progress,
-        step: &str,
-    ) -> Result<LockedModel, HubError> {
-        let listing = client.tree(repo, revision, sha, &mut |n| {
-            progress.set(&format!("{step} {repo}@{revision}: listing files ({n})"));
-        })?;
-        let keep = engine_files(&listing.iter().map(|f| f.path.as_str()).collect::<Vec<_>>());
-        let files = listing
-            .into_iter()
-            .filter(|f| keep.binary_search(&f.path).is_ok())
-            .map(|f| LockedFile { path: f.path, size: f.size, blob: f.blob })
-            .collect();
-        Ok(LockedModel { repo: repo.into(), revision: revision.into(), sha: sha.into(), files })
     }
 
     pub(super) fn run(args: &LockArgs) -> anyhow::Result<ExitCode> {
@@ -286,10 +97,10 @@ pub(crate) mod online {
                 if todo.len() == 1 { "" } else { "s" },
                 hub::redact(client.endpoint())
             ));
-            let progress = Progress::new();
+            let progress = ProgressLine::new();
             let has_token = client.has_token();
             let results = parallel(&todo, |i, (repo, revision)| {
-                resolve(&client, repo, revision, &progress, &format!("[{}/{}]", i + 1, todo.len()))
+                lock_entry(&client, repo, revision, &progress, &format!("[{}/{}]", i + 1, todo.len()))
             });
             for ((repo, revision), result) in todo.iter().zip(results) {
                 match result {

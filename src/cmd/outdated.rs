@@ -35,9 +35,10 @@ pub fn run(args: &OutdatedArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "hub")]
 mod online {
     use super::*;
-    use crate::cmd::lock::online::{client, files_at, offline_refused, parallel};
-    use crate::cmd::lock::{read_fleet, Progress};
+    use crate::cmd::report::read_fleet;
     use crate::cmd::report::Format;
+    use crate::hub::lookup::{client, lock_entry_at, offline_refused, parallel};
+    use crate::hub::progress::ProgressLine;
     use crate::hub::{human_bytes, short};
     use crate::ids::is_sha;
     use crate::lockfile::{diff, FileDiff};
@@ -65,7 +66,7 @@ mod online {
             offline_refused("outdated")?;
         }
         let client = if needs_hub { Some(client(&fleet.spec)?) } else { None };
-        let progress = Progress::new();
+        let progress = ProgressLine::new();
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         let total = wanted.len();
@@ -80,7 +81,7 @@ mod online {
                 if r.sha == entry.sha {
                     Ok(None)
                 } else {
-                    files_at(client, repo, revision, &r.sha, &progress, &step).map(Some)
+                    lock_entry_at(client, repo, revision, &r.sha, &progress, &step).map(Some)
                 }
             }))
         });

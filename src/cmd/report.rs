@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::compile::{self, Compiled, Failure, Options};
+use crate::compile::{self, Compiled, Failure, Fleet, Options};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::target::Target;
 
@@ -124,6 +124,23 @@ pub fn compile(path: &Path, args: &CompileArgs, report: &mut Report) -> anyhow::
         }
         Err(Failure::Read(e)) => Err(e.into()),
     }
+}
+
+/// Reads one spec and its lock for a command that chooses no recipe (`lock`, `outdated`,
+/// `cache status`, `cache export`), printing its problems as `check` prints them. `Ok(None)`
+/// means it was invalid (reported); `Err` is an I/O problem (exit 2).
+pub fn read_fleet(path: &Path) -> anyhow::Result<Option<Fleet>> {
+    let mut report = Report::default();
+    let fleet = match compile::read_fleet(path, &path.display().to_string()) {
+        Ok(f) => Some(f),
+        Err(Failure::Invalid(d)) => {
+            report.extend(d);
+            None
+        }
+        Err(Failure::Read(e)) => return Err(e.into()),
+    };
+    report.print(Format::Human)?;
+    Ok(fleet)
 }
 
 /// The targets a command works for: `--target`, else the spec's `targets:`, else Compose.

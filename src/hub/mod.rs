@@ -1,12 +1,16 @@
 //! The Hugging Face side of aimgen: which files an engine loads (`files`), what a local cache
-//! holds (`cache`, offline), what the Hub says (`api`, behind the `hub` feature), and air-gapped
-//! bundles of a fleet's locked files (`bundle`, offline).
+//! holds (`cache`, offline), what the Hub says (`api`, and `lookup`, which asks it for a
+//! fleet; behind the `hub` feature), air-gapped bundles of a fleet's locked files (`bundle`,
+//! offline), and the progress line they show (`progress`).
 
 #[cfg(feature = "hub")]
 pub mod api;
 pub mod bundle;
 pub mod cache;
 pub mod files;
+#[cfg(feature = "hub")]
+pub mod lookup;
+pub mod progress;
 
 /// The public Hub, when neither the fleet nor `HF_ENDPOINT` names a mirror.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";

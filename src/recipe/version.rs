@@ -186,7 +186,8 @@ impl fmt::Display for VersionReq {
 /// The engine release an image runs, read from the tag conventions of the images that
 /// publish one engine release per tag:
 ///
-/// - `vllm/vllm-openai:vX.Y.Z` and `vllm/vllm-openai-rocm:vX.Y.Z` (vLLM's own images);
+/// - `vllm/vllm-openai:vX.Y.Z[-suffix]` and `vllm/vllm-openai-rocm:vX.Y.Z` (vLLM's own images;
+///   the suffix names a CUDA build, `v0.21.0-cu129`, or an architecture);
 /// - `rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210` (AMD's; older tags write `…_vllm0.8.3_…`);
 /// - `lmsysorg/sglang:vX.Y.Z[.postN][-suffix]` (`v0.4.6.post1-cu124`, `v0.5.23-rocm700-mi30x`).
 ///
@@ -201,7 +202,10 @@ pub fn version_from_image(reference: &str, engine: Backend) -> Option<EngineVers
     };
     let repo = repository(name);
     match (engine, repo.as_str()) {
-        (Backend::Vllm, "vllm/vllm-openai" | "vllm/vllm-openai-rocm") => EngineVersion::parse(tag.strip_prefix('v')?),
+        (Backend::Vllm, "vllm/vllm-openai" | "vllm/vllm-openai-rocm") => {
+            let v = tag.strip_prefix('v')?;
+            EngineVersion::parse(v.split('-').next().unwrap_or(v))
+        }
         (Backend::Vllm, "rocm/vllm") => {
             let parts: Vec<&str> = tag.split('_').collect();
             parts.iter().enumerate().find_map(|(i, p)| {
@@ -305,6 +309,10 @@ mod tests {
             ("lmsysorg/sglang:v0.5.23", Backend::Sglang, Some("0.5.23")),
             ("lmsysorg/sglang:v0.4.6.post1-cu124@sha256:0123abcd", Backend::Sglang, Some("0.4.6.post1")),
             // No version in the reference, or another engine's image.
+            ("vllm/vllm-openai:v0.21.0-cu129", Backend::Vllm, Some("0.21.0")),
+            ("vllm/vllm-openai:v0.12.0-cu130@sha256:0123abcd", Backend::Vllm, Some("0.12.0")),
+            ("vllm/vllm-openai:latest-cu130", Backend::Vllm, None),
+            ("vllm/vllm-openai:cu130-nightly", Backend::Vllm, None),
             ("vllm/vllm-openai:latest", Backend::Vllm, None),
             ("vllm/vllm-openai", Backend::Vllm, None),
             ("vllm/vllm-openai@sha256:0123abcd", Backend::Vllm, None),

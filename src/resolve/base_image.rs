@@ -117,3 +117,41 @@ pub(super) fn image_base(
     };
     Some(ImageBase { base: base.to_string(), version, at: Some(base_at) })
 }
+
+/// The base image of every engine the fleet's services use, decided before the services:
+/// the image says which engine release their arguments are checked against.
+pub(super) fn image_bases(
+    spec: &FleetSpec,
+    image_spec: &ImageSpec,
+    gpu_model: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<Backend, ImageBase> {
+    let backends: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
+    backends
+        .into_iter()
+        .filter_map(|b| image_base(image_spec, b, spec.host.gpu.vendor, gpu_model, diags).map(|i| (b, i)))
+        .collect()
+}
+
+/// One image per engine, named `<fleet>-<engine>`; with `preload_tokenizers`, each preloads
+/// the tokenizers of every Hub model.
+pub(super) fn image_plans(
+    fleet_name: &str,
+    bases: BTreeMap<Backend, ImageBase>,
+    image_spec: &ImageSpec,
+    hub_models: &BTreeMap<HubModel, Vec<String>>,
+    cache: &CacheSettings,
+) -> Vec<ImagePlan> {
+    bases
+        .into_iter()
+        .map(|(backend, b)| ImagePlan {
+            backend: backend.into(),
+            base: b.base,
+            engine_version: b.version.map(|v| v.to_string()),
+            name: format!("{fleet_name}-{}", backend.as_str()),
+            pip: image_spec.pip.clone(),
+            preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
+            env: cache.image_env(),
+        })
+        .collect()
+}

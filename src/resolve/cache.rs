@@ -1,7 +1,88 @@
-//! The cache variables a server's engine and the libraries below it read: JIT and compile
-//! caches on the server's scratch volume, telemetry switched off.
+//! The caches: the shared model cache (where it is stored and the variables every Hugging
+//! Face client finds it by), and the variables a server's engine and the libraries below it
+//! read: JIT and compile caches on the server's scratch volume, telemetry switched off.
 
 use super::*;
+
+/// The fleet's model cache as resolving needs it, read from `cache:` once.
+pub(super) struct CacheSettings {
+    /// What the plan states about the cache.
+    pub(super) plan: CachePlan,
+    /// Whether prefetch jobs download every model before its servers start.
+    pub(super) prefetching: bool,
+    /// Files a prefetch job downloads at once.
+    pub(super) workers: u32,
+    pub(super) verify: Verify,
+    /// The cache as every Hugging Face client finds it: the servers, the prefetch jobs and the
+    /// images start from the same variables.
+    hub_env: BTreeMap<String, String>,
+}
+
+impl CacheSettings {
+    pub(super) fn new(spec: &FleetSpec) -> CacheSettings {
+        let cache = spec.cache.clone().unwrap_or_default();
+        let prefetching = cache.prefetch.unwrap_or(true);
+        let mount = cache.mount.clone().unwrap_or_else(|| DEFAULT_MOUNT.to_string());
+        let mount = mount.trim_end_matches('/').to_string();
+        let hub_dir = format!("{mount}/hub");
+        let hub_env: BTreeMap<String, String> =
+            [("HF_HOME", mount.clone()), ("HF_HUB_CACHE", hub_dir.clone()), ("HF_HUB_DISABLE_TELEMETRY", "1".into())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        let storage = match &cache.host_path {
+            Some(path) => CacheStorage::HostPath { path: path.clone() },
+            None => CacheStorage::Volume {
+                name: cache.volume.clone().unwrap_or_else(|| format!("{}-model-cache", spec.name)),
+            },
+        };
+        CacheSettings {
+            plan: CachePlan {
+                storage,
+                mount,
+                hub_dir,
+                hf_endpoint: cache.hf_endpoint.clone(),
+                servers_read_only: prefetching,
+                scratch: ScratchPlan {
+                    volume: format!("{}-engine-scratch", spec.name),
+                    mount: SCRATCH_MOUNT.to_string(),
+                },
+            },
+            prefetching,
+            workers: cache.download_workers.unwrap_or(DEFAULT_DOWNLOAD_WORKERS),
+            verify: cache.verify.unwrap_or_default().into(),
+            hub_env,
+        }
+    }
+
+    /// A server's cache variables: offline when the prefetch jobs download, else the mirror.
+    pub(super) fn server_env(&self) -> BTreeMap<String, String> {
+        let mut env = self.hub_env.clone();
+        if self.prefetching {
+            env.insert("HF_HUB_OFFLINE".to_string(), "1".to_string());
+        } else if let Some(e) = &self.plan.hf_endpoint {
+            env.insert("HF_ENDPOINT".to_string(), e.clone());
+        }
+        env
+    }
+
+    /// The prefetch jobs' cache variables: their download settings and the mirror.
+    pub(super) fn prefetch_env(&self) -> BTreeMap<String, String> {
+        let mut env = self.hub_env.clone();
+        env.insert("HF_XET_HIGH_PERFORMANCE".to_string(), "1".to_string());
+        // Progress bars are terminal escape codes in `docker compose logs`.
+        env.insert("HF_HUB_DISABLE_PROGRESS_BARS".to_string(), "1".to_string());
+        if let Some(e) = &self.plan.hf_endpoint {
+            env.insert("HF_ENDPOINT".to_string(), e.clone());
+        }
+        env
+    }
+
+    /// An image's cache variables: where the cache is, nothing more.
+    pub(super) fn image_env(&self) -> BTreeMap<String, String> {
+        self.hub_env.clone()
+    }
+}
 
 /// Where a cache variable applies.
 pub(super) enum CacheScope {
@@ -68,4 +149,38 @@ pub(super) fn telemetry_off(
         out.push(("VLLM_NO_USAGE_STATS", "1"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(cache: &str) -> CacheSettings {
+        let yaml = format!(
+            "version: 1\nname: f\nhost: {{gpu: {{vendor: amd, model: MI300X, count: 1}}}}\n{cache}services: {{}}\n"
+        );
+        CacheSettings::new(&serde_yaml::from_str(&yaml).expect("fleet spec"))
+    }
+
+    #[test]
+    fn prefetched_servers_are_offline_and_only_the_jobs_see_the_mirror() {
+        let c = settings("cache: {mount: /cache/, hf_endpoint: 'http://mirror'}\n");
+        assert_eq!(c.plan.mount, "/cache");
+        assert_eq!(c.plan.hub_dir, "/cache/hub");
+        let server = c.server_env();
+        assert_eq!(server.get("HF_HUB_OFFLINE").map(String::as_str), Some("1"));
+        assert_eq!(server.get("HF_ENDPOINT"), None);
+        assert_eq!(c.prefetch_env().get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
+        assert_eq!(c.image_env().keys().collect::<Vec<_>>(), ["HF_HOME", "HF_HUB_CACHE", "HF_HUB_DISABLE_TELEMETRY"]);
+    }
+
+    #[test]
+    fn without_prefetch_servers_download_through_the_mirror_into_a_writable_cache() {
+        let c = settings("cache: {prefetch: false, hf_endpoint: 'http://mirror'}\n");
+        assert!(!c.plan.servers_read_only);
+        let server = c.server_env();
+        assert_eq!(server.get("HF_HUB_OFFLINE"), None);
+        assert_eq!(server.get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
+        assert!(matches!(&c.plan.storage, CacheStorage::Volume { name } if name == "f-model-cache"));
+    }
 }

@@ -230,6 +230,67 @@ pub(super) fn dropped_tuned(
     )))
 }
 
+/// The recipe a service runs, how many GPUs it takes and whether the spec pinned it.
+#[derive(Clone, Copy)]
+pub(super) struct Chosen<'l> {
+    pub(super) recipe: &'l LoadedRecipe,
+    pub(super) gpus: u32,
+    pub(super) pinned: bool,
+}
+
+/// The service's pinned recipe, else the best compatible one; `None`, with the diagnostic
+/// saying why, when none fits. Also reports a model of unknown size and a tuned recipe the
+/// service's own settings ruled out.
+pub(super) fn choose<'l>(lib: &'l Library, s: &Service, q: &Query, diags: &mut Vec<Diagnostic>) -> Option<Chosen<'l>> {
+    let chosen = match &s.spec.recipe {
+        Some(id) => pick_pinned(lib, id, q, &s.at, diags).map(|(recipe, gpus, pinned)| Chosen { recipe, gpus, pinned }),
+        None => match select::best(lib, q) {
+            Some(Candidate { recipe, verdict: Verdict::Compatible { gpus } }) => {
+                Some(Chosen { recipe, gpus, pinned: false })
+            }
+            _ => {
+                // Only the closest few are named, never recipes for other models or engines:
+                // rank just those (a spec of thousands of unknown models sorted every recipe
+                // for each).
+                let near =
+                    select::rank_where(lib, q, |v| !matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch));
+                diags.push(no_recipe(s.name, q, &near, &s.at));
+                None
+            }
+        },
+    };
+    if let Some(c) = chosen {
+        let unsized_count = c.recipe.recipe.gpu_count.is_none() && s.spec.gpus.is_none();
+        if unsized_count && s.facts.is_none() && s.locked_gb.is_none() {
+            diags.push(unknown_size(s.spec, &s.at));
+        }
+        if !c.pinned {
+            diags.extend(dropped_tuned(lib, q, c.recipe, s.spec, &s.at));
+        }
+    }
+    chosen
+}
+
+/// The release each engine's services run and are checked against, from its base image.
+pub(super) fn engine_releases(
+    lib: &Library,
+    bases: &BTreeMap<Backend, ImageBase>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<Backend, Option<Release>> {
+    bases
+        .iter()
+        .map(|(&b, base)| {
+            // aimgen's own default: catalogueing its release is aimgen's job, not something
+            // the user can fix with `engine_version`.
+            let release = match &base.at {
+                Some(at) => checked_release(lib, b, &base.base, base.version.as_ref(), at, diags),
+                None => checked_release(lib, b, &base.base, base.version.as_ref(), "/image", &mut Vec::new()),
+            };
+            (b, release)
+        })
+        .collect()
+}
+
 pub(super) fn pick_pinned<'l>(
     lib: &'l Library,
     id: &str,

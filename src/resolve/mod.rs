@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Diagnostic};
@@ -13,10 +14,11 @@ use crate::plan::*;
 use crate::recipe::catalog::{engine_name, Picked};
 use crate::recipe::select::{self, Candidate, Query, Verdict};
 use crate::recipe::{
-    known_gpu_memory_gb, memory_fraction, version_from_image, EngineVersion, Library, LoadedRecipe, KNOWN_GPUS,
+    known_gpu_memory_gb, memory_fraction, version_from_image, EngineVersion, Library, LoadedRecipe, ModelFacts,
+    KNOWN_GPUS,
 };
 use crate::source::escape_segment;
-use crate::spec::{Backend, FleetSpec, ImageSpec, Precision, ServiceSpec, Vendor};
+use crate::spec::{Backend, FleetSpec, GpuSpec, ImageSpec, Precision, ServiceSpec, ServingSpec, Vendor};
 use crate::text::ranges;
 
 mod argv;
@@ -25,14 +27,20 @@ mod cache;
 mod choice;
 mod convert;
 mod gpus;
+mod ports;
+mod prefetch;
+mod server;
 
 pub use self::argv::engine_argv;
-use self::base_image::{image_base, ImageBase};
+use self::base_image::{image_bases, image_plans, ImageBase};
 pub use self::cache::jit_caches;
-use self::cache::telemetry_off;
+use self::cache::{telemetry_off, CacheSettings};
 pub use self::choice::{checked_release, Release, Selection};
-use self::choice::{dropped_tuned, no_recipe, pick_pinned, recipe_outside_its_checks, unknown_size, SavedQuery};
-use self::gpus::oversubscribed;
+use self::choice::{choose, engine_releases, recipe_outside_its_checks, Chosen, SavedQuery};
+use self::gpus::{gpu_inventory, GpuPool};
+use self::ports::HostPorts;
+use self::prefetch::{hub_models, prefetch_plan};
+use self::server::server_plan;
 pub use crate::plan::{prefetch_job_name, PREFETCH_PREFIX};
 pub use crate::spec::{DEFAULT_MOUNT, SCRATCH_MOUNT};
 /// First host port handed out.
@@ -77,6 +85,10 @@ pub struct Resolution {
 /// With `per_node`, `host.gpu.count` is the GPUs of one node and every service may use up to
 /// all of them (a cluster schedules each server on its own node); GPU indices then start at 0
 /// for each service.
+///
+/// The steps, in the order their diagnostics appear: explicit host ports, the image of each
+/// engine and the release it is checked against, then per service (in spec order) its recipe,
+/// GPUs, host port and server; last the prefetch jobs and the images.
 pub fn resolve(
     spec: &FleetSpec,
     spec_path: &str,
@@ -85,413 +97,51 @@ pub fn resolve(
     per_node: bool,
 ) -> Result<Resolution, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let gpu = &spec.host.gpu;
-    let canonical_model = KNOWN_GPUS
-        .iter()
-        .find(|(m, _)| m.eq_ignore_ascii_case(&gpu.model))
-        .map(|(m, _)| m.to_string())
-        .unwrap_or_else(|| gpu.model.clone());
-    let memory_gb = gpu.memory_gb.or_else(|| known_gpu_memory_gb(&gpu.model)).unwrap_or(0);
-    let inventory = GpuInventory {
-        vendor: gpu.vendor.into(),
-        model: canonical_model.clone(),
-        count: gpu.count,
-        memory_gb,
-        group_ids: gpu.group_ids.clone(),
-        render_nodes: gpu.render_nodes.clone(),
-    };
-    let serving = spec.serving.clone().unwrap_or_default();
-
-    let cache_spec = spec.cache.clone().unwrap_or_default();
-    let prefetching = cache_spec.prefetch.unwrap_or(true);
-    let mount = cache_spec.mount.clone().unwrap_or_else(|| DEFAULT_MOUNT.to_string());
-    let mount = mount.trim_end_matches('/').to_string();
-    let hub_dir = format!("{mount}/hub");
-    // The cache as every Hugging Face client finds it, built once: servers add offline mode
-    // (or the mirror), the prefetch jobs their download settings, the images nothing.
-    let hub_cache_env: BTreeMap<String, String> =
-        [("HF_HOME", mount.clone()), ("HF_HUB_CACHE", hub_dir.clone()), ("HF_HUB_DISABLE_TELEMETRY", "1".to_string())]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-    let storage = match &cache_spec.host_path {
-        Some(path) => CacheStorage::HostPath { path: path.clone() },
-        None => CacheStorage::Volume {
-            name: cache_spec.volume.clone().unwrap_or_else(|| format!("{}-model-cache", spec.name)),
-        },
-    };
-
-    // Ports: explicit ones first, so defaults flow around them.
-    let mut taken: BTreeMap<u16, &str> = BTreeMap::new();
-    for (name, svc) in &spec.services {
-        if let Some(p) = svc.port {
-            if let Some(other) = taken.insert(p, name) {
-                diags.push(
-                    Diagnostic::error(format!("host port {p} is used by both `{other}` and `{name}`"))
-                        .at(format!("/services/{}/port", escape_segment(name)))
-                        .help("give each service its own port, or leave `port` out to get a free one"),
-                );
-            }
-        }
-    }
-    let mut next_port = FIRST_PORT;
-
-    // One image per engine, decided before the services: the image says which engine
-    // release their arguments are checked against.
+    let mut ports = HostPorts::claim_explicit(&spec.services, &mut diags);
     let image_spec = spec.image.clone().unwrap_or_default();
-    let backends: BTreeSet<Backend> = spec.services.values().map(|s| s.backend.unwrap_or(Backend::Vllm)).collect();
-    let bases: BTreeMap<Backend, ImageBase> = backends
-        .iter()
-        .filter_map(|&b| image_base(&image_spec, b, gpu.vendor, &canonical_model, &mut diags).map(|i| (b, i)))
-        .collect();
+    let inventory = gpu_inventory(&spec.host.gpu);
+    let bases = image_bases(spec, &image_spec, &inventory.model, &mut diags);
+    let fleet = Fleet {
+        lib,
+        pins,
+        gpu: &spec.host.gpu,
+        releases: engine_releases(lib, &bases, &mut diags),
+        serving: spec.serving.clone().unwrap_or_default(),
+        cache: CacheSettings::new(spec),
+        inventory,
+    };
 
-    let mut free: Vec<u32> = (0..gpu.count).collect();
-    let mut holders: Vec<(String, Vec<u32>)> = Vec::new();
+    let mut pool = GpuPool::new(spec.host.gpu.count);
     let mut servers = Vec::new();
     let mut selections = Vec::new();
-
-    // The engine release each engine's services run and are checked against.
-    let releases: BTreeMap<Backend, Option<Release>> = bases
-        .iter()
-        .map(|(&b, base)| {
-            // aimgen's own default: catalogueing its release is aimgen's job, not something
-            // the user can fix with `engine_version`.
-            let release = match &base.at {
-                Some(at) => checked_release(lib, b, &base.base, base.version.as_ref(), at, &mut diags),
-                None => checked_release(lib, b, &base.base, base.version.as_ref(), "/image", &mut Vec::new()),
-            };
-            (b, release)
-        })
-        .collect();
-
     for (name, svc) in &spec.services {
         if per_node {
-            free = (0..gpu.count).collect();
-            holders.clear();
+            pool.refill();
         }
-        let at = format!("/services/{}", escape_segment(name));
-        let backend = svc.backend.unwrap_or(Backend::Vllm);
-        let precision = svc.precision.unwrap_or(Precision::Auto);
-        let release = releases.get(&backend).and_then(Option::as_ref);
-        let revision = svc.revision.as_deref().unwrap_or("main");
-        let locked_gb = pins
-            .get(&(svc.model.clone(), revision.to_string()))
-            .filter(|p| p.weights_bytes > 0 && svc.model_path.is_none())
-            .map(|p| p.weights_bytes as f64 / 1e9);
-        let query = Query {
-            model: &svc.model,
-            backend,
-            vendor: gpu.vendor,
-            gpu_model: &canonical_model,
-            memory_gb: f64::from(memory_gb),
-            gpus: svc.gpus,
-            available: free.len() as u32,
-            precision,
-            engine_version: release.map(|r| &r.runs),
-            memory_fraction: memory_fraction(&svc.args),
-            locked_gb,
-        };
-        let facts = lib.models.get(&svc.model);
-        let chosen: Option<(&LoadedRecipe, u32, bool)> = match &svc.recipe {
-            Some(id) => pick_pinned(lib, id, &query, &at, &mut diags),
-            None => match select::best(lib, &query) {
-                Some(Candidate { recipe, verdict: Verdict::Compatible { gpus } }) => Some((recipe, gpus, false)),
-                _ => {
-                    // Only the closest few are named, never recipes for other models or engines:
-                    // rank just those (a spec of thousands of unknown models sorted every recipe
-                    // for each).
-                    let near = select::rank_where(lib, &query, |v| {
-                        !matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch)
-                    });
-                    diags.push(no_recipe(name, &query, &near, &at));
-                    None
-                }
-            },
-        };
-        if let Some((recipe, _, pinned)) = chosen {
-            let unsized_count = recipe.recipe.gpu_count.is_none() && svc.gpus.is_none();
-            if unsized_count && facts.is_none() && locked_gb.is_none() {
-                diags.push(unknown_size(svc, &at));
-            }
-            if !pinned {
-                diags.extend(dropped_tuned(lib, &query, recipe, svc, &at));
-            }
-        }
+        let service = Service::new(&fleet, name, svc);
+        let query = service.query(&fleet, pool.available());
+        let chosen = choose(lib, &service, &query, &mut diags);
         selections.push(Selection {
             service: name.clone(),
             query: SavedQuery::new(&query),
-            weights_gb: chosen
-                .and_then(|(r, _, _)| facts.map(|f| select::weights_gb(f, r.recipe.precision)).or(locked_gb)),
+            weights_gb: chosen.and_then(|c| service.weights_gb(c.recipe)),
         });
-
-        // GPUs: the next free ones, in spec order.
-        let want = chosen.map(|(_, n, _)| n).or(svc.gpus).unwrap_or(0);
-        let gpus: Vec<u32> = if want as usize <= free.len() {
-            free.drain(..want as usize).collect()
-        } else {
-            diags.push(oversubscribed(name, want, gpu.count, &holders, &free, &at, svc));
-            Vec::new()
-        };
-        if !gpus.is_empty() {
-            holders.push((name.clone(), gpus.clone()));
+        let want = chosen.map(|c| c.gpus).or(svc.gpus).unwrap_or(0);
+        let gpus = pool.take(&service, want, &mut diags);
+        let host_port = ports.assign(name, svc.port);
+        if let Some(chosen) = chosen {
+            servers.push(server_plan(&fleet, &service, chosen, gpus, host_port, &mut diags));
         }
-
-        let host_port = match svc.port {
-            Some(p) => p,
-            None => {
-                while taken.contains_key(&next_port) && next_port < u16::MAX {
-                    next_port += 1;
-                }
-                taken.insert(next_port, name);
-                next_port
-            }
-        };
-
-        let Some((recipe, _, pinned)) = chosen else { continue };
-        let hub = match &svc.model_path {
-            Some(_) => None,
-            None => {
-                let revision = svc.revision.clone().unwrap_or_else(|| "main".to_string());
-                let sha = pins.get(&(svc.model.clone(), revision.clone())).map(|p| p.sha.clone());
-                Some(HubModel { repo: svc.model.clone(), revision, sha })
-            }
-        };
-        let source = match (&svc.model_path, &hub) {
-            (Some(path), _) => ModelSource::Local { path: path.trim_end_matches('/').to_string() },
-            (None, Some(h)) => ModelSource::Hub(h.clone()),
-            (None, None) => continue,
-        };
-
-        // The catalogue the service is checked against.
-        let version = release.map(|r| r.checked.clone());
-        // Arguments: the recipe's, then the service's on top.
-        let mut args: BTreeMap<String, Json> = recipe.recipe.args.clone();
-        for (k, v) in &svc.args {
-            // Aliases (`q`, `tp`, …) become the canonical flag, so an override replaces the
-            // recipe's value instead of passing the flag twice.
-            let name = version
-                .as_ref()
-                .and_then(|ver| lib.catalog.flag(backend, ver, k))
-                .map(|f| f.name.clone())
-                .unwrap_or_else(|| k.clone());
-            args.insert(name, v.clone());
-        }
-        if let Some(ver) = &version {
-            diags.extend(lib.catalog.check_args(backend, ver, &svc.args, &format!("{at}/args")));
-            // The Hub token's names in a service's `env` are reported by `validate` already.
-            let env: BTreeMap<String, crate::spec::EnvValue> = svc
-                .env
-                .iter()
-                .filter(|(k, _)| !crate::reserved::TOKEN_VARS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            diags.extend(lib.catalog.check_env(backend, ver, &env, &format!("{at}/env")));
-            diags.extend(recipe_outside_its_checks(lib, recipe, ver, &at));
-        }
-        let api_key = svc.api_key_env.as_ref().or(serving.api_key_env.as_ref()).and_then(|variable| {
-            let delivery = version
-                .as_ref()
-                .and_then(|ver| crate::recipe::secrets::api_key_delivery(&lib.catalog, backend, ver))
-                .map(KeyDelivery::from);
-            if delivery.is_none() {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "the {} catalogue has no API-key variable or `--api-key` flag: `{name}` cannot be given a key",
-                        backend.as_str()
-                    ))
-                    .at(if svc.api_key_env.is_some() {
-                        format!("{at}/api_key_env")
-                    } else {
-                        "/serving/api_key_env".into()
-                    }),
-                );
-            }
-            delivery.map(|delivery| ApiKey { variable: variable.clone(), delivery })
-        });
-        let bind = svc.bind.as_deref().or(serving.bind.as_deref()).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BIND);
-        if let (Some(_), Backend::Vllm, Some(r)) = (&api_key, backend, release) {
-            let fixed = EngineVersion::parse(VLLM_AUTH_FIXED).filter(|f| r.runs < *f);
-            if let (Some(fixed), false) = (fixed, bind.is_loopback()) {
-                diags.push(
-                    Diagnostic::warning(format!(
-                        "vLLM {}'s API-key check can be bypassed with a crafted `Host:` header \
-                         (GHSA-94f4-hr76-p5j6, fixed in {fixed}), and `{name}` is published on {bind}",
-                        r.runs
-                    ))
-                    .at(if svc.bind.is_some() { format!("{at}/bind") } else { "/serving/bind".into() })
-                    .help(format!(
-                        "use a vLLM {fixed} or newer image, or keep `{name}` on 127.0.0.1 behind a reverse proxy \
-                         that rejects malformed Host headers (nginx does)"
-                    )),
-                );
-            }
-        }
-        if let Some(limit) = facts.and_then(|f| f.context_length) {
-            let key = match backend {
-                Backend::Vllm => "max-model-len",
-                Backend::Sglang => "context-length",
-            };
-            if let Some(len) = args.get(key).and_then(json_u64) {
-                if len > limit {
-                    let place =
-                        if svc.args.contains_key(key) { format!("{at}/args/{key}") } else { format!("{at}/model") };
-                    diags.push(
-                        Diagnostic::error(format!(
-                            "`--{key} {len}` is longer than {}'s context of {limit} tokens",
-                            svc.model
-                        ))
-                        .at(place)
-                        .help(format!("use at most {limit}")),
-                    );
-                }
-            }
-        }
-
-        let port = match backend {
-            Backend::Vllm => 8000,
-            Backend::Sglang => 30000,
-        };
-        let served = svc.served_model_name.clone().unwrap_or_else(|| svc.model.clone());
-        let argv = engine_argv(backend, &source, &served, port, gpus.len().max(1) as u32, &args);
-
-        let scratch = format!("{SCRATCH_MOUNT}/{name}");
-        let mut env: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in &recipe.recipe.env {
-            env.insert(k.clone(), v.as_text());
-        }
-        for (k, v) in &svc.env {
-            env.insert(k.clone(), v.as_text());
-        }
-        // Remote code and compile caches are written at run time: keep them off the
-        // (read-only) model cache, on the per-service scratch volume that outlives the
-        // container, so a recreated server starts warm.
-        env.insert("HF_MODULES_CACHE".into(), format!("{scratch}/hf-modules"));
-        for (var, dir) in jit_caches(&lib.catalog, backend, version.as_ref(), gpu.vendor) {
-            env.entry(var.to_string()).or_insert_with(|| format!("{scratch}/{dir}"));
-        }
-        if !serving.telemetry.unwrap_or(false) {
-            for (var, value) in telemetry_off(&lib.catalog, backend, version.as_ref()) {
-                env.entry(var.to_string()).or_insert_with(|| value.to_string());
-            }
-        }
-        let mut cache_env = hub_cache_env.clone();
-        if prefetching {
-            cache_env.insert("HF_HUB_OFFLINE".to_string(), "1".to_string());
-        } else if let Some(e) = &cache_spec.hf_endpoint {
-            cache_env.insert("HF_ENDPOINT".to_string(), e.clone());
-        }
-
-        // The label names the release the image runs, else the catalogue it was checked with.
-        let engine_version = release.map(|r| r.runs.to_string()).unwrap_or_default();
-        servers.push(ServerPlan {
-            name: name.clone(),
-            backend: backend.into(),
-            entrypoint_len: image::entrypoint(backend).len(),
-            engine_version,
-            model_id: svc.model.clone(),
-            source,
-            served_model_name: served,
-            gpus,
-            host_port,
-            port,
-            argv,
-            env,
-            cache_env,
-            needs_token: !prefetching && svc.model_path.is_none(),
-            prefetch_job: (prefetching && svc.model_path.is_none())
-                .then(|| prefetch_job_name(&svc.model, svc.revision.as_deref().unwrap_or("main"))),
-            health_path: "/health".into(),
-            bind,
-            api_key,
-            runtime: RuntimePlan {
-                restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),
-                stop_grace_seconds: STOP_GRACE_SECONDS
-                    + match backend {
-                        // `--shutdown-timeout N` lets in-flight requests drain for N seconds first.
-                        Backend::Vllm => args.get("shutdown-timeout").and_then(json_u64).unwrap_or(0) as u32,
-                        Backend::Sglang => 0,
-                    },
-                log_max_size: serving.log_max_size.clone().unwrap_or_else(|| DEFAULT_LOG_MAX_SIZE.to_string()),
-                log_max_files: serving.log_max_files.unwrap_or(DEFAULT_LOG_MAX_FILES),
-                nvidia_ulimits: gpu.vendor == Vendor::Nvidia,
-            },
-            recipe: ChosenRecipe {
-                id: recipe.recipe.id.clone(),
-                origin: recipe.origin.clone().into(),
-                pinned,
-                precision: recipe.recipe.precision.into(),
-                weights_gb: facts.map(|f| select::weights_gb(f, recipe.recipe.precision)).or(locked_gb),
-            },
-        });
     }
 
-    let hub_models: BTreeMap<HubModel, Vec<String>> = servers.iter().fold(BTreeMap::new(), |mut acc, s| {
-        if let ModelSource::Hub(h) = &s.source {
-            acc.entry(h.clone()).or_insert_with(Vec::new).push(s.name.clone());
-        }
-        acc
-    });
-    let prefetch = (prefetching && !hub_models.is_empty()).then(|| {
-        let mut env = hub_cache_env.clone();
-        env.insert("HF_XET_HIGH_PERFORMANCE".to_string(), "1".to_string());
-        // Progress bars are terminal escape codes in `docker compose logs`.
-        env.insert("HF_HUB_DISABLE_PROGRESS_BARS".to_string(), "1".to_string());
-        if let Some(e) = &cache_spec.hf_endpoint {
-            env.insert("HF_ENDPOINT".to_string(), e.clone());
-        }
-        PrefetchPlan {
-            // The first server's engine: any engine image has huggingface_hub.
-            image: servers.first().map_or(Engine::Vllm, |s| s.backend),
-            entrypoint: image::PREFETCH_ENTRYPOINT.iter().map(|a| a.to_string()).collect(),
-            jobs: hub_models
-                .iter()
-                .map(|(m, users)| PrefetchJob {
-                    name: prefetch_job_name(&m.repo, &m.revision),
-                    model: m.clone(),
-                    files: match pins.get(&(m.repo.clone(), m.revision.clone())) {
-                        Some(p) => FileSelection::Exact(
-                            p.files
-                                .iter()
-                                .map(|f| ExpectedFile { path: f.path.clone(), size: f.size, blob: f.blob.clone() })
-                                .collect(),
-                        ),
-                        None => FileSelection::Rule,
-                    },
-                    used_by: users.clone(),
-                })
-                .collect(),
-            env,
-            workers: cache_spec.download_workers.unwrap_or(DEFAULT_DOWNLOAD_WORKERS),
-            verify: cache_spec.verify.unwrap_or_default().into(),
-        }
-    });
-    let image_env = hub_cache_env.clone();
-
+    let hub_models = hub_models(&servers);
     let plan = Plan {
         name: spec.name.clone(),
         spec_path: spec_path.to_string(),
-        gpu: inventory,
-        images: bases
-            .into_iter()
-            .map(|(backend, b)| ImagePlan {
-                backend: backend.into(),
-                base: b.base,
-                engine_version: b.version.map(|v| v.to_string()),
-                name: format!("{}-{}", spec.name, backend.as_str()),
-                pip: image_spec.pip.clone(),
-                preload: if image_spec.preload_tokenizers { hub_models.keys().cloned().collect() } else { Vec::new() },
-                env: image_env.clone(),
-            })
-            .collect(),
-        cache: CachePlan {
-            storage,
-            mount: mount.clone(),
-            hub_dir,
-            hf_endpoint: cache_spec.hf_endpoint.clone(),
-            servers_read_only: prefetching,
-            scratch: ScratchPlan { volume: format!("{}-engine-scratch", spec.name), mount: SCRATCH_MOUNT.to_string() },
-        },
-        prefetch,
+        gpu: fleet.inventory,
+        images: image_plans(&spec.name, bases, &image_spec, &hub_models, &fleet.cache),
+        prefetch: prefetch_plan(&fleet.cache, &servers, &hub_models, pins),
+        cache: fleet.cache.plan,
         servers,
         cluster: None,
     };
@@ -503,8 +153,75 @@ pub fn resolve(
     }
 }
 
-fn json_u64(v: &Json) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+/// What every service is resolved against, read from the spec once before the first one.
+struct Fleet<'a> {
+    lib: &'a Library,
+    pins: &'a Pins,
+    gpu: &'a GpuSpec,
+    /// The host's GPUs, their model named as the recipes name it.
+    inventory: GpuInventory,
+    /// The engine release each engine's services run and are checked against.
+    releases: BTreeMap<Backend, Option<Release>>,
+    serving: ServingSpec,
+    cache: CacheSettings,
+}
+
+/// One service with the fleet's defaults applied: what choosing its recipe and building its
+/// server read.
+struct Service<'a> {
+    /// Its `services:` key.
+    name: &'a str,
+    spec: &'a ServiceSpec,
+    /// Its place in the spec, for diagnostics.
+    at: String,
+    backend: Backend,
+    release: Option<&'a Release>,
+    /// What the recipe library knows of its model.
+    facts: Option<&'a ModelFacts>,
+    /// Its weights, GB, from the lock file's sizes (a Hub model with a pin only).
+    locked_gb: Option<f64>,
+}
+
+impl<'a> Service<'a> {
+    fn new(fleet: &'a Fleet, name: &'a str, spec: &'a ServiceSpec) -> Service<'a> {
+        let backend = spec.backend.unwrap_or(Backend::Vllm);
+        let locked_gb = fleet
+            .pins
+            .get(&(spec.model.clone(), spec.revision.as_deref().unwrap_or("main").to_string()))
+            .filter(|p| p.weights_bytes > 0 && spec.model_path.is_none())
+            .map(|p| p.weights_bytes as f64 / 1e9);
+        Service {
+            name,
+            spec,
+            at: format!("/services/{}", escape_segment(name)),
+            backend,
+            release: fleet.releases.get(&backend).and_then(Option::as_ref),
+            facts: fleet.lib.models.get(&spec.model),
+            locked_gb,
+        }
+    }
+
+    /// What the recipes are judged against, with `available` GPUs still free.
+    fn query(&self, fleet: &'a Fleet, available: u32) -> Query<'a> {
+        Query {
+            model: &self.spec.model,
+            backend: self.backend,
+            vendor: fleet.gpu.vendor,
+            gpu_model: &fleet.inventory.model,
+            memory_gb: f64::from(fleet.inventory.memory_gb),
+            gpus: self.spec.gpus,
+            available,
+            precision: self.spec.precision.unwrap_or(Precision::Auto),
+            engine_version: self.release.map(|r| &r.runs),
+            memory_fraction: memory_fraction(&self.spec.args),
+            locked_gb: self.locked_gb,
+        }
+    }
+
+    /// Estimated weights, GB, when it runs `recipe`: from the model's facts, else the lock.
+    fn weights_gb(&self, recipe: &LoadedRecipe) -> Option<f64> {
+        self.facts.map(|f| select::weights_gb(f, recipe.recipe.precision)).or(self.locked_gb)
+    }
 }
 
 #[cfg(test)]

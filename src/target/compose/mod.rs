@@ -27,6 +27,40 @@ pub const COMMON_ENV_FILE: &str = "env/common.env";
 /// once overwrote the cache wiring).
 pub const SERVICE_ENV_DIR: &str = "env/services";
 
+/// Servers that Compose publishes beyond this host without an API key: open to anyone who can
+/// reach the host. A Compose concern: on Kubernetes a server is a ClusterIP Service and `bind`
+/// is not used, so a render for Kubernetes alone does not say this.
+pub fn exposure(spec: &crate::spec::FleetSpec) -> Vec<crate::diagnostic::Diagnostic> {
+    let mut out = Vec::new();
+    let serving = spec.serving.as_ref();
+    for (name, svc) in &spec.services {
+        let at = format!("/services/{}", crate::source::escape_segment(name));
+        let (bind, place) = match (&svc.bind, serving.and_then(|s| s.bind.as_ref())) {
+            (Some(b), _) => (b, format!("{at}/bind")),
+            (None, Some(b)) => (b, "/serving/bind".to_string()),
+            (None, None) => continue,
+        };
+        let key = svc.api_key_env.is_some() || serving.is_some_and(|s| s.api_key_env.is_some());
+        let Ok(ip) = bind.parse::<std::net::IpAddr>() else { continue };
+        if ip.is_loopback() || key {
+            continue;
+        }
+        let suggested = format!("{}_API_KEY", name.to_ascii_uppercase().replace(['-', '.'], "_"));
+        out.push(
+            crate::diagnostic::Diagnostic::warning(format!(
+                "service `{name}` is published on {ip}{} without an API key: anyone who can reach this host can use it",
+                if ip.is_unspecified() { " (every interface)" } else { "" }
+            ))
+            .at(place)
+            .help(format!(
+                "add `api_key_env: {suggested}` to service `{name}` (or `serving.api_key_env`) and export {suggested} \
+                 where you run `docker compose up`, or bind it to 127.0.0.1"
+            )),
+        );
+    }
+    out
+}
+
 /// The env files of removed services go stale: in `env/services`, and in `env/` where older
 /// aimgen versions wrote them.
 pub const PRUNE: &[Prune] = &[Prune { dir: SERVICE_ENV_DIR, suffix: ".env" }, Prune { dir: "env", suffix: ".env" }];
