@@ -167,6 +167,9 @@ pub struct CachePlan {
     pub hf_endpoint: Option<String>,
     /// Servers mount the cache read-only and run offline (true when prefetching).
     pub servers_read_only: bool,
+    /// The cache variables every server gets, held once: where the cache is, and offline
+    /// mode (prefetching) or the mirror. Each target puts them in every server's environment.
+    pub server_env: BTreeMap<String, String>,
     /// Writable scratch for engine compile caches and remote code, per server.
     pub scratch: ScratchPlan,
 }
@@ -325,10 +328,9 @@ pub struct ServerPlan {
     pub entrypoint_len: usize,
     /// The engine release the server is checked against (its image's, else the catalogue's).
     pub engine_version: String,
-    /// Service-specific environment (recipe, user, scratch paths).
+    /// Service-specific environment (recipe, user, scratch paths); the cache variables
+    /// every server shares are the plan's `cache.server_env`.
     pub env: BTreeMap<String, String>,
-    /// Cache wiring shared by every server.
-    pub cache_env: BTreeMap<String, String>,
     /// Needs the Hub token at run time (downloads on demand).
     pub needs_token: bool,
     /// The prefetch job that must complete before it starts (`None` for a local model or

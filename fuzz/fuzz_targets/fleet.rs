@@ -150,12 +150,12 @@ fuzz_target!(|data: &[u8]| {
             let mut want: BTreeMap<String, String> = BTreeMap::new();
             match layout {
                 Layout::SingleFile => {
-                    want.extend(s.cache_env.clone());
+                    want.extend(plan.cache.server_env.clone());
                     want.extend(s.env.clone());
                 }
                 Layout::Folder => {
                     let common = env_file(&files, compose::COMMON_ENV_FILE);
-                    assert_eq!(common, s.cache_env, "{}", compose::COMMON_ENV_FILE);
+                    assert_eq!(common, plan.cache.server_env, "{}", compose::COMMON_ENV_FILE);
                     let own = compose::service_env_file(&s.name);
                     assert_eq!(env_file(&files, &own), s.env, "{own}");
                 }

@@ -43,6 +43,7 @@ impl CacheSettings {
                 hub_dir,
                 hf_endpoint: cache.hf_endpoint.clone(),
                 servers_read_only: prefetching,
+                server_env: server_env(&hub_env, prefetching, cache.hf_endpoint.as_deref()),
                 scratch: ScratchPlan {
                     volume: format!("{}-engine-scratch", spec.name),
                     mount: SCRATCH_MOUNT.to_string(),
@@ -53,17 +54,6 @@ impl CacheSettings {
             verify: cache.verify.unwrap_or_default().into(),
             hub_env,
         }
-    }
-
-    /// A server's cache variables: offline when the prefetch jobs download, else the mirror.
-    pub(super) fn server_env(&self) -> BTreeMap<String, String> {
-        let mut env = self.hub_env.clone();
-        if self.prefetching {
-            env.insert("HF_HUB_OFFLINE".to_string(), "1".to_string());
-        } else if let Some(e) = &self.plan.hf_endpoint {
-            env.insert("HF_ENDPOINT".to_string(), e.clone());
-        }
-        env
     }
 
     /// The prefetch jobs' cache variables: their download settings and the mirror.
@@ -82,6 +72,17 @@ impl CacheSettings {
     pub(super) fn image_env(&self) -> BTreeMap<String, String> {
         self.hub_env.clone()
     }
+}
+
+/// A server's cache variables: offline when the prefetch jobs download, else the mirror.
+fn server_env(hub_env: &BTreeMap<String, String>, prefetching: bool, mirror: Option<&str>) -> BTreeMap<String, String> {
+    let mut env = hub_env.clone();
+    if prefetching {
+        env.insert("HF_HUB_OFFLINE".to_string(), "1".to_string());
+    } else if let Some(e) = mirror {
+        env.insert("HF_ENDPOINT".to_string(), e.to_string());
+    }
+    env
 }
 
 /// Where a cache variable applies.
@@ -167,7 +168,7 @@ mod tests {
         let c = settings("cache: {mount: /cache/, hf_endpoint: 'http://mirror'}\n");
         assert_eq!(c.plan.mount, "/cache");
         assert_eq!(c.plan.hub_dir, "/cache/hub");
-        let server = c.server_env();
+        let server = &c.plan.server_env;
         assert_eq!(server.get("HF_HUB_OFFLINE").map(String::as_str), Some("1"));
         assert_eq!(server.get("HF_ENDPOINT"), None);
         assert_eq!(c.prefetch_env().get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
@@ -178,7 +179,7 @@ mod tests {
     fn without_prefetch_servers_download_through_the_mirror_into_a_writable_cache() {
         let c = settings("cache: {prefetch: false, hf_endpoint: 'http://mirror'}\n");
         assert!(!c.plan.servers_read_only);
-        let server = c.server_env();
+        let server = &c.plan.server_env;
         assert_eq!(server.get("HF_HUB_OFFLINE"), None);
         assert_eq!(server.get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
         assert!(matches!(&c.plan.storage, CacheStorage::Volume { name } if name == "f-model-cache"));

@@ -48,7 +48,6 @@ pub(super) fn server_plan(
         port,
         argv,
         env: server_env(fleet, s, recipe, version.as_ref()),
-        cache_env: fleet.cache.server_env(),
         needs_token: !prefetching && svc.model_path.is_none(),
         prefetch_job: (prefetching && svc.model_path.is_none())
             .then(|| prefetch_job_name(&svc.model, svc.revision.as_deref().unwrap_or("main"))),

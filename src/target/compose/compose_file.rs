@@ -255,7 +255,7 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
         environment.push(("ROCR_VISIBLE_DEVICES".into(), gpu_list.join(",")));
     }
     if !folder {
-        environment.extend(s.cache_env.clone());
+        environment.extend(plan.cache.server_env.clone());
         environment.extend(s.env.clone());
     }
     let weights = s.recipe.weights_gb.map(|w| format!(", ~{w:.0} GB weights")).unwrap_or_default();

@@ -11,8 +11,8 @@ use crate::text::{comment_text, single_line, valid_env_name};
 pub(super) fn render(plan: &Plan) -> anyhow::Result<Files> {
     let mut files = Files::new();
     let head: String = header(plan).iter().map(|l| format!("# {}\n", comment_text(l))).collect();
-    if let Some(first) = plan.servers.first() {
-        files.insert(COMMON_ENV_FILE.into(), format!("{head}{}", lines(&first.cache_env)?));
+    if !plan.servers.is_empty() {
+        files.insert(COMMON_ENV_FILE.into(), format!("{head}{}", lines(&plan.cache.server_env)?));
     }
     if let Some(p) = &plan.prefetch {
         files.insert(service_env_file(PREFETCH_ENV), format!("{head}{}", lines(&p.env)?));

@@ -560,7 +560,7 @@ fn server(
     pod: PodSecurity,
     header: &[String],
 ) -> ServerCtx {
-    let mut env: BTreeMap<String, String> = srv.cache_env.clone();
+    let mut env: BTreeMap<String, String> = plan.cache.server_env.clone();
     env.extend(srv.env.clone());
     if s.run_as_user.is_some() && !env.contains_key("HOME") {
         // No passwd entry for the user: libraries that write under `~` get the scratch space.
