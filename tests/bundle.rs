@@ -1,13 +1,14 @@
 //! `aimgen cache export` / `cache import`, run as the built binary on caches laid out by the
 //! tests with real content (blob ids are the content's sha256 or git blob sha1). Offline.
 
-mod support;
+mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use aimgen::hub::bundle::BlobHasher;
-use support::*;
+use common::hub_fixtures::*;
+use common::*;
 
 const CHAT_SHA: &str = "1111111111111111111111111111111111111111";
 const CODER_SHA: &str = "2222222222222222222222222222222222222222";
@@ -109,7 +110,7 @@ fn export_then_import_recreates_the_locked_snapshots_and_shares_blobs() {
     // Something the lock does not name stays out of the bundle.
     fs::write(cache.join("models--acme--chat/blobs/unrelated"), b"not locked").expect("extra");
     let bundle = dir.join("fleet.tar");
-    let o = aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
+    let o = aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("2 models, 4 files"), "{}", stderr(&o));
     let tar = fs::read(&bundle).expect("bundle");
@@ -117,13 +118,13 @@ fn export_then_import_recreates_the_locked_snapshots_and_shares_blobs() {
     // Byte-stable: the same cache gives the same bundle.
     let again = dir.join("again.tar");
     assert_eq!(
-        code(&aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&again)], &[])),
+        code(&aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&again)], &[])),
         0
     );
     assert_eq!(fs::read(&again).expect("again"), tar);
 
     let fresh = dir.join("fresh");
-    let o = aimgen(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
+    let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("4 files written"), "{}", stderr(&o));
     for (repo, sha, files) in [("acme/chat", CHAT_SHA, chat()), ("acme/coder", CODER_SHA, coder())] {
@@ -136,12 +137,12 @@ fn export_then_import_recreates_the_locked_snapshots_and_shares_blobs() {
         }
     }
     // `cache status` agrees: complete, nothing to download.
-    let o = aimgen(&dir, &["cache", "status", "fleet.yaml", "--cache-dir", s(&fresh), "--format", "json"], &[]);
+    let o = aimgen_in(&dir, &["cache", "status", "fleet.yaml", "--cache-dir", s(&fresh), "--format", "json"], &[]);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(doc["bytes_missing"], 0, "{doc}");
 
     // A second import shares every blob already there.
-    let o = aimgen(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
+    let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("0 files written") && stderr(&o).contains("4 already present"), "{}", stderr(&o));
 }
@@ -151,7 +152,7 @@ fn export_refuses_without_a_lock_or_with_files_missing() {
     let (dir, cache) = setup("bundle-refuse");
     let bundle = dir.join("fleet.tar");
     fs::remove_file(cache.join("models--acme--coder/blobs").join(coder()[1].blob())).expect("rm");
-    let o = aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
+    let o = aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("acme/coder@222222222222: tokenizer.json (not in the cache)"), "{}", stderr(&o));
     assert!(!bundle.exists());
@@ -159,7 +160,7 @@ fn export_refuses_without_a_lock_or_with_files_missing() {
     // A cache copy whose content no longer matches its id is not exported either.
     let (dir, cache) = setup("bundle-damaged");
     fs::write(cache.join("models--acme--coder/blobs").join(coder()[1].blob()), vec![b'y'; 1500]).expect("damage");
-    let o = aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
+    let o = aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("(acme/coder: tokenizer.json) does not match its git blob sha1"), "{}", stderr(&o));
     assert!(
@@ -172,7 +173,7 @@ fn export_refuses_without_a_lock_or_with_files_missing() {
     );
 
     fs::remove_file(dir.join("fleet.lock")).expect("rm lock");
-    let o = aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
+    let o = aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("has no lock file") && stderr(&o).contains("aimgen lock fleet.yaml"), "{}", stderr(&o));
 }
@@ -182,7 +183,7 @@ fn import_refuses_a_tampered_bundle_naming_the_file_and_links_nothing() {
     let (dir, cache) = setup("bundle-tamper");
     let bundle = dir.join("fleet.tar");
     assert_eq!(
-        code(&aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
+        code(&aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
         0
     );
     let mut tar = fs::read(&bundle).expect("bundle");
@@ -192,7 +193,7 @@ fn import_refuses_a_tampered_bundle_naming_the_file_and_links_nothing() {
     tar[at] ^= 0xff;
     fs::write(&bundle, &tar).expect("write");
     let fresh = dir.join("fresh");
-    let o = aimgen(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
+    let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
     assert!(err.contains(&format!("models--acme--chat/blobs/{}", chat()[1].blob())), "{err}");
@@ -244,15 +245,15 @@ fn import_refuses_paths_out_of_the_cache_links_and_strangers() {
         ("models--a--b/blobs/stranger", b'0', "not in its manifest"),
     ] {
         let bundle = hostile(&dir, name, kind, b"payload");
-        let o = aimgen(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&cache)], &[]);
+        let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&cache)], &[]);
         assert_eq!(code(&o), 2, "{name}");
         assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
         assert!(!dir.join("escape").exists() && !Path::new("/etc/escape").exists());
         assert!(!cache.join("models--a--b/blobs/link").exists());
     }
     // Not a bundle at all.
-    let junk = write(&dir, "junk.tar", "hello");
-    let o = aimgen(&dir, &["cache", "import", s(&junk), "--cache-dir", s(&cache)], &[]);
+    let junk = PathBuf::from(write(&dir, "junk.tar", "hello"));
+    let o = aimgen_in(&dir, &["cache", "import", s(&junk), "--cache-dir", s(&cache)], &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("refused"), "{}", stderr(&o));
 }
@@ -262,7 +263,7 @@ fn import_never_writes_through_a_symlink_in_the_cache() {
     let (dir, cache) = setup("bundle-symlink");
     let bundle = dir.join("fleet.tar");
     assert_eq!(
-        code(&aimgen(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
+        code(&aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
         0
     );
     let fresh = dir.join("fresh");
@@ -270,7 +271,7 @@ fn import_never_writes_through_a_symlink_in_the_cache() {
     fs::create_dir_all(&fresh).expect("fresh");
     fs::create_dir_all(&outside).expect("outside");
     std::os::unix::fs::symlink(&outside, fresh.join("models--acme--chat")).expect("symlink");
-    let o = aimgen(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
+    let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&fresh)], &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
     assert_eq!(fs::read_dir(&outside).expect("outside").count(), 0, "wrote through the link");

@@ -5,15 +5,16 @@
 // Without the `hub` feature only the offline commands are tested.
 #![cfg_attr(not(feature = "hub"), allow(dead_code, unused_imports))]
 
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::hub_fixtures::*;
+use common::mock_hub::{hex, MockFile, MockHub, MockRepo, TOKEN};
+use common::*;
 use serde_json::Value as Json;
-use support::mock_hub::{hex, MockFile, MockHub, MockRepo, TOKEN};
-use support::*;
 
 fn sha(seed: &str) -> String {
     hex(&format!("commit:{seed}"), 40)
@@ -70,7 +71,7 @@ fn env(hub: &MockHub) -> Vec<(&'static str, String)> {
 
 fn run(dir: &Path, args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    aimgen(dir, args, &env)
+    aimgen_in(dir, args, &env)
 }
 
 fn file_line(f: &MockFile) -> String {

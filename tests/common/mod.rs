@@ -1,5 +1,10 @@
-//! Shared test helpers: run the built binary, make scratch folders, read rendered files.
+//! The test helpers every test binary shares: run the built binary (from the crate root, or
+//! in a scratch folder with a private Hugging Face home), make scratch folders, read rendered
+//! files; the Hub tests' fixtures and mock Hub.
 #![allow(dead_code)]
+
+pub mod hub_fixtures;
+pub mod mock_hub;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +45,23 @@ pub fn command(dir: &Path) -> Command {
         cmd.env_remove(k);
     }
     cmd
+}
+
+/// Runs aimgen in `dir` with only the variables given (see `command`), a private HF_HOME (no
+/// token file of the developer's is read; the default cache is inside the scratch folder) and
+/// HOME.
+pub fn aimgen_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(dir);
+    cmd.args(args).env("HF_HOME", dir.join(".hf-home")).env("HOME", dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("aimgen runs")
+}
+
+/// The exit status (-1 when a signal ended it).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
 }
 
 /// Runs aimgen from the crate root with extra environment variables.

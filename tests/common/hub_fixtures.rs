@@ -1,41 +1,9 @@
-//! Helpers for the hub tests: run the built binary in a clean environment, scratch folders, a
-//! Hugging Face cache laid out as huggingface_hub lays it out, and the mock Hub.
-#![allow(dead_code)]
-
-#[path = "../common/mod.rs"]
-mod common;
-pub mod mock_hub;
-
-pub use common::{stderr, stdout};
+//! Fixtures of the Hub and cache tests: a fleet whose services pin a test recipe, and a
+//! Hugging Face cache laid out as huggingface_hub lays it out.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-/// Runs aimgen in `dir` with only the variables given (see `common::command`), a private
-/// HF_HOME (no token file of the developer's is read; the default cache is inside the
-/// scratch folder) and HOME.
-pub fn aimgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = common::command(dir);
-    cmd.args(args).env("HF_HOME", dir.join(".hf-home")).env("HOME", dir);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("aimgen runs")
-}
-
-pub fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-/// A fresh, empty folder under target/ (the shared helper, with a `hub-` prefix).
-pub fn scratch(name: &str) -> PathBuf {
-    common::scratch(&format!("hub-{name}"))
-}
-
-/// Writes `text` at `dir/name`.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    PathBuf::from(common::write(dir, name, text))
-}
+use super::write;
 
 /// A recipe every test service pins, so rendering does not depend on the built-in library.
 pub const RECIPES: &str = "recipes:\n  - id: test/vllm-amd\n    engine: vllm\n    gpu: {vendor: amd}\n    precision: bf16\n    metric: throughput\n    type: general\n";
@@ -45,13 +13,13 @@ pub const RECIPES: &str = "recipes:\n  - id: test/vllm-amd\n    engine: vllm\n  
 pub fn fleet(dir: &Path, services: &str, cache: &str) -> PathBuf {
     write(dir, "recipes/test.yaml", RECIPES);
     let cache = if cache.is_empty() { String::new() } else { format!("cache:\n{cache}") };
-    write(
+    PathBuf::from(write(
         dir,
         "fleet.yaml",
         &format!(
             "version: 1\nname: hubtest\nhost:\n  gpu: {{vendor: amd, model: MI300X, count: 8}}\nimage:\n  base: rocm/vllm:v0.0.0\n{cache}recipes: [recipes]\nservices:\n{services}"
         ),
-    )
+    ))
 }
 
 /// Builds a hub cache folder exactly as huggingface_hub does.
