@@ -64,34 +64,15 @@ LOG_PREFIX=conformance
 # shellcheck source=scripts/lib/checks.sh
 . "$ROOT/scripts/lib/checks.sh"
 
-usage() {
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
 # --- arguments ----------------------------------------------------------------------------
 
-DIRS=()
-INSTALL_ONLY=0
-while [ $# -gt 0 ]; do
+own_arg() {
     case "$1" in
-        --dir)
-            [ $# -ge 2 ] || die "--dir needs a directory"
-            [ -d "$2" ] || die "--dir $2: not a directory"
-            DIRS+=("$(cd "$2" && pwd)")
-            shift 2
-            ;;
-        --dir=*)
-            d=${1#--dir=}
-            [ -d "$d" ] || die "--dir $d: not a directory"
-            DIRS+=("$(cd "$d" && pwd)")
-            shift
-            ;;
-        --install-only) INSTALL_ONLY=1; shift ;;
-        --install-compose) mkdir -p "$TOOLS"; install_compose_only=1; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
+        --install-compose) mkdir -p "$TOOLS"; install_compose_only=1 ;;
+        *) return 1 ;;
     esac
-done
+}
+parse_args "$@"
 
 # --- installs -----------------------------------------------------------------------------
 

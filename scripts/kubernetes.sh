@@ -94,25 +94,7 @@ LOG_PREFIX=kubernetes
 # shellcheck source=scripts/lib/checks.sh
 . "$ROOT/scripts/lib/checks.sh"
 
-usage() {
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-DIRS=()
-INSTALL_ONLY=0
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --dir)
-            [ $# -ge 2 ] || die "--dir needs a directory"
-            [ -d "$2" ] || die "--dir $2: not a directory"
-            DIRS+=("$(cd "$2" && pwd)")
-            shift 2
-            ;;
-        --install-only) INSTALL_ONLY=1; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
+parse_args "$@"
 
 # --- installs -----------------------------------------------------------------------------
 

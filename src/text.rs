@@ -42,6 +42,33 @@ fn char_name(c: char) -> &'static str {
     }
 }
 
+/// `s` as a YAML double-quoted scalar that any YAML parser (1.1 or 1.2) reads back byte for
+/// byte: `"` and `\` escaped, `\n` and tab as escapes, every character `is_unsafe_char` names
+/// as a `\u` escape, so only printable text stays raw and no parser sees a line break inside.
+/// `dollar` is what `$` becomes: each target knows who expands `$` after the YAML parser
+/// (Compose interpolation and the kubelet both read `$$` as `$`). With `literal_block`, the
+/// YAML forms both targets share; each target wraps them with its own `$` policy.
+pub fn double_quoted(s: &str, dollar: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str(dollar),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe_char(c) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `s` as a YAML literal block scalar (`|`) indented by `indent`, or `None` for text a block
 /// cannot hold exactly: no trailing newline or more than one, a first line that starts with a
 /// blank (the block's indentation would swallow it), blank or whitespace-ended lines, or any

@@ -4,6 +4,39 @@
 # the output of the check just run) and the counters PASSED, FAILED and the array FAILURES.
 
 log() { printf '[%s] %s\n' "$LOG_PREFIX" "$*"; }
+
+# usage: the running script's header comment (its lines up to `set -euo`).
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+}
+
+# parse_args ARGS...: the options every check script takes, into DIRS (absolute folders,
+# `--dir DIR` or `--dir=DIR`, repeatable) and INSTALL_ONLY (`--install-only`); `-h` prints
+# `usage`. A script with options of its own defines `own_arg ARG`, which returns 0 when it
+# took ARG.
+parse_args() {
+    DIRS=()
+    INSTALL_ONLY=0
+    local d
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --dir)
+                [ $# -ge 2 ] || die "--dir needs a directory"
+                d=$2
+                shift 2
+                ;;
+            --dir=*) d=${1#--dir=}; shift ;;
+            --install-only) INSTALL_ONLY=1; shift; continue ;;
+            -h|--help) usage; exit 0 ;;
+            *)
+                if declare -F own_arg >/dev/null && own_arg "$1"; then shift; continue; fi
+                die "unknown argument: $1 (see --help)"
+                ;;
+        esac
+        [ -d "$d" ] || die "--dir $d: not a directory"
+        DIRS+=("$(cd "$d" && pwd)")
+    done
+}
 die() { printf '[%s] error: %s\n' "$LOG_PREFIX" "$*" >&2; exit 2; }
 
 # record LABEL CHECK STATUS: count one check, and show the tool's output when it failed.

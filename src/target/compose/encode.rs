@@ -9,21 +9,7 @@ use crate::text::{is_unsafe_char, valid_env_name};
 /// Compose does not interpolate user text. Only printable characters remain raw, so no YAML
 /// parser (1.1 or 1.2) sees a line break inside.
 pub fn yaml_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' => out.push_str("$$"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if is_unsafe_char(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::text::double_quoted(s, "$$")
 }
 
 /// A Compose required-variable reference, `${VAR:?message}`: `up` stops with the message when

@@ -6,35 +6,15 @@
 //! variable (a Secret's value included). The one reference aimgen writes on purpose, the API
 //! key of an engine that reads it from a flag, is `var_ref`.
 
-use crate::text::is_unsafe_char;
-
-fn quoted(s: &str, double_dollar: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' if double_dollar => out.push_str("$$"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if is_unsafe_char(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A YAML double-quoted scalar read back byte for byte (names, labels, paths, ConfigMap keys).
 pub fn quote(s: &str) -> String {
-    quoted(s, false)
+    crate::text::double_quoted(s, "$")
 }
 
 /// A value of `command`, `args` or `env[].value`: quoted, and `$` doubled against the
 /// kubelet's `$(NAME)` expansion.
 pub fn expand_quote(s: &str) -> String {
-    quoted(s, true)
+    crate::text::double_quoted(s, "$$")
 }
 
 /// `$(NAME)`: the kubelet replaces it with the container's variable NAME (set from a Secret),
