@@ -1,7 +1,7 @@
 //! Source text and positions: maps a JSON pointer into the YAML document back to the line
 //! and column where the user wrote it, so every diagnostic can point at its place.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use saphyr_parser::{Event, Parser, Span};
@@ -38,7 +38,8 @@ pub struct Source {
 #[derive(Debug, Default)]
 struct Index {
     entries: HashMap<String, Entry>,
-    /// Keys that repeat within one mapping, in document order.
+    /// Keys that repeat within one mapping, in document order; the first is the first
+    /// repeat (later ones may include keys inside a repeated key's value: see `build_index`).
     duplicates: Vec<Pos>,
 }
 
@@ -87,16 +88,19 @@ impl Source {
 
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape_segment(s: &str) -> String {
+    // Most segments need no escape: copied once instead of through two `replace`s.
+    if !s.contains(['~', '/']) {
+        return s.to_string();
+    }
     s.replace('~', "~0").replace('/', "~1")
 }
 
+/// A mapping or sequence being walked. `pointer` is its own JSON pointer.
 enum Frame {
     Map {
         pointer: String,
-        /// The key just read, waiting for its value.
+        /// The pointer and position of the key just read, waiting for its value.
         key: Option<(String, Pos)>,
-        /// Keys seen so far.
-        seen: HashSet<String>,
     },
     Seq {
         pointer: String,
@@ -109,82 +113,89 @@ fn pos_of(span: &Span) -> Pos {
     Pos { line: span.start.line(), col: span.start.col() + 1, len }
 }
 
+/// Records `pointer` at its first occurrence (a repeated key keeps its first place).
+fn record(index: &mut HashMap<String, Entry>, pointer: String, entry: Entry) {
+    index.entry(pointer).or_insert(entry);
+}
+
 /// Walks the YAML events once and records where every node starts. Aliases are not
 /// expanded (a pointer through an alias resolves to the alias itself), so this is linear in
 /// the text even for an alias bomb. A syntax error ends the walk: whatever was indexed so
 /// far still serves the diagnostics.
+///
+/// A key repeats an earlier key of its mapping exactly when its pointer is already indexed:
+/// the earlier key's value was recorded under it. (A pointer inside a repeated key's value
+/// can be indexed too, but only after that key, the first repeat, was found.) So repeats
+/// cost one lookup, with no set of keys per mapping; complex keys get pointers of their own
+/// (`\0complex<n>`, which no lookup reaches) so that they never meet each other.
 fn build_index(text: &str) -> Index {
-    let mut index = HashMap::new();
+    let mut index: HashMap<String, Entry> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
+    let mut complex = 0usize;
     let mut parser = Parser::new_from_str(text);
     // Only the first document is a spec; later ones are reported by the loader.
     let mut documents = 0;
     while let Some(Ok((event, span))) = parser.next_event() {
+        let is_node =
+            matches!(event, Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..));
+        if !is_node {
+            if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+                stack.pop();
+            }
+            continue;
+        }
         let pos = pos_of(&span);
+        let container = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
         // Where does this node go? A scalar in key position is a key, not a node.
-        let node_pointer: Option<(String, Option<Pos>)> = match (&event, stack.last_mut()) {
-            (Event::MappingEnd | Event::SequenceEnd, _) => None,
-            (
-                Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..),
-                Some(Frame::Map { pointer, key, seen }),
-            ) => match key.take() {
+        let (pointer, key) = match stack.last_mut() {
+            Some(Frame::Map { pointer, key }) => match key.take() {
                 None => {
-                    let k = match &event {
-                        Event::Scalar(v, ..) => v.to_string(),
-                        _ => "?".to_string(),
-                    };
-                    if !seen.insert(k.clone()) {
+                    let mut child = String::with_capacity(pointer.len() + 16);
+                    child.push_str(pointer);
+                    child.push('/');
+                    match &event {
+                        Event::Scalar(v, ..) if v.contains(['~', '/']) => child.push_str(&escape_segment(v)),
+                        Event::Scalar(v, ..) => child.push_str(v),
+                        _ => child.push('?'),
+                    }
+                    if index.contains_key(&child) {
                         duplicates.push(pos);
                     }
-                    *key = Some((k, pos));
-                    if matches!(event, Event::MappingStart(..) | Event::SequenceStart(..)) {
-                        // A complex key: index nothing under it.
-                        stack.push(Frame::Seq { pointer: "\u{0}complex".into(), next: 0 });
+                    *key = Some((child, pos));
+                    if container {
+                        // A complex key: nothing under it is reachable by a pointer.
+                        complex += 1;
+                        stack.push(Frame::Seq { pointer: format!("\u{0}complex{complex}"), next: 0 });
                     }
-                    None
+                    continue;
                 }
-                Some((k, kpos)) => Some((format!("{pointer}/{}", escape_segment(&k)), Some(kpos))),
+                Some((child, kpos)) => (child, Some(kpos)),
             },
-            (
-                Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..),
-                Some(Frame::Seq { pointer, next }),
-            ) => {
+            Some(Frame::Seq { pointer, next }) => {
                 let p = format!("{pointer}/{next}");
                 *next += 1;
-                Some((p, None))
+                (p, None)
             }
-            (Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..), None) => {
+            None => {
                 documents += 1;
                 if documents > 1 {
                     break;
                 }
-                Some((String::new(), None))
+                (String::new(), None)
             }
-            _ => None,
         };
+        let entry = Entry { key, value: pos };
         match event {
             Event::MappingStart(..) => {
-                if let Some((p, key)) = node_pointer {
-                    index.entry(p.clone()).or_insert(Entry { key, value: pos });
-                    stack.push(Frame::Map { pointer: p, key: None, seen: HashSet::new() });
-                }
+                record(&mut index, pointer.clone(), entry);
+                stack.push(Frame::Map { pointer, key: None });
             }
             Event::SequenceStart(..) => {
-                if let Some((p, key)) = node_pointer {
-                    index.entry(p.clone()).or_insert(Entry { key, value: pos });
-                    stack.push(Frame::Seq { pointer: p, next: 0 });
-                }
+                record(&mut index, pointer.clone(), entry);
+                stack.push(Frame::Seq { pointer, next: 0 });
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-            }
-            Event::Scalar(..) | Event::Alias(..) => {
-                if let Some((p, key)) = node_pointer {
-                    index.entry(p).or_insert(Entry { key, value: pos });
-                }
-            }
-            _ => {}
+            _ => record(&mut index, pointer, entry),
         }
     }
     Index { entries: index, duplicates }
@@ -207,6 +218,16 @@ mod tests {
         assert_eq!(src.locate("/services/qwen/list/1", false).map(|p| (p.line, p.col)), Some((6, 15)));
         // Missing: the nearest written ancestor.
         assert_eq!(src.locate("/services/qwen/gpus", false).map(|p| p.line), Some(3));
+    }
+
+    #[test]
+    fn finds_the_first_repeated_key() {
+        let src = Source::new("f.yaml", "a:\n  x: 1\nb: 2\na:\n  x: 3\n");
+        assert_eq!(src.first_duplicate_key().map(|p| (p.line, p.col)), Some((4, 1)));
+        // Equal complex keys in two mappings are not repeats of each other.
+        let src = Source::new("f.yaml", "m:\n  ? {k: {y: 1}}\n  : 1\nn:\n  ? {k: {y: 1}}\n  : 2\n  z: 1\n  z: 2\n");
+        assert_eq!(src.first_duplicate_key().map(|p| p.line), Some(8));
+        assert_eq!(Source::new("f.yaml", "a: 1\nb: {a: 1}\n").first_duplicate_key(), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (`recipes/engines/*.yaml`) derived from the engines' own sources. Every recipe and every
 //! service's `args`/`env` is checked against them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
 use schemars::JsonSchema;
@@ -149,6 +149,10 @@ pub struct Catalog {
     /// Use the built-in catalogues, each indexed on first use: a vLLM 0.11 fleet never pays
     /// for SGLang's flags, nor for the other vLLM releases.
     builtin: bool,
+    /// Per engine (vLLM, SGLang), every flag name and alias of any catalogued version,
+    /// gathered on first use: an unknown flag is then told apart with one lookup instead of
+    /// two per version (100,000 unknown flags spent a third of their time there).
+    names: [OnceLock<HashSet<String>>; 2],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -284,7 +288,7 @@ impl Catalog {
             loaded.entry(*engine).or_default().insert(version.clone(), idx);
         }
         if problems.is_empty() {
-            Ok(Catalog { loaded, builtin: false })
+            Ok(Catalog { loaded, builtin: false, names: Default::default() })
         } else {
             Err(problems)
         }
@@ -293,7 +297,7 @@ impl Catalog {
     /// The built-in catalogues (`recipes/engines/<engine>/<version>.yaml`, as JSON made by
     /// build.rs), each parsed and indexed when a version is first asked about.
     pub fn builtin() -> Catalog {
-        Catalog { loaded: BTreeMap::new(), builtin: true }
+        Catalog { loaded: BTreeMap::new(), builtin: true, names: Default::default() }
     }
 
     /// The catalogued versions of an engine, oldest first.
@@ -354,6 +358,25 @@ impl Catalog {
     /// The environment variable called `name`, when that version's catalogue lists it.
     pub fn env_var(&self, engine: Backend, version: &EngineVersion, name: &str) -> Option<&EnvVar> {
         self.index(engine, version)?.env.get(name)
+    }
+
+    /// Whether `name` may be a flag, or the negation (`no-<flag>`) of one, in some catalogued
+    /// version of `engine`. `false` means in none: what `flag_or_negation` would find in no
+    /// version, without asking each.
+    pub(super) fn maybe_flag(&self, engine: Backend, name: &str) -> bool {
+        let slot = match engine {
+            Backend::Vllm => 0,
+            Backend::Sglang => 1,
+        };
+        let names = self.names[slot].get_or_init(|| {
+            self.versions(engine)
+                .iter()
+                .filter_map(|v| self.index(engine, v))
+                .flat_map(|i| i.flags.keys().chain(i.aliases.keys()))
+                .cloned()
+                .collect()
+        });
+        names.contains(name) || name.strip_prefix("no-").is_some_and(|n| names.contains(n))
     }
 
     /// Whether a catalogue for `engine` was loaded at all.

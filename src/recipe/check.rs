@@ -71,7 +71,11 @@ impl Catalog {
                     Backend::Vllm => Backend::Sglang,
                     Backend::Sglang => Backend::Vllm,
                 };
-                let having = self.versions_where(engine, |i| i.flag_or_negation(bare).is_some());
+                let having = if self.maybe_flag(engine, bare) {
+                    self.versions_where(engine, |i| i.flag_or_negation(bare).is_some())
+                } else {
+                    Vec::new()
+                };
                 // A suggestion compares the name with every flag the engine has; past the first
                 // `SUGGESTIONS` unknown flags (more than anyone reads) it is skipped, so 100,000
                 // unknown flags stay well under a second.
@@ -85,7 +89,9 @@ impl Catalog {
                     format!("`--{bare}` {}; {context}", which_versions(engine, &having, version))
                 } else if let Some(f) = close {
                     format!("did you mean `{f}`?")
-                } else if self.newest(other).is_some_and(|v| self.flag(other, &v, bare).is_some()) {
+                } else if self.maybe_flag(other, bare)
+                    && self.newest(other).is_some_and(|v| self.flag(other, &v, bare).is_some())
+                {
                     format!("`--{bare}` is a {} flag, not a {} one", other.as_str(), engine.as_str())
                 } else {
                     format!("see `aimgen recipes flags {}` for the flags aimgen knows", engine.as_str())
