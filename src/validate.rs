@@ -9,7 +9,7 @@ use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::reserved::{check_env, TOKEN_VARS};
 use crate::source::escape_segment;
-use crate::spec::{FleetSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
+use crate::spec::{FleetSpec, ServiceSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
 use crate::text::{is_unsafe_char, single_line};
 
 /// Service names aimgen reserves for its helper services.
@@ -53,96 +53,114 @@ pub fn check(spec: &FleetSpec, known_models: &[&str]) -> Vec<Diagnostic> {
                 .help("add a service, e.g. `qwen: {model: Qwen/Qwen3-32B}`"),
         );
     }
-    let mut normalised: BTreeMap<String, &str> = BTreeMap::new();
+    // Service names that become the same host name, by that name.
+    let mut host_names: BTreeMap<String, &str> = BTreeMap::new();
     for (name, svc) in &spec.services {
         let at = format!("/services/{}", escape_segment(name));
-        if !is_service_name(name) {
-            out.push(
-                Diagnostic::error(format!("`{}` cannot be a service name", name.escape_debug()))
-                    .at_key(at.clone())
-                    .help(
-                        "use lowercase letters, digits, `_`, `.` and `-`, starting with a letter or digit (at most 63)",
-                    ),
-            );
-        } else if name.starts_with(RESERVED_PREFIX) {
-            out.push(
-                Diagnostic::error(format!(
-                    "service names starting with `{RESERVED_PREFIX}` are reserved for aimgen's helper services"
-                ))
-                .at_key(at.clone()),
-            );
-        } else if let Some(other) = normalised.insert(name.replace(['_', '.'], "-"), name) {
-            out.push(
-                Diagnostic::error(format!(
-                    "services `{other}` and `{name}` collide: both become `{}` as host names",
-                    name.replace(['_', '.'], "-")
-                ))
-                .at_key(at.clone())
-                .help("rename one of them"),
-            );
-        }
-        if !is_repo_id(&svc.model) {
-            out.push(
-                Diagnostic::error(format!("`{}` is not a Hugging Face repo id", svc.model.escape_debug()))
-                    .at(format!("{at}/model"))
-                    .help("write `org/name`, e.g. `Qwen/Qwen3-32B`"),
-            );
-        } else if !known_models.contains(&svc.model.as_str()) {
-            if let Some(m) = did_you_mean(&svc.model, known_models.iter().copied()) {
-                out.push(
-                    Diagnostic::warning(format!("`{}` is not a model aimgen has recipes for", svc.model))
-                        .at(format!("{at}/model"))
-                        .help(format!("did you mean `{m}`? (ids are case-sensitive)")),
-                );
-            }
-        }
-        if let Some(rev) = &svc.revision {
-            if !is_revision(rev) {
-                out.push(
-                    Diagnostic::error(format!("`{}` is not a valid revision", rev.escape_debug()))
-                        .at(format!("{at}/revision"))
-                        .help("use a branch, a tag or a 40-hex commit sha"),
-                );
-            }
-            if svc.model_path.is_some() {
-                out.push(
-                    Diagnostic::error("`revision` has no meaning with `model_path`: a local copy is served as it is")
-                        .at_key(format!("{at}/revision"))
-                        .help("remove `revision`, or remove `model_path` to download that revision"),
-                );
-            }
-        }
-        if let Some(p) = &svc.model_path {
-            check_abs_path(p, &format!("{at}/model_path"), "model_path", &mut out);
-        }
-        if svc.gpus == Some(0) {
-            out.push(Diagnostic::error("`gpus` must be at least 1").at(format!("{at}/gpus")));
-        }
-        if svc.port == Some(0) {
-            out.push(Diagnostic::error("port 0 is not a port").at(format!("{at}/port")));
-        }
-        if let Some(n) = &svc.served_model_name {
-            if n.is_empty() || single_line(n).is_err() {
-                out.push(
-                    Diagnostic::error("`served_model_name` must be one line of text")
-                        .at(format!("{at}/served_model_name")),
-                );
-            }
-        }
-        out.extend(check_env(&svc.env, &format!("{at}/env")));
-        check_exposure(svc, &at, &mut out);
-        for (k, v) in &svc.args {
-            if let Some(s) = v.as_str() {
-                if s.contains('\0') {
-                    out.push(
-                        Diagnostic::error("argument values may not contain NUL")
-                            .at(format!("{at}/args/{}", escape_segment(k))),
-                    );
-                }
-            }
-        }
+        check_service_name(name, &at, &mut host_names, &mut out);
+        check_service(svc, &at, known_models, &mut out);
     }
     out
+}
+
+/// A service name: a valid host name, not one of aimgen's, and no other service's once `_`
+/// and `.` become `-` (as host names they would be the same).
+fn check_service_name<'a>(
+    name: &'a str,
+    at: &str,
+    host_names: &mut BTreeMap<String, &'a str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if !is_service_name(name) {
+        out.push(
+            Diagnostic::error(format!("`{}` cannot be a service name", name.escape_debug()))
+                .at_key(at)
+                .help("use lowercase letters, digits, `_`, `.` and `-`, starting with a letter or digit (at most 63)"),
+        );
+    } else if name.starts_with(RESERVED_PREFIX) {
+        out.push(
+            Diagnostic::error(format!(
+                "service names starting with `{RESERVED_PREFIX}` are reserved for aimgen's helper services"
+            ))
+            .at_key(at),
+        );
+    } else if let Some(other) = host_names.insert(name.replace(['_', '.'], "-"), name) {
+        out.push(
+            Diagnostic::error(format!(
+                "services `{other}` and `{name}` collide: both become `{}` as host names",
+                name.replace(['_', '.'], "-")
+            ))
+            .at_key(at)
+            .help("rename one of them"),
+        );
+    }
+}
+
+/// One service's fields: its model and revision (or local path), sizes, names, environment,
+/// exposure and arguments.
+fn check_service(svc: &ServiceSpec, at: &str, known_models: &[&str], out: &mut Vec<Diagnostic>) {
+    check_model(svc, at, known_models, out);
+    if let Some(p) = &svc.model_path {
+        check_abs_path(p, &format!("{at}/model_path"), "model_path", out);
+    }
+    if svc.gpus == Some(0) {
+        out.push(Diagnostic::error("`gpus` must be at least 1").at(format!("{at}/gpus")));
+    }
+    if svc.port == Some(0) {
+        out.push(Diagnostic::error("port 0 is not a port").at(format!("{at}/port")));
+    }
+    if let Some(n) = &svc.served_model_name {
+        if n.is_empty() || single_line(n).is_err() {
+            out.push(
+                Diagnostic::error("`served_model_name` must be one line of text").at(format!("{at}/served_model_name")),
+            );
+        }
+    }
+    out.extend(check_env(&svc.env, &format!("{at}/env")));
+    check_exposure(svc, at, out);
+    for (k, v) in &svc.args {
+        if v.as_str().is_some_and(|s| s.contains('\0')) {
+            out.push(
+                Diagnostic::error("argument values may not contain NUL").at(format!("{at}/args/{}", escape_segment(k))),
+            );
+        }
+    }
+}
+
+/// The model id (a warning with a near miss when aimgen has no recipes for it) and its
+/// revision, which a local `model_path` cannot have.
+fn check_model(svc: &ServiceSpec, at: &str, known_models: &[&str], out: &mut Vec<Diagnostic>) {
+    if !is_repo_id(&svc.model) {
+        out.push(
+            Diagnostic::error(format!("`{}` is not a Hugging Face repo id", svc.model.escape_debug()))
+                .at(format!("{at}/model"))
+                .help("write `org/name`, e.g. `Qwen/Qwen3-32B`"),
+        );
+    } else if !known_models.contains(&svc.model.as_str()) {
+        if let Some(m) = did_you_mean(&svc.model, known_models.iter().copied()) {
+            out.push(
+                Diagnostic::warning(format!("`{}` is not a model aimgen has recipes for", svc.model))
+                    .at(format!("{at}/model"))
+                    .help(format!("did you mean `{m}`? (ids are case-sensitive)")),
+            );
+        }
+    }
+    if let Some(rev) = &svc.revision {
+        if !is_revision(rev) {
+            out.push(
+                Diagnostic::error(format!("`{}` is not a valid revision", rev.escape_debug()))
+                    .at(format!("{at}/revision"))
+                    .help("use a branch, a tag or a 40-hex commit sha"),
+            );
+        }
+        if svc.model_path.is_some() {
+            out.push(
+                Diagnostic::error("`revision` has no meaning with `model_path`: a local copy is served as it is")
+                    .at_key(format!("{at}/revision"))
+                    .help("remove `revision`, or remove `model_path` to download that revision"),
+            );
+        }
+    }
 }
 
 /// Most GPUs one host may declare: far beyond real hosts, yet a bound on what a hostile count
@@ -442,7 +460,7 @@ fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
 
 /// The syntax of a service's `bind` and `api_key_env` (whether an open bind needs a key is the
 /// Compose target's question: `target::compose::exposure`).
-fn check_exposure(svc: &crate::spec::ServiceSpec, at: &str, out: &mut Vec<Diagnostic>) {
+fn check_exposure(svc: &ServiceSpec, at: &str, out: &mut Vec<Diagnostic>) {
     if let Some(b) = &svc.bind {
         check_bind(b, &format!("{at}/bind"), out);
     }
