@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -140,6 +141,12 @@ impl Dir {
         Ok(Dir { fd, path: path.to_path_buf() })
     }
 
+    /// The same handle, shown in messages as `path` (e.g. the path a user gave, where the
+    /// handle was opened by its resolved form).
+    pub fn shown_as(self, path: &Path) -> Dir {
+        Dir { fd: self.fd, path: path.to_path_buf() }
+    }
+
     /// The path this handle was opened by, for messages only.
     pub fn path(&self) -> &Path {
         &self.path
@@ -221,6 +228,34 @@ impl Dir {
             }
         }
         Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// Creates a symbolic link to `target` in this folder under an unpredictable temporary
+    /// name (as `create_temp` names files; `symlinkat` never replaces or follows what is
+    /// there), for `rename` to put in place. Returns its name.
+    pub fn symlink_temp(&self, stem: &str, target: &str) -> io::Result<String> {
+        let mut last = None;
+        for _ in 0..8 {
+            let name = format!(".{stem}.{:016x}.aimgen-tmp", random_u64());
+            check_name(&name)?;
+            match rustix::fs::symlinkat(target, &self.fd, name.as_str()) {
+                Ok(()) => return Ok(name),
+                Err(rustix::io::Errno::EXIST) => last = Some(io::Error::from(rustix::io::Errno::EXIST)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// The target of the symbolic link `name`; `Ok(None)` when nothing is there or it is not a
+    /// link.
+    pub fn read_link(&self, name: &str) -> io::Result<Option<PathBuf>> {
+        check_name(name)?;
+        match rustix::fs::readlinkat(&self.fd, name, Vec::new()) {
+            Ok(t) => Ok(Some(PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))),
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::INVAL) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Writes `bytes` into a new temporary file (see `create_temp`) and returns its name. With

@@ -336,7 +336,7 @@ pub struct ServiceSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EnvValue {
-    /// Text.
+    /// Text, written as is.
     String(String),
     /// A whole number.
     Int(i64),
@@ -358,7 +358,7 @@ impl EnvValue {
     }
 }
 
-/// Weight precision.
+/// The precision the model's weights are served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -372,7 +372,7 @@ pub enum Precision {
     Fp8,
 }
 
-/// Serving engine.
+/// The inference engine a server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {

@@ -181,11 +181,7 @@ fn export_refuses_without_a_lock_or_with_files_missing() {
 #[test]
 fn import_refuses_a_tampered_bundle_naming_the_file_and_links_nothing() {
     let (dir, cache) = setup("bundle-tamper");
-    let bundle = dir.join("fleet.tar");
-    assert_eq!(
-        code(&aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
-        0
-    );
+    let bundle = exported(&dir, &cache);
     let mut tar = fs::read(&bundle).expect("bundle");
     // Flip one byte of the weights (the 70,000-byte member).
     let weights = chat()[1].data.clone();
@@ -207,6 +203,30 @@ fn import_refuses_a_tampered_bundle_naming_the_file_and_links_nothing() {
         .filter(|n| n.contains("aimgen"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// A cache folder that is itself a symbolic link (a cache on another disk) is the user's own
+/// choice and is followed; only links below it are refused.
+#[test]
+fn import_follows_a_linked_cache_root() {
+    let (dir, cache) = setup("bundle-linked-root");
+    let bundle = exported(&dir, &cache);
+    let disk = dir.join("other-disk");
+    fs::create_dir(&disk).expect("disk");
+    let linked = dir.join("linked-cache");
+    std::os::unix::fs::symlink(&disk, &linked).expect("link");
+    let o = aimgen_in(&dir, &["cache", "import", s(&bundle), "--cache-dir", s(&linked)], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains(s(&linked)), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(disk.join("models--acme--chat/refs/main")).expect("ref"), CHAT_SHA);
+}
+
+/// `dir/fleet.tar`, exported from `cache` for `dir/fleet.yaml`.
+fn exported(dir: &Path, cache: &Path) -> PathBuf {
+    let bundle = dir.join("fleet.tar");
+    let o = aimgen_in(dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(cache), "-o", s(&bundle)], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    bundle
 }
 
 /// A hand-made tar with one member after a valid manifest.
@@ -261,11 +281,7 @@ fn import_refuses_paths_out_of_the_cache_links_and_strangers() {
 #[test]
 fn import_never_writes_through_a_symlink_in_the_cache() {
     let (dir, cache) = setup("bundle-symlink");
-    let bundle = dir.join("fleet.tar");
-    assert_eq!(
-        code(&aimgen_in(&dir, &["cache", "export", "fleet.yaml", "--cache-dir", s(&cache), "-o", s(&bundle)], &[])),
-        0
-    );
+    let bundle = exported(&dir, &cache);
     let fresh = dir.join("fresh");
     let outside = dir.join("outside");
     fs::create_dir_all(&fresh).expect("fresh");

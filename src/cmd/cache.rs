@@ -16,7 +16,7 @@ use super::report::read_fleet;
 use super::report::Format;
 use crate::hub::cache::{self, CacheOrigin, HubCache};
 use crate::hub::{human_bytes, short};
-use crate::lockfile::hub_key;
+use crate::lockfile::{hub_key, LockedModel};
 use crate::text::shell_quote;
 
 /// `aimgen cache …`.
@@ -97,65 +97,191 @@ struct Unused {
 /// Runs `cache status`.
 pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
     let Some(fleet) = read_fleet(&args.fleet)? else { return Ok(ExitCode::from(1)) };
-    let host_path = fleet.spec.cache.as_ref().and_then(|c| c.host_path.as_deref());
-    let (root, origin) = cache::locate(args.cache_dir.as_deref(), host_path);
-    let hub = HubCache::new(&root);
-    let lock = fleet.lock_or_empty();
+    let status = Status::of(&fleet, args.cache_dir.as_deref());
+    let text = match args.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&status.json())?),
+        Format::Human => status.human(&fleet.spec),
+    };
+    crate::cmd::report::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
-    // Blob → size, per repo: what the whole fleet needs and lacks, each blob once.
-    let mut needed: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut lacking: BTreeSet<(String, String)> = BTreeSet::new();
-    // Snapshots the fleet uses, per repo (kept out of "unused revisions").
-    let mut keep: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut unpinned = Vec::new();
-    for (name, svc) in &fleet.spec.services {
-        let Some((repo, revision)) = hub_key(svc) else {
-            rows.push(Row {
-                service: name.clone(),
-                model: svc.model.clone(),
-                revision: None,
-                sha: None,
-                state: "local",
-                files: None,
-                files_cached: None,
-                bytes_total: None,
-                bytes_cached: None,
-                bytes_missing: None,
-            });
-            continue;
-        };
-        if let Some(entry) = lock.get(&repo, &revision) {
-            let s = hub.status(entry);
-            for f in &entry.files {
-                needed.insert((repo.clone(), f.blob.clone()), f.size);
+/// Everything `cache status` reports, found before any of it is formatted.
+struct Status {
+    root: PathBuf,
+    origin: CacheOrigin,
+    services: Services,
+    /// Models in the cache that no service uses.
+    unused: Vec<Unused>,
+    /// Revisions of used models that no service uses.
+    unused_revisions: Vec<Unused>,
+    budget: Option<Budget>,
+}
+
+/// The services' side: one row each, and what the fleet needs from the cache.
+#[derive(Default)]
+struct Services {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    /// Blob → size, per repo: what the whole fleet needs, each blob once.
+    needed: BTreeMap<(String, String), u64>,
+    /// Of those, the blobs the cache lacks.
+    lacking: BTreeSet<(String, String)>,
+    /// Snapshots the fleet uses, per repo (kept out of "unused revisions").
+    keep: BTreeMap<String, Vec<String>>,
+    /// Services without a lock entry.
+    unpinned: Vec<String>,
+}
+
+impl Status {
+    fn of(fleet: &crate::compile::Fleet, cache_dir: Option<&std::path::Path>) -> Status {
+        let host_path = fleet.spec.cache.as_ref().and_then(|c| c.host_path.as_deref());
+        let (root, origin) = cache::locate(cache_dir, host_path);
+        let hub = HubCache::new(&root);
+        let services = Services::survey(fleet, &hub);
+        let rm_dir = match origin {
+            CacheOrigin::Flag | CacheOrigin::HostPath => {
+                format!(" --cache-dir {}", shell_quote(&root.to_string_lossy()))
             }
-            lacking.extend(s.missing_blobs.keys().map(|b| (repo.clone(), b.clone())));
-            keep.entry(repo.clone()).or_default().push(entry.sha.clone());
-            rows.push(Row {
-                service: name.clone(),
-                model: repo,
-                revision: Some(revision),
-                sha: Some(entry.sha.clone()),
-                state: s.state.as_str(),
-                files: Some(s.files),
-                files_cached: Some(s.files_linked),
-                bytes_total: Some(s.bytes_total),
-                bytes_cached: Some(s.bytes_cached),
-                bytes_missing: Some(s.bytes_missing()),
-            });
-            continue;
+            _ => String::new(),
+        };
+        let (unused, unused_revisions) = unused(&fleet.spec, &hub, &services, &rm_dir);
+        let budget = budget_report(fleet, &hub);
+        Status { root, origin, services, unused, unused_revisions, budget }
+    }
+
+    /// Bytes the fleet needs, has cached and still lacks, each blob once.
+    fn totals(&self) -> (u64, u64, u64) {
+        let total: u64 = self.services.needed.values().sum();
+        let missing: u64 = self.services.lacking.iter().filter_map(|k| self.services.needed.get(k)).sum();
+        (total, total - missing, missing)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let (bytes_total, bytes_cached, bytes_missing) = self.totals();
+        serde_json::json!({
+            "cache": self.root.to_string_lossy(),
+            "cache_from": self.origin.describe(),
+            "services": self.services.rows,
+            "bytes_total": bytes_total,
+            "bytes_cached": bytes_cached,
+            "bytes_missing": bytes_missing,
+            "unpinned": self.services.unpinned,
+            "unused": self.unused,
+            "unused_revisions": self.unused_revisions,
+            "budget": self.budget.as_ref().map(|b| serde_json::json!({
+                "budget_bytes": b.budget_bytes,
+                "cache_bytes": b.cache_bytes,
+                "fleet_bytes": b.fleet_bytes,
+                "fleet_sizes": b.fleet_sizes,
+            })),
+        })
+    }
+
+    fn human(&self, spec: &crate::spec::FleetSpec) -> String {
+        let mut out = format!("hub cache {} (from {})\n", self.root.display(), self.origin.describe());
+        if !self.root.is_dir() {
+            out.push_str("  (the folder does not exist: nothing is cached yet)\n");
         }
-        // No lock entry: say what the cache itself can tell.
-        unpinned.push(name.clone());
+        if let (Some(volume), CacheOrigin::Default | CacheOrigin::HubCacheEnv | CacheOrigin::HfHomeEnv) =
+            (fleet_volume(spec), self.origin)
+        {
+            // The deployment's cache is a Docker volume, not this folder: say how to read that one.
+            out.push_str(&format!(
+                "  (the fleet's cache is the Docker volume `{volume}`: to read it, pass --cache-dir \"$(docker volume inspect -f '{{{{.Mountpoint}}}}' {volume})/hub\")\n"
+            ));
+        }
+        out.push_str(&table(&self.services.rows));
+        for n in &self.services.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out.push_str(&unused_list(&self.unused, &self.unused_revisions));
+        out.push_str(&self.total_line());
+        if let Some(b) = &self.budget {
+            out.push_str(&b.line());
+        }
+        out
+    }
+
+    /// Totals cover locked services only; an unlocked one's remaining size is unknown, and a
+    /// sum that silently counts it as 0 would mislead.
+    fn total_line(&self) -> String {
+        let (bytes_total, bytes_cached, bytes_missing) = self.totals();
+        let unpinned = &self.services.unpinned;
+        let locked = self.services.rows.iter().filter(|r| r.sha.is_some() && r.state != "unpinned").count();
+        let known = format!(
+            "{} to download ({bytes_missing} bytes), {} of {} cached",
+            human_bytes(bytes_missing),
+            human_bytes(bytes_cached),
+            human_bytes(bytes_total)
+        );
+        let not_locked = format!("{} service{} not locked", unpinned.len(), if unpinned.len() == 1 { "" } else { "s" });
+        match (unpinned.is_empty(), locked) {
+            (true, _) => format!("total: {known}\n"),
+            (false, 0) => format!("total: to download unknown; {not_locked}\n"),
+            (false, n) => format!(
+                "total: {known} for the {n} locked service{}; to download unknown for {not_locked}\n",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+impl Services {
+    /// Each service's row: a local model, a locked snapshot as the cache holds it, or, without
+    /// a lock entry, what the cache itself can tell.
+    fn survey(fleet: &crate::compile::Fleet, hub: &HubCache) -> Services {
+        let lock = fleet.lock_or_empty();
+        let mut s = Services::default();
+        for (name, svc) in &fleet.spec.services {
+            let Some((repo, revision)) = hub_key(svc) else {
+                s.rows.push(Row::local(name, &svc.model));
+                continue;
+            };
+            match lock.get(&repo, &revision) {
+                Some(entry) => s.locked(hub, name, repo, revision, entry),
+                None => s.unlocked(hub, name, repo, revision),
+            }
+        }
+        if !s.unpinned.is_empty() {
+            s.notes.push(format!(
+                "without a lock entry aimgen cannot tell what is left to download: run `aimgen lock {}`",
+                fleet.shown()
+            ));
+        }
+        s
+    }
+
+    fn locked(&mut self, hub: &HubCache, name: &str, repo: String, revision: String, entry: &LockedModel) {
+        let s = hub.status(entry);
+        for f in &entry.files {
+            self.needed.insert((repo.clone(), f.blob.clone()), f.size);
+        }
+        self.lacking.extend(s.missing_blobs.keys().map(|b| (repo.clone(), b.clone())));
+        self.keep.entry(repo.clone()).or_default().push(entry.sha.clone());
+        self.rows.push(Row {
+            service: name.to_string(),
+            model: repo,
+            revision: Some(revision),
+            sha: Some(entry.sha.clone()),
+            state: s.state.as_str(),
+            files: Some(s.files),
+            files_cached: Some(s.files_linked),
+            bytes_total: Some(s.bytes_total),
+            bytes_cached: Some(s.bytes_cached),
+            bytes_missing: Some(s.bytes_missing()),
+        });
+    }
+
+    fn unlocked(&mut self, hub: &HubCache, name: &str, repo: String, revision: String) {
+        self.unpinned.push(name.to_string());
         let sha = hub.resolve_ref(&repo, &revision);
         let listing = sha.as_deref().map(|s| hub.snapshot_listing(&repo, s)).unwrap_or_default();
         let bytes: u64 = listing.iter().map(|(_, n)| n).sum();
         match &sha {
             Some(s) if !listing.is_empty() => {
-                keep.entry(repo.clone()).or_default().push(s.clone());
-                notes.push(format!(
+                self.keep.entry(repo.clone()).or_default().push(s.clone());
+                self.notes.push(format!(
                     "{name} is not locked; refs/{revision} of {repo} points to {}, whose snapshot holds {} file{} ({})",
                     short(s),
                     listing.len(),
@@ -163,14 +289,14 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
                     human_bytes(bytes)
                 ));
             }
-            Some(s) => notes.push(format!(
+            Some(s) => self.notes.push(format!(
                 "{name} is not locked; refs/{revision} of {repo} points to {}, which has no files in the cache",
                 short(s)
             )),
-            None => notes.push(format!("{name} is not locked, and the cache has no refs/{revision} for {repo}")),
+            None => self.notes.push(format!("{name} is not locked, and the cache has no refs/{revision} for {repo}")),
         }
-        rows.push(Row {
-            service: name.clone(),
+        self.rows.push(Row {
+            service: name.to_string(),
             model: repo,
             revision: Some(revision),
             files: sha.as_ref().map(|_| listing.len()),
@@ -182,20 +308,36 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             bytes_missing: None,
         });
     }
-    if !unpinned.is_empty() {
-        notes.push(format!(
-            "without a lock entry aimgen cannot tell what is left to download: run `aimgen lock {}`",
-            fleet.shown()
-        ));
-    }
+}
 
-    // What the cache holds that the fleet does not use.
-    let rm_dir = match origin {
-        CacheOrigin::Flag | CacheOrigin::HostPath => format!(" --cache-dir {}", shell_quote(&root.to_string_lossy())),
-        _ => String::new(),
-    };
+impl Row {
+    /// A service that serves a local `model_path`: nothing of it is in the Hub cache.
+    fn local(service: &str, model: &str) -> Row {
+        Row {
+            service: service.to_string(),
+            model: model.to_string(),
+            revision: None,
+            sha: None,
+            state: "local",
+            files: None,
+            files_cached: None,
+            bytes_total: None,
+            bytes_cached: None,
+            bytes_missing: None,
+        }
+    }
+}
+
+/// What the cache holds that the fleet does not use: whole models, and revisions of the models
+/// it uses, each with the `hf cache rm` command that removes it.
+fn unused(
+    spec: &crate::spec::FleetSpec,
+    hub: &HubCache,
+    services: &Services,
+    rm_dir: &str,
+) -> (Vec<Unused>, Vec<Unused>) {
     let used_repos: BTreeSet<&str> =
-        fleet.spec.services.values().filter(|s| s.model_path.is_none()).map(|s| s.model.as_str()).collect();
+        spec.services.values().filter(|s| s.model_path.is_none()).map(|s| s.model.as_str()).collect();
     let mut unused = Vec::new();
     let mut unused_revisions = Vec::new();
     for r in hub.repos() {
@@ -209,12 +351,12 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             });
             continue;
         }
-        let kept = keep.get(&r.repo).cloned().unwrap_or_default();
+        let kept = services.keep.get(&r.repo).cloned().unwrap_or_default();
         for sha in r.snapshots.iter().filter(|s| !kept.contains(s)) {
             let freed = hub.revision_blobs(&r.repo, sha);
             let needed: u64 = freed
                 .iter()
-                .filter(|(b, _)| needed.contains_key(&(r.repo.clone(), (*b).clone())))
+                .filter(|(b, _)| services.needed.contains_key(&(r.repo.clone(), (*b).clone())))
                 .map(|(_, n)| n)
                 .sum();
             unused_revisions.push(Unused {
@@ -226,45 +368,11 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
+    (unused, unused_revisions)
+}
 
-    let budget = budget_report(&fleet, &hub);
-    let bytes_total: u64 = needed.values().sum();
-    let bytes_missing: u64 = lacking.iter().filter_map(|k| needed.get(k)).sum();
-    let bytes_cached = bytes_total - bytes_missing;
-    if args.format == Format::Json {
-        let doc = serde_json::json!({
-            "cache": root.to_string_lossy(),
-            "cache_from": origin.describe(),
-            "services": rows,
-            "bytes_total": bytes_total,
-            "bytes_cached": bytes_cached,
-            "bytes_missing": bytes_missing,
-            "unpinned": unpinned,
-            "unused": unused,
-            "unused_revisions": unused_revisions,
-            "budget": budget.as_ref().map(|b| serde_json::json!({
-                "budget_bytes": b.budget_bytes,
-                "cache_bytes": b.cache_bytes,
-                "fleet_bytes": b.fleet_bytes,
-                "fleet_sizes": b.fleet_sizes,
-            })),
-        });
-        crate::cmd::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-
-    let mut out = format!("hub cache {} (from {})\n", root.display(), origin.describe());
-    if !root.is_dir() {
-        out.push_str("  (the folder does not exist: nothing is cached yet)\n");
-    }
-    if let (Some(volume), CacheOrigin::Default | CacheOrigin::HubCacheEnv | CacheOrigin::HfHomeEnv) =
-        (fleet_volume(&fleet.spec), origin)
-    {
-        // The deployment's cache is a Docker volume, not this folder: say how to read that one.
-        out.push_str(&format!(
-            "  (the fleet's cache is the Docker volume `{volume}`: to read it, pass --cache-dir \"$(docker volume inspect -f '{{{{.Mountpoint}}}}' {volume})/hub\")\n"
-        ));
-    }
+/// The services as a table, columns padded to their widest cell.
+fn table(rows: &[Row]) -> String {
     let table: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -294,6 +402,7 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
             *w = (*w).max(cell.chars().count());
         }
     }
+    let mut out = String::new();
     for row in std::iter::once(&header).chain(&table) {
         let mut line = String::new();
         for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
@@ -306,50 +415,32 @@ pub fn status(args: &CacheStatusArgs) -> anyhow::Result<ExitCode> {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    for n in &notes {
-        out.push_str(&format!("note: {n}\n"));
+    out
+}
+
+/// The unused models and revisions with the commands that free them (empty when none).
+fn unused_list(unused: &[Unused], unused_revisions: &[Unused]) -> String {
+    if unused.is_empty() && unused_revisions.is_empty() {
+        return String::new();
     }
-    if !unused.is_empty() || !unused_revisions.is_empty() {
-        out.push_str("\nin the cache but used by no service (aimgen deletes nothing; to free the space, run):\n");
-        let label = |u: &Unused| match &u.sha {
-            Some(s) => format!("{}@{}", u.model, short(s)),
-            None => u.model.clone(),
-        };
-        let w = unused.iter().chain(&unused_revisions).map(|u| label(u).chars().count()).max().unwrap_or(0);
-        for u in unused.iter().chain(&unused_revisions) {
-            out.push_str(&format!("  {:<w$}  {:>9}  {}\n", label(u), human_bytes(u.bytes), u.command));
-            if let Some(n) = u.bytes_needed.filter(|n| *n > 0) {
-                out.push_str(&format!(
-                    "  {:<w$}  (of which {} is shared with a locked revision not yet linked: run the prefetch first)\n",
-                    "",
-                    human_bytes(n)
-                ));
-            }
+    let mut out =
+        String::from("\nin the cache but used by no service (aimgen deletes nothing; to free the space, run):\n");
+    let label = |u: &Unused| match &u.sha {
+        Some(s) => format!("{}@{}", u.model, short(s)),
+        None => u.model.clone(),
+    };
+    let w = unused.iter().chain(unused_revisions).map(|u| label(u).chars().count()).max().unwrap_or(0);
+    for u in unused.iter().chain(unused_revisions) {
+        out.push_str(&format!("  {:<w$}  {:>9}  {}\n", label(u), human_bytes(u.bytes), u.command));
+        if let Some(n) = u.bytes_needed.filter(|n| *n > 0) {
+            out.push_str(&format!(
+                "  {:<w$}  (of which {} is shared with a locked revision not yet linked: run the prefetch first)\n",
+                "",
+                human_bytes(n)
+            ));
         }
     }
-    let locked = rows.iter().filter(|r| r.sha.is_some() && r.state != "unpinned").count();
-    let known = format!(
-        "{} to download ({bytes_missing} bytes), {} of {} cached",
-        human_bytes(bytes_missing),
-        human_bytes(bytes_cached),
-        human_bytes(bytes_total)
-    );
-    let not_locked = format!("{} service{} not locked", unpinned.len(), if unpinned.len() == 1 { "" } else { "s" });
-    // Totals cover locked services only; an unlocked one's remaining size is unknown, and a
-    // sum that silently counts it as 0 would mislead.
-    out.push_str(&match (unpinned.is_empty(), locked) {
-        (true, _) => format!("total: {known}\n"),
-        (false, 0) => format!("total: to download unknown; {not_locked}\n"),
-        (false, n) => format!(
-            "total: {known} for the {n} locked service{}; to download unknown for {not_locked}\n",
-            if n == 1 { "" } else { "s" }
-        ),
-    });
-    if let Some(b) = &budget {
-        out.push_str(&b.line());
-    }
-    crate::cmd::report::out(&out)?;
-    Ok(ExitCode::SUCCESS)
+    out
 }
 
 /// The cache's use against `cache.budget_gb`, and what the fleet's models need.

@@ -8,10 +8,12 @@ use clap::Args;
 
 use super::report::{color, compile, out, Report};
 use super::report::{CompileArgs, Format};
+use crate::compile::Compiled;
 use crate::footprint::{Bandwidth, Footprint, Size};
 use crate::hub::human_bytes;
-use crate::plan::ServerPlan;
+use crate::plan::{Plan, ServerPlan};
 use crate::recipe::select::{self, Verdict};
+use crate::resolve::Selection;
 use crate::target::Target;
 use crate::text::ranges;
 
@@ -104,42 +106,54 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let Some(c) = compiled.filter(|_| !report.failed(args.compile.deny_warnings)) else {
         return Ok(ExitCode::from(1));
     };
-    let plan = &c.resolution.plan;
-    if args.compile.format == Format::Json {
-        let services: Vec<_> = plan
-            .servers
-            .iter()
-            .zip(&c.resolution.selections)
-            .map(|(s, sel)| {
-                serde_json::json!({
-                    "service": s.name,
-                    "model": s.model_id,
-                    "backend": s.backend.as_str(),
-                    "recipe": s.recipe,
-                    "gpus": s.gpus,
-                    "host_port": s.host_port,
-                    "weights_gb": sel.weights_gb,
-                    "memory_per_gpu": memory_json(&GpuUse::of(s, f64::from(plan.gpu.memory_gb))),
-                    "candidates": sel.candidates(&c.library).iter().map(|(id, v, why)| serde_json::json!({"id": id, "state": v.name(), "reason": why})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let mut doc = serde_json::json!({"fleet": plan.name, "gpu": plan.gpu, "services": services});
-        if let (Some(rate), Some(obj)) = (args.bandwidth, doc.as_object_mut()) {
-            obj.insert("bandwidth".into(), bandwidth_json(&footprint(args, &c), rate));
-        }
-        out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let paint = {
-        let on = color();
-        move |code: &str, s: &str| if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    let text = match args.compile.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&json(args, &c))?),
+        Format::Human => human(args, &c),
     };
-    let mut text = String::new();
-    let mem = f64::from(plan.gpu.memory_gb);
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Colours a piece of text with an SGR code, or leaves it plain.
+type Paint<'a> = &'a dyn Fn(&str, &str) -> String;
+
+/// The JSON document: per service its recipe, GPUs, memory and every candidate's verdict.
+fn json(args: &ExplainArgs, c: &Compiled) -> serde_json::Value {
+    let plan = &c.resolution.plan;
+    let services: Vec<_> = plan
+        .servers
+        .iter()
+        .zip(&c.resolution.selections)
+        .map(|(s, sel)| {
+            serde_json::json!({
+                "service": s.name,
+                "model": s.model_id,
+                "backend": s.backend.as_str(),
+                "recipe": s.recipe,
+                "gpus": s.gpus,
+                "host_port": s.host_port,
+                "weights_gb": sel.weights_gb,
+                "memory_per_gpu": memory_json(&GpuUse::of(s, f64::from(plan.gpu.memory_gb))),
+                "candidates": sel.candidates(&c.library).iter().map(|(id, v, why)| serde_json::json!({"id": id, "state": v.name(), "reason": why})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut doc = serde_json::json!({"fleet": plan.name, "gpu": plan.gpu, "services": services});
+    if let (Some(rate), Some(obj)) = (args.bandwidth, doc.as_object_mut()) {
+        obj.insert("bandwidth".into(), bandwidth_json(&footprint(args, c), rate));
+    }
+    doc
+}
+
+/// The text report: the host, the GPU map, each service's recipe and runners-up, and with
+/// `--bandwidth` the download times.
+fn human(args: &ExplainArgs, c: &Compiled) -> String {
+    let on = color();
+    let paint = move |code: &str, s: &str| if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let plan = &c.resolution.plan;
     // Kubernetes alone: `host.gpu` is one node, and each server is on a node of its own.
     let per_node = super::report::targets(&args.compile, &c.spec) == [Target::Kubernetes];
-    text.push_str(&format!(
+    let mut text = format!(
         "{}: {} × {} ({} GB each){}, {} service{}\n\n",
         plan.name,
         plan.gpu.count,
@@ -148,9 +162,32 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         if per_node { " per node (Kubernetes: GPUs numbered per server's node)" } else { "" },
         plan.servers.len(),
         if plan.servers.len() == 1 { "" } else { "s" }
-    ));
+    );
+    text.push_str(&gpu_map(plan, per_node, &paint));
+    for (s, sel) in plan.servers.iter().zip(&c.resolution.selections) {
+        text.push_str(&service_section(s, sel, c, &paint));
+    }
+    if let Some(rate) = args.bandwidth {
+        text.push('\n');
+        text.push_str(&bandwidth_table(&footprint(args, c), rate));
+        let local: Vec<&str> =
+            c.spec.services.iter().filter(|(_, s)| s.model_path.is_some()).map(|(n, _)| n.as_str()).collect();
+        if !local.is_empty() {
+            text.push_str(&format!(
+                "  Not counted: {} (local `model_path` copies, never downloaded).\n",
+                local.join(", ")
+            ));
+        }
+    }
+    text
+}
+
+/// One line per GPU (per server's GPU on Kubernetes): who holds it and how its memory is
+/// shared between weights, KV cache and what is not the engine's; then the legend.
+fn gpu_map(plan: &Plan, per_node: bool, paint: Paint) -> String {
+    let mem = f64::from(plan.gpu.memory_gb);
     let name_w = plan.servers.iter().map(|s| s.name.len()).max().unwrap_or(6).max(7);
-    text.push_str(&format!("GPU  {:<name_w$}  {:<BAR$}  WEIGHTS  KV CACHE  NOT THE ENGINE'S\n", "SERVICE", "MEMORY"));
+    let mut text = format!("GPU  {:<name_w$}  {:<BAR$}  WEIGHTS  KV CACHE  NOT THE ENGINE'S\n", "SERVICE", "MEMORY");
     let cells = |gb: f64| ((gb / mem.max(1.0)) * BAR as f64).round() as usize;
     let rows: Vec<(u32, Option<&ServerPlan>)> = if per_node {
         plan.servers.iter().flat_map(|s| s.gpus.iter().map(move |g| (*g, Some(s)))).collect()
@@ -188,83 +225,82 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         paint("36", "▒"),
         paint("2", "░")
     ));
-    for (s, sel) in plan.servers.iter().zip(&c.resolution.selections) {
-        text.push_str(&format!(
-            "\n{} — {} on {} with {}, port {}\n",
-            paint("1", &s.name),
-            s.model_id,
-            ranges(&s.gpus),
-            s.backend.as_str(),
-            s.host_port
-        ));
-        let origin = format!("{}{}", s.recipe.origin, if s.recipe.pinned { ", pinned" } else { "" });
-        text.push_str(&format!("  {} {}  ({origin})\n", paint("32", "✓"), s.recipe.id));
-        let u = GpuUse::of(s, mem);
-        let source = match (u.from_flag, s.backend) {
-            (true, crate::plan::Engine::Vllm) => "--gpu-memory-utilization".to_string(),
-            (true, crate::plan::Engine::Sglang) => "--mem-fraction-static".to_string(),
-            (false, b) => format!("{}'s default, assumed", b.as_str()),
-        };
-        let weights = match sel.weights_gb {
-            Some(w) => format!("~{w:.0} GB of {} weights", s.recipe.precision.as_str()),
-            None => format!("{} weights of unknown size", s.recipe.precision.as_str()),
-        };
-        text.push_str(&format!(
-            "    {weights} on {} × {:.0} GB; the engine takes {:.0}% of each GPU ({source}): {} weights + {} KV cache per GPU, {:.0} GB not the engine's\n",
-            s.gpus.len(),
-            mem,
-            u.fraction * 100.0,
-            u.weights.map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
-            u.kv().map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
-            u.outside
-        ));
-        let query = sel.query();
-        let mut shown = 0;
-        for (id, v, why) in sel.candidates(&c.library).iter().filter(|(id, _, _)| *id != s.recipe.id) {
-            if matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch | Verdict::GpuMismatch) {
-                continue;
-            }
-            // Recipes the image's engine release cannot run are always named: the reason is
-            // the image, which the user can change.
-            let version = matches!(v, Verdict::EngineVersionMismatch { .. });
-            if shown == 4 && !version {
-                continue;
-            }
-            shown += usize::from(!version);
-            let reason = match v {
-                Verdict::Compatible { gpus } => {
-                    let lost = c.library.get(&s.recipe.id).zip(c.library.get(id));
-                    match lost {
-                        Some((a, b)) => {
-                            format!("ranked lower: {}", select::why_lower(a, b, &query, (s.gpus.len() as u32, *gpus)))
-                        }
-                        None => "ranked lower".into(),
+    text
+}
+
+/// One service: where it runs, its recipe and memory, and the recipes that lost, with why.
+fn service_section(s: &ServerPlan, sel: &Selection, c: &Compiled, paint: Paint) -> String {
+    let mem = f64::from(c.resolution.plan.gpu.memory_gb);
+    let mut text = format!(
+        "\n{} — {} on {} with {}, port {}\n",
+        paint("1", &s.name),
+        s.model_id,
+        ranges(&s.gpus),
+        s.backend.as_str(),
+        s.host_port
+    );
+    let origin = format!("{}{}", s.recipe.origin, if s.recipe.pinned { ", pinned" } else { "" });
+    text.push_str(&format!("  {} {}  ({origin})\n", paint("32", "✓"), s.recipe.id));
+    let u = GpuUse::of(s, mem);
+    let source = match (u.from_flag, s.backend) {
+        (true, crate::plan::Engine::Vllm) => "--gpu-memory-utilization".to_string(),
+        (true, crate::plan::Engine::Sglang) => "--mem-fraction-static".to_string(),
+        (false, b) => format!("{}'s default, assumed", b.as_str()),
+    };
+    let weights = match sel.weights_gb {
+        Some(w) => format!("~{w:.0} GB of {} weights", s.recipe.precision.as_str()),
+        None => format!("{} weights of unknown size", s.recipe.precision.as_str()),
+    };
+    text.push_str(&format!(
+        "    {weights} on {} × {:.0} GB; the engine takes {:.0}% of each GPU ({source}): {} weights + {} KV cache per GPU, {:.0} GB not the engine's\n",
+        s.gpus.len(),
+        mem,
+        u.fraction * 100.0,
+        u.weights.map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
+        u.kv().map(|w| format!("~{w:.0} GB")).unwrap_or_else(|| "unknown".into()),
+        u.outside
+    ));
+    text.push_str(&runners_up(s, sel, c, paint));
+    text
+}
+
+/// The recipes that lost to the chosen one, with why: at most four for this model, engine
+/// and GPU, and every one the image's engine release cannot run.
+fn runners_up(s: &ServerPlan, sel: &Selection, c: &Compiled, paint: Paint) -> String {
+    let query = sel.query();
+    let mut text = String::new();
+    let mut shown = 0;
+    for (id, v, why) in sel.candidates(&c.library).iter().filter(|(id, _, _)| *id != s.recipe.id) {
+        if matches!(v, Verdict::ModelMismatch | Verdict::BackendMismatch | Verdict::GpuMismatch) {
+            continue;
+        }
+        // Recipes the image's engine release cannot run are always named: the reason is
+        // the image, which the user can change.
+        let version = matches!(v, Verdict::EngineVersionMismatch { .. });
+        if shown == 4 && !version {
+            continue;
+        }
+        shown += usize::from(!version);
+        let reason = match v {
+            Verdict::Compatible { gpus } => {
+                let lost = c.library.get(&s.recipe.id).zip(c.library.get(id));
+                match lost {
+                    Some((a, b)) => {
+                        format!("ranked lower: {}", select::why_lower(a, b, &query, (s.gpus.len() as u32, *gpus)))
                     }
+                    None => "ranked lower".into(),
                 }
-                _ => format!("{}: {why}", v.name()),
-            };
-            text.push_str(&format!("  {} {id}  {}\n", paint("2", "·"), paint("2", &reason)));
-        }
+            }
+            _ => format!("{}: {why}", v.name()),
+        };
+        text.push_str(&format!("  {} {id}  {}\n", paint("2", "·"), paint("2", &reason)));
     }
-    if let Some(rate) = args.bandwidth {
-        text.push('\n');
-        text.push_str(&bandwidth_table(&footprint(args, &c), rate));
-        let local: Vec<&str> =
-            c.spec.services.iter().filter(|(_, s)| s.model_path.is_some()).map(|(n, _)| n.as_str()).collect();
-        if !local.is_empty() {
-            text.push_str(&format!(
-                "  Not counted: {} (local `model_path` copies, never downloaded).\n",
-                local.join(", ")
-            ));
-        }
-    }
-    out(&text)?;
-    Ok(ExitCode::SUCCESS)
+    text
 }
 
 /// The fleet's models sized from the lock beside the spec (already checked by `compile`),
 /// else estimated.
-fn footprint(args: &ExplainArgs, c: &crate::compile::Compiled) -> Footprint {
+fn footprint(args: &ExplainArgs, c: &Compiled) -> Footprint {
     let name = args.fleet.display().to_string();
     let lock = crate::lockfile::read_beside(&args.fleet, &name).ok().flatten().and_then(Result::ok);
     Footprint::of(&c.spec, &c.library.models, lock.as_ref().map(|l| &l.lock))

@@ -512,157 +512,167 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
     let total = manifest.bytes();
     let mut done = 0;
     let mut report = Imported::default();
-    let mut staged: Vec<PathBuf> = Vec::new();
-    let result = (|| -> anyhow::Result<()> {
-        while let Some(e) = tar.next_entry()? {
-            let shown = e.name.escape_debug().to_string();
-            if !matches!(e.kind, b'0' | 0) {
-                bail!("the bundle member `{shown}` is not a regular file (type `{}`): refused", e.kind as char);
-            }
-            if e.name.starts_with('/') || e.name.split('/').any(|c| c == ".." || c.is_empty()) {
-                bail!("the bundle member `{shown}` is not a plain relative path: refused");
-            }
-            let m = expected.remove(&e.name).ok_or_else(|| {
-                anyhow!("the bundle member `{shown}` is not in its manifest (or is there twice): refused")
-            })?;
-            if e.size != m.size {
-                bail!(
-                    "the bundle member `{shown}` ({}: {}) has {} bytes, its manifest says {}",
-                    m.repo,
-                    m.path,
-                    e.size,
-                    m.size
-                );
-            }
-            let dest = blob_path(cache, &m.repo, &m.blob);
-            let present = fs::symlink_metadata(&dest).map(|md| md.is_file() && md.len() == m.size).unwrap_or(false);
-            let dir = ensure_dirs(cache, &[&super::repo_folder(&m.repo), "blobs"])?;
-            // Created exclusively under an unpredictable name and renamed through the
-            // folder's handle: a planted link cannot redirect the write.
-            let mut out = if present {
-                None
-            } else {
-                let handle = Dir::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
-                let (name, file) =
-                    handle.create_temp(&m.blob).with_context(|| format!("writing in {}", dir.display()))?;
-                staged.push(dir.join(&name));
-                Some((handle, name, file))
-            };
-            let tmp = out.as_ref().map(|(_, name, _)| dir.join(name)).unwrap_or_default();
-            let mut hasher = BlobHasher::new(&m.blob, m.size);
-            loop {
-                let n = tar.read_data(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                if let Some((_, _, o)) = out.as_mut() {
-                    o.write_all(&buf[..n]).with_context(|| format!("writing {}", tmp.display()))?;
-                }
-                done += n as u64;
-                progress.update(done, total);
-            }
-            if hasher.finish() != m.blob {
-                bail!(
-                    "the bundle member `{shown}` ({}: {}) does not match its {}: the bundle is damaged or was altered; nothing of it is linked",
-                    m.repo,
-                    m.path,
-                    BlobHasher::kind(&m.blob)
-                );
-            }
-            if let Some((handle, name, o)) = out {
-                o.sync_all()?;
-                drop(o);
-                handle.rename(&name, &m.blob).with_context(|| format!("placing {}", dest.display()))?;
-                staged.retain(|p| p != &tmp);
-                report.written += 1;
-                report.bytes_written += m.size;
-            } else {
-                report.shared += 1;
-            }
+    let root = cache_root(cache)?;
+    while let Some(e) = tar.next_entry()? {
+        let shown = e.name.escape_debug().to_string();
+        if !matches!(e.kind, b'0' | 0) {
+            bail!("the bundle member `{shown}` is not a regular file (type `{}`): refused", e.kind as char);
         }
-        if let Some((name, m)) = expected.iter().next() {
-            bail!("the bundle lacks `{name}` ({}: {}) that its manifest lists", m.repo, m.path);
+        if e.name.starts_with('/') || e.name.split('/').any(|c| c == ".." || c.is_empty()) {
+            bail!("the bundle member `{shown}` is not a plain relative path: refused");
         }
-        Ok(())
-    })();
-    for p in staged {
-        let _ = fs::remove_file(p);
+        let m = expected.remove(&e.name).ok_or_else(|| {
+            anyhow!("the bundle member `{shown}` is not in its manifest (or is there twice): refused")
+        })?;
+        if e.size != m.size {
+            bail!(
+                "the bundle member `{shown}` ({}: {}) has {} bytes, its manifest says {}",
+                m.repo,
+                m.path,
+                e.size,
+                m.size
+            );
+        }
+        let dest = blob_path(cache, &m.repo, &m.blob);
+        let dir = ensure_dirs(&root, &[&super::repo_folder(&m.repo), "blobs"])?;
+        let present = dir.metadata(&m.blob).ok().flatten().is_some_and(|md| md.is_file() && md.len() == m.size);
+        // Created exclusively under an unpredictable name in a folder reached by handle, and
+        // renamed through that handle: no planted link, here or in a folder above, can
+        // redirect the write. Dropped unplaced (an error, a bad hash), the file is removed.
+        let mut out = if present {
+            None
+        } else {
+            let (name, file) =
+                dir.create_temp(&m.blob).with_context(|| format!("writing in {}", dir.path().display()))?;
+            Some((Staged { dir: &dir, name }, file))
+        };
+        let mut hasher = BlobHasher::new(&m.blob, m.size);
+        loop {
+            let n = tar.read_data(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if let Some((staged, o)) = out.as_mut() {
+                o.write_all(&buf[..n])
+                    .with_context(|| format!("writing {}", dir.path().join(&staged.name).display()))?;
+            }
+            done += n as u64;
+            progress.update(done, total);
+        }
+        if hasher.finish() != m.blob {
+            bail!(
+                "the bundle member `{shown}` ({}: {}) does not match its {}: the bundle is damaged or was altered; nothing of it is linked",
+                m.repo,
+                m.path,
+                BlobHasher::kind(&m.blob)
+            );
+        }
+        if let Some((staged, o)) = out {
+            o.sync_all()?;
+            drop(o);
+            staged.place(&m.blob).with_context(|| format!("placing {}", dest.display()))?;
+            report.written += 1;
+            report.bytes_written += m.size;
+        } else {
+            report.shared += 1;
+        }
     }
-    result?;
+    if let Some((name, m)) = expected.iter().next() {
+        bail!("the bundle lacks `{name}` ({}: {}) that its manifest lists", m.repo, m.path);
+    }
     for m in &manifest.models {
-        report.links += link_snapshot(cache, m)?;
+        report.links += link_snapshot(&root, m)?;
         report.models.push(format!("{}@{}", m.repo, crate::hub::short(&m.sha)));
     }
     Ok(report)
 }
 
+/// A temporary file written in `dir`, removed when dropped unless `place`d.
+struct Staged<'a> {
+    dir: &'a Dir,
+    name: String,
+}
+
+impl Staged<'_> {
+    /// Renames the file to `to` in its folder.
+    fn place(self, to: &str) -> io::Result<()> {
+        let done = self.dir.rename(&self.name, to);
+        if done.is_ok() {
+            std::mem::forget(self);
+        }
+        done
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        let _ = self.dir.remove(&self.name);
+    }
+}
+
 /// Creates `snapshots/<sha>/<path>` → `../../blobs/<blob>` for every file, and
 /// `refs/<revision>` when the revision is a branch or tag.
-fn link_snapshot(cache: &Path, m: &LockedModel) -> anyhow::Result<usize> {
+fn link_snapshot(root: &Dir, m: &LockedModel) -> anyhow::Result<usize> {
     let repo = super::repo_folder(&m.repo);
     for f in &m.files {
         let parts: Vec<&str> = f.path.split('/').collect();
         let (file, dirs) = parts.split_last().ok_or_else(|| anyhow!("empty path"))?;
         let mut components = vec![repo.as_str(), "snapshots", m.sha.as_str()];
         components.extend(dirs.iter().copied());
-        let dir = ensure_dirs(cache, &components)?;
+        let dir = ensure_dirs(root, &components)?;
         let target = format!("{}../../blobs/{}", "../".repeat(dirs.len()), f.blob);
-        let link = dir.join(file);
-        if fs::read_link(&link).map(|t| t == Path::new(&target)).unwrap_or(false) {
+        let link = dir.path().join(file);
+        if dir.read_link(file).ok().flatten().is_some_and(|t| t == Path::new(&target)) {
             continue;
         }
-        let tmp = dir.join(format!(".{file}.aimgen-import-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        symlink(&target, &tmp).with_context(|| format!("linking {}", link.display()))?;
-        fs::rename(&tmp, &link).with_context(|| format!("linking {}", link.display()))?;
+        let tmp = dir.symlink_temp(file, &target).with_context(|| format!("linking {}", link.display()))?;
+        if let Err(e) = dir.rename(&tmp, file) {
+            let _ = dir.remove(&tmp);
+            return Err(e).with_context(|| format!("linking {}", link.display()));
+        }
     }
     if !is_sha(&m.revision) {
         let mut components = vec![repo.as_str(), "refs"];
         let parts: Vec<&str> = m.revision.split('/').collect();
         let (name, dirs) = parts.split_last().ok_or_else(|| anyhow!("empty revision"))?;
         components.extend(dirs.iter().copied());
-        let dir = ensure_dirs(cache, &components)?;
-        let handle = Dir::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
-        let tmp = handle.write_temp(name, m.sha.as_bytes(), false)?;
-        if let Err(e) = handle.rename(&tmp, name) {
-            let _ = handle.remove(&tmp);
-            return Err(e).with_context(|| format!("writing {}", dir.join(name).display()));
+        let dir = ensure_dirs(root, &components)?;
+        let tmp = dir.write_temp(name, m.sha.as_bytes(), false)?;
+        if let Err(e) = dir.rename(&tmp, name) {
+            let _ = dir.remove(&tmp);
+            return Err(e).with_context(|| format!("writing {}", dir.path().join(name).display()));
         }
     }
     Ok(m.files.len())
 }
 
-#[cfg(unix)]
-fn symlink(target: &str, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
+/// The cache folder, created if needed, opened once. Links on the way to it are the user's
+/// own choice (a cache on another disk) and are resolved here; below it nothing is.
+fn cache_root(cache: &Path) -> anyhow::Result<Dir> {
+    fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    let real = fs::canonicalize(cache).with_context(|| format!("opening {}", cache.display()))?;
+    Ok(Dir::open(&real).with_context(|| format!("opening {}", cache.display()))?.shown_as(cache))
 }
 
-#[cfg(not(unix))]
-fn symlink(_: &str, _: &Path) -> io::Result<()> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "the Hugging Face cache layout needs symbolic links"))
-}
-
-/// `cache/<c1>/<c2>/…`, created as needed; refuses a component that is a symbolic link, so
-/// nothing is written outside `cache` through one.
-fn ensure_dirs(cache: &Path, components: &[&str]) -> anyhow::Result<PathBuf> {
-    let mut dir = cache.to_path_buf();
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+/// `<c1>/<c2>/…` under `root`, each created as needed and opened through the one before it:
+/// a component that is a symbolic link (or not a folder) is refused, and replacing a folder on
+/// the way by a link after it was checked changes nothing, so nothing is written outside the
+/// cache through one.
+fn ensure_dirs(root: &Dir, components: &[&str]) -> anyhow::Result<Dir> {
+    let mut dir: Option<Dir> = None;
     for c in components {
         if c.is_empty() || *c == "." || *c == ".." || c.contains(['/', '\\']) {
             bail!("`{}` is not a plain path component", c.escape_debug());
         }
-        dir.push(c);
-        match fs::symlink_metadata(&dir) {
-            Ok(md) if md.file_type().is_symlink() => {
-                bail!("{} is a symbolic link: refusing to write through it", dir.display())
-            }
-            Ok(md) if md.is_dir() => {}
-            Ok(_) => bail!("{} is not a folder", dir.display()),
-            Err(_) => fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?,
-        }
+        let parent = dir.as_ref().unwrap_or(root);
+        let next = parent
+            .subdir(c, true)
+            .with_context(|| format!("cannot write into {}", root.path().display()))?
+            .ok_or_else(|| anyhow!("{} could not be created", parent.path().join(c).display()))?;
+        dir = Some(next);
     }
-    Ok(dir)
+    dir.ok_or_else(|| anyhow!("no folder named"))
 }
 
 #[cfg(test)]

@@ -62,7 +62,9 @@ pub struct Recipe {
     /// Exact Hugging Face ids this recipe is tuned for; empty = a general recipe for any model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<String>,
-    /// Serving engine.
+    /// The engine these settings are for (`vllm` or `sglang`): selection uses the recipe only
+    /// for a service of that engine, and its `args` and `env` are checked against that
+    /// engine's catalogue.
     pub engine: Backend,
     /// The engine releases the recipe is valid for, by engine (the recipe's own), e.g.
     /// `{sglang: ">=0.4.7"}`: comparisons (`>=`, `>`, `<=`, `<`, `==`) joined by commas, all of
@@ -89,7 +91,9 @@ pub struct Recipe {
     /// Engine flags without leading dashes; `null`/`true` = bare flag, `false` = `--no-<flag>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<String, serde_json::Value>,
-    /// Environment variables.
+    /// Environment variables the engine reads (e.g. `VLLM_ROCM_USE_AITER: 1`), written to the
+    /// server's env file; a service's own `env` overrides them. Checked against the engine's
+    /// catalogue, and refused for what aimgen owns (the cache and Hub variables, `HF_TOKEN`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, EnvValue>,
 }
@@ -98,14 +102,15 @@ pub struct Recipe {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipeGpu {
-    /// GPU vendor.
+    /// The GPU vendor (`amd` or `nvidia`): the settings are for its software stack (ROCm or
+    /// CUDA) only.
     pub vendor: Vendor,
     /// GPU models (e.g. `MI300X`); empty = any GPU of the vendor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<String>,
 }
 
-/// Optimisation goal.
+/// What a recipe's settings optimise; a service asks for one with `metric:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
@@ -121,7 +126,8 @@ pub enum Metric {
 pub enum RecipeKind {
     /// Tuned and measured for this model and GPU.
     Optimized,
-    /// Safe defaults.
+    /// Settings known to start and serve correctly on the vendor's GPUs, not tuned for one
+    /// model: used when no optimized recipe matches.
     General,
 }
 

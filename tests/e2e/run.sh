@@ -127,27 +127,9 @@ image_size() { docker image inspect -f '{{.Size}}' "$1" 2>/dev/null || echo 0; }
 # ---------------------------------------------------------------- Compose v2
 step "Compose v2"
 COMPOSE="${AIMGEN_TOOLS_DIR:-$ROOT/.tools}/bin/docker-compose-v2"   # where scripts/conformance.sh puts it too
-install_compose() {
-  # Debian bookworm has only Compose v1; take trixie's docker-compose package without
-  # installing it (see shared/conformance/README.md) and keep its plugin binary in .tools/.
-  local d mirror
-  mirror=$(python3 "$HERE/debian_mirror.py") || return 1
-  d=$(mktemp -d)
-  echo "deb $mirror trixie main" >"$d/sources.list"
-  mkdir -p "$d/lists/partial" "$d/archives/partial"
-  local o=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
-           -o "Dir::State::Lists=$d/lists" -o "Dir::Cache::Archives=$d/archives"
-           -o APT::Sandbox::User=root)
-  # (called under `||`, where set -e is off: every step checks for itself)
-  apt-get -qq "${o[@]}" update >/dev/null || return 1
-  (cd "$d" && apt-get -qq "${o[@]}" download docker-compose >/dev/null) || return 1
-  dpkg-deb -x "$d"/docker-compose_*.deb "$d/x" || return 1
-  mkdir -p "$(dirname "$COMPOSE")" || return 1
-  install -m 0755 "$d/x/usr/libexec/docker/cli-plugins/docker-compose" "$COMPOSE.tmp.$$" || return 1
-  mv -f "$COMPOSE.tmp.$$" "$COMPOSE" || return 1
-  rm -rf "$d"
-  "$COMPOSE" version >/dev/null
-}
+# Debian bookworm has only Compose v1: scripts/conformance.sh takes trixie's docker-compose
+# package without installing it (scripts/lib/checks.sh debian_unpack), into the same folder.
+install_compose() { bash "$ROOT/scripts/conformance.sh" --install-compose && "$COMPOSE" version >/dev/null; }
 if [ -x "$COMPOSE" ]; then
   ok "Compose v2 reused: $("$COMPOSE" version --short 2>/dev/null || echo '?') ($COMPOSE)"
 else
