@@ -208,6 +208,13 @@ fn one_line(s: &str) -> String {
 
 /// Edit distance, for "did you mean" suggestions.
 pub fn levenshtein(a: &str, b: &str) -> usize {
+    levenshtein_within(a, b, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// `levenshtein(a, b)` when it is at most `limit`, else `None`; stops as soon as a row of
+/// the table is all over `limit` (the distance is at least the smallest entry of any row),
+/// which for unrelated names is after a few characters.
+fn levenshtein_within(a: &str, b: &str, limit: usize) -> Option<usize> {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -218,8 +225,11 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
             cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         std::mem::swap(&mut prev, &mut cur);
+        if prev.iter().min().is_some_and(|m| *m > limit) {
+            return None;
+        }
     }
-    prev[b.len()]
+    Some(prev[b.len()]).filter(|d| *d <= limit)
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
@@ -235,10 +245,17 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
             let limit = (clen.max(len) / 3).max(1);
             // The distance is at least the length difference: skip the costly comparison
             // when that alone is over the limit.
-            (clen.abs_diff(len) <= limit).then(|| (levenshtein(&lower, &c.to_lowercase()), i, c, limit))
+            if clen.abs_diff(len) > limit {
+                return None;
+            }
+            // Flag and field names are lowercase ASCII already: no copy for those.
+            let lowered = if c.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(c.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(c)
+            };
+            levenshtein_within(&lower, &lowered, limit).map(|d| (d, i, c))
         })
-        .filter(|(d, _, _, limit)| d <= limit)
-        .map(|(d, i, c, _)| (d, i, c))
         .min_by_key(|(d, i, _)| (*d, *i))
         .map(|(_, _, c)| c)
 }
@@ -253,6 +270,20 @@ mod tests {
         assert_eq!(did_you_mean("presicion", ["precision", "port"]), Some("precision"));
         assert_eq!(did_you_mean("zzz", ["precision", "port"]), None);
         assert_eq!(did_you_mean("mi300x", ["MI300X", "H100"]), Some("MI300X"));
+    }
+
+    #[test]
+    fn bounded_distance_is_the_distance_or_none() {
+        let words = ["", "a", "gpus", "gpu_count", "presicion", "precision", "max-model-len", "unknown-flag-99", "İx"];
+        for a in words {
+            for b in words {
+                let d = levenshtein(a, b);
+                for limit in 0..6 {
+                    assert_eq!(levenshtein_within(a, b, limit), (d <= limit).then_some(d), "{a} {b} {limit}");
+                }
+            }
+        }
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -252,7 +252,8 @@ fn prune<'a>(json: &mut Json, pointers: impl Iterator<Item = &'a str>) {
     let mut by_parent: HashMap<&str, HashSet<String>> = HashMap::new();
     for pointer in pointers {
         if let Some((parent, last)) = pointer.rsplit_once('/') {
-            by_parent.entry(parent).or_default().insert(last.replace("~1", "/").replace("~0", "~"));
+            let key = if last.contains('~') { last.replace("~1", "/").replace("~0", "~") } else { last.to_string() };
+            by_parent.entry(parent).or_default().insert(key);
         }
     }
     // Deepest parents first, so removing a node never invalidates a pointer still to be used.

@@ -58,8 +58,16 @@ impl Report {
         let start = self.diagnostics.len();
         self.diagnostics.extend(d);
         // Compared by reference: a key that cloned the path allocated twice per comparison,
-        // an eighth of the time 100,000 unknown flags took.
-        self.diagnostics[start..].sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        // an eighth of the time 100,000 unknown flags took. One file's diagnostics (the usual
+        // case) all have the same path: then only the numbers are compared, sorted as a list
+        // of keys (stable, like `sort_by`), since moving the diagnostics themselves (a few
+        // hundred bytes each) cost more than comparing them.
+        let added = &mut self.diagnostics[start..];
+        if added.windows(2).all(|w| w[0].path == w[1].path) {
+            added.sort_by_cached_key(|d| (d.line, d.column));
+        } else {
+            added.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        }
     }
 
     /// Errors so far (warnings count with `deny_warnings`).
@@ -163,4 +171,28 @@ pub fn out(text: &str) -> anyhow::Result<()> {
 pub fn err(text: &str) {
     use std::io::Write as _;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(path: &str, line: usize, message: &str) -> Diagnostic {
+        Diagnostic { path: Some(path.into()), line: Some(line), column: Some(1), ..Diagnostic::error(message) }
+    }
+
+    #[test]
+    fn sorts_each_file_by_position_keeping_the_order_of_ties() {
+        let order = |r: &Report| r.diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+        let mut one = Report::default();
+        one.extend([at("a", 3, "x"), at("a", 1, "y"), at("a", 3, "z")]);
+        // Equal positions in the order found.
+        assert_eq!(order(&one), ["y", "x", "z"]);
+        // No file and no position first.
+        one.extend([at("a", 2, "u"), Diagnostic::error("w")]);
+        assert_eq!(order(&one), ["y", "x", "z", "w", "u"]);
+        let mut two = Report::default();
+        two.extend([at("b", 1, "x"), at("a", 2, "y"), at("a", 2, "z"), at("b", 0, "v")]);
+        assert_eq!(order(&two), ["y", "z", "v", "x"]);
+    }
 }
