@@ -237,3 +237,46 @@ fn runtime_plan(fleet: &Fleet, backend: Backend, args: &BTreeMap<String, Json>) 
 fn json_u64(v: &Json) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::library::builtin;
+
+    fn resolved(services: &str, serving: &str) -> Result<Resolution, Vec<Diagnostic>> {
+        let yaml = format!(
+            "version: 1\nname: f\nhost: {{gpu: {{vendor: amd, model: MI300X, count: 8}}}}\n{serving}services:\n{services}"
+        );
+        let spec: FleetSpec = serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+        resolve(&spec, "fleet.yaml", builtin().expect("built-in library"), &Pins::new(), false)
+    }
+
+    fn flag_values<'a>(argv: &'a [String], flag: &str) -> Vec<&'a str> {
+        argv.windows(2).filter(|w| w[0] == flag).map(|w| w[1].as_str()).collect()
+    }
+
+    #[test]
+    fn a_service_argument_replaces_the_recipes_and_the_context_is_checked_against_the_model() {
+        let r = resolved("  a: {model: Qwen/Qwen3-32B, args: {max-model-len: 1000}}\n", "").expect("resolves");
+        assert_eq!(flag_values(&r.plan.servers[0].argv, "--max-model-len"), ["1000"]);
+
+        let errors =
+            resolved("  a: {model: Qwen/Qwen3-32B, args: {max-model-len: 50000}}\n", "").expect_err("too long");
+        let d = errors.iter().find(|d| d.message.contains("is longer than")).expect("context error");
+        assert_eq!(d.message, "`--max-model-len 50000` is longer than Qwen/Qwen3-32B's context of 40960 tokens");
+        assert_eq!(d.pointer.as_deref(), Some("/services/a/args/max-model-len"));
+    }
+
+    #[test]
+    fn the_services_env_wins_and_aimgen_adds_scratch_caches_and_switches_telemetry_off() {
+        let r = resolved("  a: {model: Qwen/Qwen3-32B, env: {TRITON_CACHE_DIR: /mine}}\n", "").expect("resolves");
+        let env = &r.plan.servers[0].env;
+        assert_eq!(env.get("TRITON_CACHE_DIR").map(String::as_str), Some("/mine"));
+        assert_eq!(env.get("HF_MODULES_CACHE"), Some(&format!("{SCRATCH_MOUNT}/a/hf-modules")));
+        assert_eq!(env.get("VLLM_CACHE_ROOT"), Some(&format!("{SCRATCH_MOUNT}/a/vllm")));
+        assert_eq!(env.get("DO_NOT_TRACK").map(String::as_str), Some("1"));
+
+        let r = resolved("  a: {model: Qwen/Qwen3-32B}\n", "serving: {telemetry: true}\n").expect("resolves");
+        assert_eq!(r.plan.servers[0].env.get("DO_NOT_TRACK"), None);
+    }
+}
