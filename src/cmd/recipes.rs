@@ -146,124 +146,125 @@ fn library(dirs: &[std::path::PathBuf]) -> anyhow::Result<std::borrow::Cow<'stat
 /// Runs `recipes …`.
 pub fn run(cmd: &RecipesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        RecipesCommand::List(q) => {
-            let lib = library(&q.recipes)?;
-            let Some((gpu, vendor)) = query_gpu(q.gpu.as_deref(), q.vendor)? else {
-                return Ok(ExitCode::from(2));
-            };
-            let model = q.model.clone().unwrap_or_default();
-            if q.model.is_some() && !lib.models.contains_key(&model) {
-                // Not an error (general recipes serve any model), but a case slip in an id
-                // silently loses every tuned recipe and the size check.
-                let hint = did_you_mean(&model, lib.models.keys().map(String::as_str))
-                    .map(|m| format!("; did you mean `{m}`? (ids are case-sensitive)"))
-                    .unwrap_or_default();
-                super::report::err(&format!(
-                    "note: aimgen has no facts for `{model}`: only general recipes apply, and its size is unknown{hint}\n"
-                ));
-            }
-            let backend = q.backend.unwrap_or(Backend::Vllm);
-            let release = match &q.engine_version {
-                Some(text) => match EngineVersion::parse(text) {
-                    Some(v) => Some(v),
-                    None => {
-                        super::report::err(&format!(
-                            "error: `{text}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"
-                        ));
-                        return Ok(ExitCode::from(2));
-                    }
-                },
-                None => lib.catalog.newest(backend),
-            };
-            let query = Query {
-                model: &model,
-                backend,
-                vendor,
-                gpu_model: gpu,
-                memory_gb: f64::from(known_gpu_memory_gb(gpu).unwrap_or(0)),
-                // `--gpus` means what `gpus:` means in a spec: the GPUs the service uses.
-                gpus: q.gpus,
-                available: q.free,
-                precision: q.precision.unwrap_or(Precision::Auto),
-                engine_version: release.as_ref(),
-                memory_fraction: None,
-                locked_gb: None,
-            };
-            // Rank order: the compatible recipes first, the first being what a service
-            // with this query would get; then the rest, closest first.
-            let rows: Vec<_> = select::rank(&lib, &query)
-                .into_iter()
-                .filter(|c| {
-                    q.model.is_none() || c.recipe.recipe.is_general() || c.recipe.recipe.models.contains(&model)
-                })
-                .map(|c| {
-                    let why = c.verdict.reason(c.recipe, &query);
-                    (c.recipe, c.verdict, why)
-                })
-                .collect();
-            if q.format == Format::Json {
-                let doc: Vec<_> = rows
-                    .iter()
-                    .map(|(r, v, why)| serde_json::json!({"id": r.recipe.id, "state": v.name(), "reason": why, "origin": r.origin}))
-                    .collect();
-                super::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
-            } else {
-                let width = rows.iter().map(|(r, _, _)| r.recipe.id.len()).max().unwrap_or(2);
-                let mut out = format!("{:<width$}  {:<18}  {}\n", "ID", "STATE", "WHY");
-                for (r, v, why) in &rows {
-                    out.push_str(&format!("{:<width$}  {:<18}  {}\n", r.recipe.id, v.name(), why));
-                }
-                super::report::out(&out)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        RecipesCommand::Show { id, recipes } => {
-            let lib = library(recipes)?;
-            let Some(r) = lib.get(id) else {
-                let help = match did_you_mean(id, lib.recipes.iter().map(|r| r.recipe.id.as_str())) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => "`aimgen recipes list` shows every id".into(),
-                };
-                super::report::err(&format!("error: no recipe `{id}`\n  = help: {help}\n"));
-                return Ok(ExitCode::from(1));
-            };
-            let note = if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" };
-            super::report::out(&format!("# from {}{note}\n{}", r.origin, serde_yaml::to_string(&r.recipe)?))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        RecipesCommand::Flags { engine, engine_version } => {
-            let lib = library(&[])?;
-            let want = match engine_version.as_deref().map(|t| (t, EngineVersion::parse(t))) {
-                Some((_, Some(v))) => Some(v),
-                Some((t, None)) => {
-                    super::report::err(&format!(
-                        "error: `{t}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"
-                    ));
-                    return Ok(ExitCode::from(2));
-                }
-                None => None,
-            };
-            let picked = lib.catalog.pick(*engine, want.as_ref());
-            let mut text = String::new();
-            let name = crate::recipe::catalog::engine_name(*engine);
-            match (&picked, &want) {
-                (Some(Picked::Nearest(v)), Some(w)) => {
-                    text.push_str(&format!("# {name} {v} (aimgen has no catalogue of {w}; this is the nearest)\n"))
-                }
-                (Some(p), _) => text.push_str(&format!("# {name} {}\n", p.version())),
-                (None, _) => {}
-            }
-            for f in picked.iter().flat_map(|p| lib.catalog.flags(*engine, p.version())) {
-                let owned = if f.owned { " (set by aimgen)" } else { "" };
-                text.push_str(&format!(
-                    "--{:<36} {:?}{owned}  {}\n",
-                    f.name,
-                    f.kind,
-                    f.help.clone().unwrap_or_default()
-                ));
-            }
-            super::report::out(&text)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        RecipesCommand::List(q) => list(q),
+        RecipesCommand::Show { id, recipes } => show(id, recipes),
+        RecipesCommand::Flags { engine, engine_version } => flags(*engine, engine_version.as_deref()),
     }
+}
+
+/// `recipes list`: every recipe's state for the query, compatible ones first in rank order.
+fn list(q: &RecipeQueryArgs) -> anyhow::Result<ExitCode> {
+    let lib = library(&q.recipes)?;
+    let Some((gpu, vendor)) = query_gpu(q.gpu.as_deref(), q.vendor)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let model = q.model.clone().unwrap_or_default();
+    if q.model.is_some() && !lib.models.contains_key(&model) {
+        // Not an error (general recipes serve any model), but a case slip in an id
+        // silently loses every tuned recipe and the size check.
+        let hint = did_you_mean(&model, lib.models.keys().map(String::as_str))
+            .map(|m| format!("; did you mean `{m}`? (ids are case-sensitive)"))
+            .unwrap_or_default();
+        super::report::err(&format!(
+            "note: aimgen has no facts for `{model}`: only general recipes apply, and its size is unknown{hint}\n"
+        ));
+    }
+    let backend = q.backend.unwrap_or(Backend::Vllm);
+    let release = match &q.engine_version {
+        Some(text) => match EngineVersion::parse(text) {
+            Some(v) => Some(v),
+            None => {
+                super::report::err(&format!(
+                    "error: `{text}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"
+                ));
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => lib.catalog.newest(backend),
+    };
+    let query = Query {
+        model: &model,
+        backend,
+        vendor,
+        gpu_model: gpu,
+        memory_gb: f64::from(known_gpu_memory_gb(gpu).unwrap_or(0)),
+        // `--gpus` means what `gpus:` means in a spec: the GPUs the service uses.
+        gpus: q.gpus,
+        available: q.free,
+        precision: q.precision.unwrap_or(Precision::Auto),
+        engine_version: release.as_ref(),
+        memory_fraction: None,
+        locked_gb: None,
+    };
+    // Rank order: the compatible recipes first, the first being what a service
+    // with this query would get; then the rest, closest first.
+    let rows: Vec<_> = select::rank(&lib, &query)
+        .into_iter()
+        .filter(|c| q.model.is_none() || c.recipe.recipe.is_general() || c.recipe.recipe.models.contains(&model))
+        .map(|c| {
+            let why = c.verdict.reason(c.recipe, &query);
+            (c.recipe, c.verdict, why)
+        })
+        .collect();
+    if q.format == Format::Json {
+        let doc: Vec<_> = rows
+            .iter()
+            .map(|(r, v, why)| serde_json::json!({"id": r.recipe.id, "state": v.name(), "reason": why, "origin": r.origin}))
+            .collect();
+        super::report::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    } else {
+        let width = rows.iter().map(|(r, _, _)| r.recipe.id.len()).max().unwrap_or(2);
+        let mut out = format!("{:<width$}  {:<18}  {}\n", "ID", "STATE", "WHY");
+        for (r, v, why) in &rows {
+            out.push_str(&format!("{:<width$}  {:<18}  {}\n", r.recipe.id, v.name(), why));
+        }
+        super::report::out(&out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `recipes show`: one recipe as YAML, with the file it came from.
+fn show(id: &str, recipes: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let lib = library(recipes)?;
+    let Some(r) = lib.get(id) else {
+        let help = match did_you_mean(id, lib.recipes.iter().map(|r| r.recipe.id.as_str())) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "`aimgen recipes list` shows every id".into(),
+        };
+        super::report::err(&format!("error: no recipe `{id}`\n  = help: {help}\n"));
+        return Ok(ExitCode::from(1));
+    };
+    let note = if r.replaces_builtin { " (replaces the built-in recipe)" } else { "" };
+    super::report::out(&format!("# from {}{note}\n{}", r.origin, serde_yaml::to_string(&r.recipe)?))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `recipes flags`: the flags of the engine's catalogue for a release (the nearest one when
+/// aimgen has no catalogue of it).
+fn flags(engine: Backend, engine_version: Option<&str>) -> anyhow::Result<ExitCode> {
+    let lib = library(&[])?;
+    let want = match engine_version.map(|t| (t, EngineVersion::parse(t))) {
+        Some((_, Some(v))) => Some(v),
+        Some((t, None)) => {
+            super::report::err(&format!("error: `{t}` is not an engine version (e.g. `0.11.0`, `0.4.6.post1`)\n"));
+            return Ok(ExitCode::from(2));
+        }
+        None => None,
+    };
+    let picked = lib.catalog.pick(engine, want.as_ref());
+    let mut text = String::new();
+    let name = crate::recipe::catalog::engine_name(engine);
+    match (&picked, &want) {
+        (Some(Picked::Nearest(v)), Some(w)) => {
+            text.push_str(&format!("# {name} {v} (aimgen has no catalogue of {w}; this is the nearest)\n"))
+        }
+        (Some(p), _) => text.push_str(&format!("# {name} {}\n", p.version())),
+        (None, _) => {}
+    }
+    for f in picked.iter().flat_map(|p| lib.catalog.flags(engine, p.version())) {
+        let owned = if f.owned { " (set by aimgen)" } else { "" };
+        text.push_str(&format!("--{:<36} {:?}{owned}  {}\n", f.name, f.kind, f.help.clone().unwrap_or_default()));
+    }
+    super::report::out(&text)?;
+    Ok(ExitCode::SUCCESS)
 }
