@@ -9,7 +9,7 @@ use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::reserved::{check_env, TOKEN_VARS};
 use crate::source::escape_segment;
-use crate::spec::{FleetSpec, ServiceSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
+use crate::spec::{FleetSpec, GpuSpec, ServiceSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
 use crate::text::{is_unsafe_char, single_line};
 
 /// Service names aimgen reserves for its helper services.
@@ -167,6 +167,7 @@ fn check_model(svc: &ServiceSpec, at: &str, known_models: &[&str], out: &mut Vec
 /// can make aimgen allocate. Large enough for the 1,000-service benchmark fleets.
 pub const MAX_GPUS: u32 = 1024;
 
+/// The host's GPUs: count, model and vendor, memory, render nodes, groups.
 fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
     let gpu = &spec.host.gpu;
     if gpu.count == 0 {
@@ -178,6 +179,19 @@ fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
                 .at("/host/gpu/count"),
         );
     }
+    check_gpu_model(gpu, out);
+    if gpu.memory_gb == Some(0) {
+        out.push(Diagnostic::error("`memory_gb` must be more than 0").at("/host/gpu/memory_gb"));
+    }
+    if !gpu.render_nodes.is_empty() {
+        check_render_nodes(gpu, out);
+    }
+    check_group_ids(gpu, out);
+}
+
+/// A known GPU model must be of the vendor given; an unknown one needs its memory (and is
+/// named with its near miss, when there is one).
+fn check_gpu_model(gpu: &GpuSpec, out: &mut Vec<Diagnostic>) {
     match KNOWN_GPUS.iter().find(|(m, _)| m.eq_ignore_ascii_case(&gpu.model)) {
         Some((m, vendor)) => {
             if *vendor != gpu.vendor {
@@ -212,44 +226,47 @@ fn check_host(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    if gpu.memory_gb == Some(0) {
-        out.push(Diagnostic::error("`memory_gb` must be more than 0").at("/host/gpu/memory_gb"));
+}
+
+/// AMD render nodes: one per GPU, each a DRM render minor, none twice.
+fn check_render_nodes(gpu: &GpuSpec, out: &mut Vec<Diagnostic>) {
+    if gpu.vendor != Vendor::Amd {
+        out.push(
+            Diagnostic::error("`render_nodes` are AMD render devices; NVIDIA GPUs are chosen by `device_ids`")
+                .at_key("/host/gpu/render_nodes")
+                .help("remove `render_nodes`"),
+        );
+    } else if gpu.render_nodes.len() != gpu.count as usize {
+        out.push(
+            Diagnostic::error(format!(
+                "{} render nodes for {} GPUs: give one per GPU, GPU 0 first",
+                gpu.render_nodes.len(),
+                gpu.count
+            ))
+            .at("/host/gpu/render_nodes")
+            .help(RENDER_NODES_HELP),
+        );
     }
-    if !gpu.render_nodes.is_empty() {
-        if gpu.vendor != Vendor::Amd {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, minor) in gpu.render_nodes.iter().enumerate() {
+        // DRM render minors start at 128 (`/dev/dri/renderD128`).
+        if *minor < 128 || *minor > 1023 {
             out.push(
-                Diagnostic::error("`render_nodes` are AMD render devices; NVIDIA GPUs are chosen by `device_ids`")
-                    .at_key("/host/gpu/render_nodes")
-                    .help("remove `render_nodes`"),
+                Diagnostic::error(format!("{minor} is not a DRM render minor"))
+                    .at(format!("/host/gpu/render_nodes/{i}"))
+                    .help(RENDER_NODES_HELP),
             );
-        } else if gpu.render_nodes.len() != gpu.count as usize {
+        } else if !seen.insert(*minor) {
             out.push(
-                Diagnostic::error(format!(
-                    "{} render nodes for {} GPUs: give one per GPU, GPU 0 first",
-                    gpu.render_nodes.len(),
-                    gpu.count
-                ))
-                .at("/host/gpu/render_nodes")
-                .help(RENDER_NODES_HELP),
+                Diagnostic::error(format!("render node {minor} is listed twice"))
+                    .at(format!("/host/gpu/render_nodes/{i}")),
             );
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, minor) in gpu.render_nodes.iter().enumerate() {
-            // DRM render minors start at 128 (`/dev/dri/renderD128`).
-            if *minor < 128 || *minor > 1023 {
-                out.push(
-                    Diagnostic::error(format!("{minor} is not a DRM render minor"))
-                        .at(format!("/host/gpu/render_nodes/{i}"))
-                        .help(RENDER_NODES_HELP),
-                );
-            } else if !seen.insert(*minor) {
-                out.push(
-                    Diagnostic::error(format!("render node {minor} is listed twice"))
-                        .at(format!("/host/gpu/render_nodes/{i}")),
-                );
-            }
-        }
     }
+}
+
+/// Group ids: each once, and only meaningful on AMD (device files' groups).
+fn check_group_ids(gpu: &GpuSpec, out: &mut Vec<Diagnostic>) {
     if !gpu.group_ids.is_empty() && gpu.vendor == Vendor::Nvidia {
         out.push(
             Diagnostic::warning("`group_ids` has no effect on an NVIDIA host").at_key("/host/gpu/group_ids").help(
