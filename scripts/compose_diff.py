@@ -147,11 +147,20 @@ def may_refuse(kind, value):
         return "\x00" in value
     if kind == "path":
         return (not value.startswith("/") or not one_line(value) or any(c in value for c in ":$'\\")
-                or ".." in value.split("/") or value == "/")
+                or ".." in value.split("/") or clean_path(value) == "/")
     return False
 
 
 SCRATCH = "/var/cache/aimgen"
+
+
+def clean_path(p):
+    """A mount path as Compose reads it (Go's path.Clean: `.` and empty segments dropped; `..`
+    never reaches here, aimgen refuses it). aimgen writes paths in this form, so Compose's
+    read-back must equal it byte for byte."""
+    if not p.startswith("/"):
+        return p
+    return "/" + "/".join(x for x in p.split("/") if x not in ("", "."))
 
 
 def overlaps_a_mount(f, key, value):
@@ -164,10 +173,11 @@ def overlaps_a_mount(f, key, value):
         a, b = a.rstrip("/"), b.rstrip("/")
         return bool(a) and bool(b) and (inside(a, b) or inside(b, a))
 
+    value = clean_path(value)
     if key == "/cache/mount":
         return overlap(value, SCRATCH)
     if key.endswith("/model_path"):
-        return overlap(value, SCRATCH) or overlap(value, f.cache.get("mount", "/workspace/model-cache"))
+        return overlap(value, SCRATCH) or overlap(value, clean_path(f.cache.get("mount", "/workspace/model-cache")))
     return False
 
 
@@ -364,7 +374,7 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
             fail(f"{name}: has {sorted(set(s) & forbidden)}")
         if not set(s.get("cap_add") or []) <= {"SYS_PTRACE"}:
             fail(f"{name}: cap_add {s.get('cap_add')}")
-    mount = f.cache.get("mount", "/workspace/model-cache")
+    mount = clean_path(f.cache.get("mount", "/workspace/model-cache"))
     for name, svc in f.services.items():
         s = doc["services"][name]
         env = {k: unescape(v) for k, v in (s.get("environment") or {}).items()}
@@ -399,11 +409,11 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
         targets = {unescape(v.get("target")): v for v in vols}
         if mount not in targets:
             fail(f"{name}: no cache mount at {mount!r} in {sorted(targets)}")
-        elif "host_path" in f.cache and unescape(targets[mount].get("source")) != f.cache["host_path"]:
+        elif "host_path" in f.cache and unescape(targets[mount].get("source")) != clean_path(f.cache["host_path"]):
             fail(f"{name}: cache source {targets[mount].get('source')!r}")
         if "model_path" in svc:
-            m = targets.get(svc["model_path"])
-            if not m or unescape(m.get("source")) != svc["model_path"]:
+            m = targets.get(clean_path(svc["model_path"]))
+            if not m or unescape(m.get("source")) != clean_path(svc["model_path"]):
                 fail(f"{name}: model_path mount missing or wrong")
     if dockerfile is not None:
         want_pip = [p for p in f.pip if p is not None]

@@ -229,12 +229,13 @@ pub struct CacheSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
     /// Absolute host folder holding the cache, bind-mounted instead of a named volume.
-    /// Not with `volume`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Not with `volume`. Written as Compose reads it (`/srv/./hf/` is `/srv/hf`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "clean_path")]
     pub host_path: Option<String>,
     /// Absolute path where containers see the cache (default `/workspace/model-cache`).
-    /// `HF_HOME` points here and the hub cache is its `hub/` folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `HF_HOME` points here and the hub cache is its `hub/` folder. Written as Compose reads
+    /// it (`.` segments and a trailing `/` dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "clean_path")]
     pub mount: Option<String>,
     /// Download every model once in a one-shot prefetch service before any server starts,
     /// then serve from a read-only cache with `HF_HUB_OFFLINE=1` (default true). With
@@ -314,8 +315,9 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
     /// Absolute host folder with a local copy of the model (a local model repository):
-    /// bind-mounted read-only and loaded from there; nothing is downloaded for it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// bind-mounted read-only at the same path and loaded from there; nothing is downloaded
+    /// for it. Written as Compose reads it (`/models/./x/` is `/models/x`); not `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "clean_path")]
     pub model_path: Option<String>,
     /// Name clients use in API requests (default: `model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,6 +332,13 @@ pub struct ServiceSpec {
     /// Extra environment variables for this server (override the recipe's).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, EnvValue>,
+}
+
+/// A mount path field, read as Compose and the kubelet read it (`text::clean_abs_path`): a
+/// path that names the same folder is written the same way everywhere aimgen uses it (the
+/// mount, the engine's `--model`, `HF_HOME`, the overlap check).
+fn clean_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|p| crate::text::clean_abs_path(&p)))
 }
 
 /// An environment variable value; numbers and booleans are written as text.

@@ -42,6 +42,19 @@ fn char_name(c: char) -> &'static str {
     }
 }
 
+/// An absolute path as Compose and the kubelet read a mount path: `.` segments and empty ones
+/// (`//`, a trailing `/`) dropped, so what aimgen writes is what they read back byte for byte
+/// (Compose cleans `/models/./x/` to `/models/x`). `..` is kept: validation refuses it rather
+/// than guess which folder was meant. A relative path is returned as it is, for validation to
+/// refuse.
+pub fn clean_abs_path(p: &str) -> String {
+    if !p.starts_with('/') {
+        return p.to_string();
+    }
+    let kept: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    format!("/{}", kept.join("/"))
+}
+
 /// `s` as a YAML double-quoted scalar that any YAML parser (1.1 or 1.2) reads back byte for
 /// byte: `"` and `\` escaped, `\n` and tab as escapes, every character `is_unsafe_char` names
 /// as a `\u` escape, so only printable text stays raw and no parser sees a line break inside.
@@ -183,6 +196,21 @@ pub fn ranges(gpus: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_paths_are_cleaned_as_compose_cleans_them() {
+        for (p, clean) in [
+            ("/models/llama", "/models/llama"),
+            ("/models/./llama/", "/models/llama"),
+            ("//srv//hf/", "/srv/hf"),
+            ("/./", "/"),
+            ("/", "/"),
+            ("/a/../b", "/a/../b"),
+            ("relative/./x", "relative/./x"),
+        ] {
+            assert_eq!(clean_abs_path(p), clean, "{p}");
+        }
+    }
 
     #[test]
     fn comments_show_unsafe_characters_escaped() {

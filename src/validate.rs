@@ -522,6 +522,14 @@ fn check_abs_path(p: &str, at: &str, what: &str, out: &mut Vec<Diagnostic>) {
                 .at(at)
                 .help(format!("e.g. `/{}`", p.trim_start_matches("./"))),
         );
+    } else if p == "/" {
+        // Paths arrive cleaned (`/.` is `/`): the whole file system is no model or cache folder,
+        // and Compose reads a mount of `/` as the project folder.
+        out.push(
+            Diagnostic::error(format!("`{what}` cannot be `/`, the root folder"))
+                .at(at)
+                .help("name the folder itself, e.g. `/models/llama`"),
+        );
     } else if p.chars().any(|c| is_unsafe_char(c) || matches!(c, ':' | '$' | '\'' | '\\'))
         || p.split('/').any(|s| s == "..")
     {

@@ -449,3 +449,47 @@ fn an_exposed_key_on_a_vllm_with_the_host_header_bypass_is_a_warning() {
         assert!(!stderr(&o).contains("GHSA"), "{image} {bind}: {}", stderr(&o));
     }
 }
+
+/// Mount paths are written as Compose reads them: Compose cleans `/models/./llama/` to
+/// `/models/llama`, so aimgen writes that path everywhere (mount source and target, the
+/// engine's `--model`, `HF_HOME`) and Compose v2's own `config` reads each back unchanged
+/// (compose-diff found the `.` segment: seed 58116981).
+#[test]
+fn mount_paths_are_written_as_compose_reads_them() {
+    let spec = "version: 1\nname: t\nhost: {gpu: {vendor: amd, model: MI300X, count: 8}}\n\
+                cache: {mount: /cache/./hf/, host_path: //srv//hf/}\n\
+                services:\n  s: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1, model_path: /models/./llama/}\n";
+    let (dir, doc, _) = render_dir("clean-paths", spec);
+    let command = strings(&svc(&doc, "s")["command"]);
+    assert!(command.iter().any(|a| a == "/models/llama"), "{command:?}");
+    let Some(bin) = compose() else { return };
+    let o = compose_config(&bin, &dir, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read: Value = yaml(&stdout(&o));
+    let s = &read["services"]["s"];
+    let mounts: Vec<(String, String)> = s["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .map(|v| (v["source"].as_str().unwrap_or("").to_string(), v["target"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(mounts.contains(&("/models/llama".into(), "/models/llama".into())), "{mounts:?}");
+    assert!(mounts.contains(&("/srv/hf".into(), "/cache/hf".into())), "{mounts:?}");
+    assert!(strings(&s["command"]).iter().any(|a| a == "/models/llama"));
+    assert_eq!(s["environment"]["HF_HOME"].as_str(), Some("/cache/hf"));
+}
+
+/// `/` (or `/.`, the same folder) is refused as a model or cache path: Compose reads a bind
+/// mount of `/` as the project folder, and the whole file system is no model folder.
+#[test]
+fn the_root_folder_is_no_mount_path() {
+    for (field, spec) in [
+        ("model_path", "services:\n  s: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1, model_path: /.}\n"),
+        ("mount", "cache: {mount: //}\nservices:\n  s: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n"),
+        ("host_path", "cache: {host_path: /}\nservices:\n  s: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n"),
+    ] {
+        let text = format!("version: 1\nname: t\nhost: {{gpu: {{vendor: amd, model: MI300X, count: 8}}}}\n{spec}");
+        let err = check_fails(&format!("root-{field}"), &text, &[]);
+        assert!(err.contains(&format!("`{field}` cannot be `/`, the root folder")), "{field}: {err}");
+    }
+}
