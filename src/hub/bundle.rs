@@ -544,7 +544,7 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
         } else {
             let (name, file) =
                 dir.create_temp(&m.blob).with_context(|| format!("writing in {}", dir.path().display()))?;
-            Some((Staged { dir: &dir, name }, file))
+            Some((Staged { dir: &dir, name, placed: false }, file))
         };
         let mut hasher = BlobHasher::new(&m.blob, m.size);
         loop {
@@ -592,22 +592,23 @@ pub fn import<R: Read>(inp: R, cache: &Path, progress: &mut dyn Progress) -> any
 struct Staged<'a> {
     dir: &'a Dir,
     name: String,
+    placed: bool,
 }
 
 impl Staged<'_> {
     /// Renames the file to `to` in its folder.
-    fn place(self, to: &str) -> io::Result<()> {
-        let done = self.dir.rename(&self.name, to);
-        if done.is_ok() {
-            std::mem::forget(self);
-        }
-        done
+    fn place(mut self, to: &str) -> io::Result<()> {
+        self.dir.rename(&self.name, to)?;
+        self.placed = true;
+        Ok(())
     }
 }
 
 impl Drop for Staged<'_> {
     fn drop(&mut self) {
-        let _ = self.dir.remove(&self.name);
+        if !self.placed {
+            let _ = self.dir.remove(&self.name);
+        }
     }
 }
 
