@@ -298,30 +298,7 @@ log "tools ready in $((SECONDS - START))s"
 print_versions
 if [ "$INSTALL_ONLY" = 1 ]; then exit 0; fi
 
-if [ "${#DIRS[@]}" -gt 0 ]; then
-    for d in "${DIRS[@]}"; do
-        check_dir "$d" "$d"
-    done
-else
-    shopt -s nullglob
-    examples=("$ROOT"/examples/*.yaml)
-    shopt -u nullglob
-    [ "${#examples[@]}" -gt 0 ] || die "no examples/*.yaml in $ROOT"
-    resolve_aimgen
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-conformance.XXXXXX")
-    for ex in "${examples[@]}"; do
-        name=$(basename "$ex" .yaml)
-        out="$WORK/$name"
-        status=0
-        (cd "$ROOT" && "$AIMGEN" render "$ex" -o "$out") >"$OUT_FILE" 2>&1 || status=$?
-        if [ "$status" -ne 0 ] || [ ! -d "$out" ]; then
-            [ "$status" -ne 0 ] || { status=1; printf 'render exited 0 but wrote no %s\n' "$out" >>"$OUT_FILE"; }
-            record "$name" render "$status"
-            continue
-        fi
-        check_dir "$name" "$out"
-    done
-fi
+check_outputs conformance
 
 # The differential property test (scripts/compose_diff.py): thousands of generated hostile
 # fleets rendered and read back by Compose v2 itself. COMPOSE_DIFF_CASES=0 skips it.

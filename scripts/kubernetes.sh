@@ -350,29 +350,8 @@ resolve_aimgen() {
     AIMGEN="$ROOT/target/debug/aimgen"
 }
 
-if [ "${#DIRS[@]}" -gt 0 ]; then
-    for d in "${DIRS[@]}"; do
-        check_dir "$d" "$d"
-    done
-else
-    shopt -s nullglob
-    examples=("$ROOT"/examples/*.yaml)
-    shopt -u nullglob
-    [ "${#examples[@]}" -gt 0 ] || die "no examples/*.yaml in $ROOT"
-    resolve_aimgen
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-kubernetes.XXXXXX")
-    for ex in "${examples[@]}"; do
-        name=$(basename "$ex" .yaml)
-        out="$WORK/$name"
-        status=0
-        (cd "$ROOT" && "$AIMGEN" render "$ex" --target kubernetes -o "$out") >"$OUT_FILE" 2>&1 || status=$?
-        if [ "$status" -ne 0 ] || [ ! -d "$out" ]; then
-            [ "$status" -ne 0 ] || { status=1; printf 'render exited 0 but wrote no %s\n' "$out" >>"$OUT_FILE"; }
-            record "$name" render "$status"
-            continue
-        fi
-        check_dir "$name" "$out"
-    done
+check_outputs kubernetes --target kubernetes
+if [ "${#DIRS[@]}" -eq 0 ]; then
     check_skips_used
     # The claim test prints its own PASS/FAIL lines; counted here as one check.
     t0=$SECONDS

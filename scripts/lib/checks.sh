@@ -39,6 +39,41 @@ parse_args() {
 }
 die() { printf '[%s] error: %s\n' "$LOG_PREFIX" "$*" >&2; exit 2; }
 
+# check_outputs PREFIX RENDER_ARG...: the caller's `check_dir LABEL DIR` on every `--dir`
+# folder; without any, every examples/*.yaml rendered (`aimgen render EX RENDER_ARG... -o OUT`,
+# the binary from the caller's `resolve_aimgen`) into a new folder WORK
+# (`aimgen-PREFIX.XXXXXX`) and each output checked. A failed render is recorded as the check
+# `render`.
+check_outputs() {
+    local prefix=$1
+    shift
+    local d ex name out status
+    if [ "${#DIRS[@]}" -gt 0 ]; then
+        for d in "${DIRS[@]}"; do
+            check_dir "$d" "$d"
+        done
+        return 0
+    fi
+    shopt -s nullglob
+    local examples=("$ROOT"/examples/*.yaml)
+    shopt -u nullglob
+    [ "${#examples[@]}" -gt 0 ] || die "no examples/*.yaml in $ROOT"
+    resolve_aimgen
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/aimgen-$prefix.XXXXXX")
+    for ex in "${examples[@]}"; do
+        name=$(basename "$ex" .yaml)
+        out="$WORK/$name"
+        status=0
+        (cd "$ROOT" && "$AIMGEN" render "$ex" "$@" -o "$out") >"$OUT_FILE" 2>&1 || status=$?
+        if [ "$status" -ne 0 ] || [ ! -d "$out" ]; then
+            [ "$status" -ne 0 ] || { status=1; printf 'render exited 0 but wrote no %s\n' "$out" >>"$OUT_FILE"; }
+            record "$name" render "$status"
+            continue
+        fi
+        check_dir "$name" "$out"
+    done
+}
+
 # record LABEL CHECK STATUS: count one check, and show the tool's output when it failed.
 record() {
     local label=$1 check=$2 status=$3

@@ -165,23 +165,23 @@ mod tests {
 
     #[test]
     fn prefetched_servers_are_offline_and_only_the_jobs_see_the_mirror() {
-        let c = settings("cache: {mount: /cache/, hf_endpoint: 'http://mirror'}\n");
+        let c = settings("cache: {mount: /cache/, hf_endpoint: 'http://hub-mirror.example'}\n");
         assert_eq!(c.plan.mount, "/cache");
         assert_eq!(c.plan.hub_dir, "/cache/hub");
         let server = &c.plan.server_env;
         assert_eq!(server.get("HF_HUB_OFFLINE").map(String::as_str), Some("1"));
         assert_eq!(server.get("HF_ENDPOINT"), None);
-        assert_eq!(c.prefetch_env().get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
+        assert_eq!(c.prefetch_env().get("HF_ENDPOINT").map(String::as_str), Some("http://hub-mirror.example"));
         assert_eq!(c.image_env().keys().collect::<Vec<_>>(), ["HF_HOME", "HF_HUB_CACHE", "HF_HUB_DISABLE_TELEMETRY"]);
     }
 
     #[test]
     fn without_prefetch_servers_download_through_the_mirror_into_a_writable_cache() {
-        let c = settings("cache: {prefetch: false, hf_endpoint: 'http://mirror'}\n");
+        let c = settings("cache: {prefetch: false, hf_endpoint: 'http://hub-mirror.example'}\n");
         assert!(!c.plan.servers_read_only);
         let server = &c.plan.server_env;
         assert_eq!(server.get("HF_HUB_OFFLINE"), None);
-        assert_eq!(server.get("HF_ENDPOINT").map(String::as_str), Some("http://mirror"));
+        assert_eq!(server.get("HF_ENDPOINT").map(String::as_str), Some("http://hub-mirror.example"));
         assert!(matches!(&c.plan.storage, CacheStorage::Volume { name } if name == "f-model-cache"));
     }
 }
