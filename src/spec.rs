@@ -334,7 +334,7 @@ pub struct ServiceSpec {
     pub env: BTreeMap<String, EnvValue>,
 }
 
-/// A mount path field, read as Compose and the kubelet read it (`text::clean_abs_path`): a
+/// A mount path field, read as Compose reads it (`text::clean_abs_path`; Kubernetes gets the same): a
 /// path that names the same folder is written the same way everywhere aimgen uses it (the
 /// mount, the engine's `--model`, `HF_HOME`, the overlap check).
 fn clean_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

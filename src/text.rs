@@ -42,8 +42,8 @@ fn char_name(c: char) -> &'static str {
     }
 }
 
-/// An absolute path as Compose and the kubelet read a mount path: `.` segments and empty ones
-/// (`//`, a trailing `/`) dropped, so what aimgen writes is what they read back byte for byte
+/// An absolute path as Compose reads a mount path (Go's `path.Clean`): `.` segments and empty ones
+/// (`//`, a trailing `/`) dropped, so what aimgen writes is what Compose reads back byte for byte
 /// (Compose cleans `/models/./x/` to `/models/x`). `..` is kept: validation refuses it rather
 /// than guess which folder was meant. A relative path is returned as it is, for validation to
 /// refuse.
