@@ -2,7 +2,7 @@
 """Assertions for tests/e2e/run.sh (stdlib only). Each prints lines `PASS<TAB>msg`,
 `FAIL<TAB>msg` or `INFO<TAB>msg`; run.sh counts them.
 
-  e2e_checks.py order   PLAN INSPECT_JSON        prefetch exited 0 before each server started
+  e2e_checks.py order   PLAN INSPECT_JSON        each server started after its model's prefetch exited 0
   e2e_checks.py report  PLAN SERVICE REPORT_JSON a server's stub probes
   e2e_checks.py stats   PLAN STATS_JSON          first up: needed files served exactly once, no decoy
   e2e_checks.py delta   PLAN BEFORE_JSON AFTER_JSON   second up: nothing downloaded
@@ -64,16 +64,28 @@ def order(plan, inspect):
                 other = [f"{m['Name']}:{m['Destination']}" for m in vols if m["Name"] not in rw and m["RW"]]
                 if other:
                     out("INFO", f"{s}: other writable volumes (not the model cache): {other}")
+        # Each server waits only for the job of its own model (one job per model and
+        # revision), so only the servers whose Compose `depends_on` names this job must have
+        # started after it; the others may start before it ends, and that is the point.
         finished = ts(st["FinishedAt"])
-        for s in plan["servers"]:
+        for s, srv in plan["servers"].items():
             scs = by_service.get(s, [])
             if len(scs) != 1:
                 out("FAIL", f"server {s}: expected 1 container, found {len(scs)}")
                 continue
             started = ts(scs[0]["State"]["StartedAt"])
             gap = (started - finished).total_seconds()
-            out("PASS" if gap >= 0 else "FAIL",
-                f"{s} started {gap:+.3f}s after {p} finished (must be >= 0)")
+            if p in srv["depends_on"]:
+                out("PASS" if gap >= 0 else "FAIL",
+                    f"{s} started {gap:+.3f}s after {p} finished (it waits for it: must be >= 0)")
+            else:
+                out("INFO", f"{s} does not wait for {p} (another model's job): started {gap:+.3f}s after it finished")
+    for s, srv in plan["servers"].items():
+        waits = [p for p in plan["prefetch"] if p in srv["depends_on"]]
+        repos = [plan["prefetch_repo"].get(p) for p in waits]
+        out("PASS" if repos == [srv["model"]] else "FAIL",
+            f"{s} ({srv['model']}) waits for exactly one prefetch job, its model's: "
+            + (", ".join(f"{p} ({r})" for p, r in zip(waits, repos)) or "(none)"))
 
 
 def report(plan, svc, rep):
