@@ -19,7 +19,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mirror=$(python3 "$HERE/debian_mirror.py") || { echo "build_delivery_image: no Debian mirror configured" >&2; exit 1; }
 command -v debootstrap >/dev/null || {
   echo "build_delivery_image: installing debootstrap (apt)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  # Spelled out: `set -e` does not stop on a failure inside an && list in a || group.
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
+    { echo "build_delivery_image: could not install debootstrap (apt-get failed)" >&2; exit 1; }
 }
 
 root=$(mktemp -d /var/tmp/aimgen-e2e-delivery-rootfs.XXXXXX)

@@ -37,7 +37,9 @@ mirror=$(python3 "$HERE/debian_mirror.py") || { echo "build_vllm_image: no Debia
 
 command -v debootstrap >/dev/null || {
   echo "build_vllm_image: installing debootstrap (apt)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  # Spelled out: `set -e` does not stop on a failure inside an && list in a || group.
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
+    { echo "build_vllm_image: could not install debootstrap (apt-get failed)" >&2; exit 1; }
 }
 
 root=$(mktemp -d /var/tmp/aimgen-e2e-vllm-rootfs.XXXXXX)
