@@ -66,10 +66,6 @@ CHECKOV_SKIPS=(
     # names two images, so IfNotPresent pulls every new image, and without a registry
     # (`kubernetes.registry` unset: images loaded on every node) Always could not start a pod.
     "CKV_K8S_15"
-    # Pods without a NetworkPolicy. Who may call a server (a gateway, other namespaces) and which
-    # Hub endpoint or mirror a Job must reach are facts of the cluster the spec does not hold; a
-    # generated deny-all would cut the clients off, an allow-all would only quiet the scanner.
-    "CKV2_K8S_6"
     # CPU/memory requests and limits on the servers. The spec has no CPU or memory sizing: what an
     # engine needs in host memory depends on the model, the engine and its settings, and a guessed
     # memory limit OOM-kills the engine while it loads weights. The GPU limit, which is what

@@ -228,6 +228,10 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
         let exposure = crate::target::compose::exposure(&spec);
         diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
     }
+    if targets.contains(&Target::Kubernetes) {
+        let exposure = crate::target::kubernetes::exposure(&spec);
+        diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    }
     // A vendor stand-in read off a known GPU model is what the author meant (`vendor: AMD`):
     // selection on it is meaningful. Any other GPU, version or root problem makes recipe
     // selection noise: stop before it.

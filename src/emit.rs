@@ -221,7 +221,7 @@ fn stale_generated(dir: &Path, files: &Files, prune: &[Prune]) -> Vec<String> {
         let Ok(rd) = fs::read_dir(&folder) else { continue };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let rel = format!("{sub}/{name}");
+            let rel = if sub.is_empty() { name.clone() } else { format!("{sub}/{name}") };
             if !name.ends_with(suffix) || files.contains_key(&rel) || !e.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }

@@ -88,6 +88,19 @@ pub struct ClusterPlan {
     pub startup_minutes: u32,
     /// Service name → Kubernetes name (a DNS-1035 label).
     pub names: BTreeMap<String, String>,
+    /// Who may connect to the servers (each a NetworkPolicy `from` entry; empty: no pod);
+    /// `None` writes no NetworkPolicy.
+    pub allow_from: Option<Vec<ClusterPeer>>,
+}
+
+/// Pods admitted to the servers: label selectors, `None` when not given (a peer has at least
+/// one); an empty map matches every pod (namespace).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterPeer {
+    /// `podSelector.matchLabels`.
+    pub pods: Option<BTreeMap<String, String>>,
+    /// `namespaceSelector.matchLabels`; `None`: the fleet's namespace.
+    pub namespaces: Option<BTreeMap<String, String>>,
 }
 
 /// The GPUs of the machine a server runs on (`host.gpu`). Indices into them (`ServerPlan::gpus`,

@@ -432,3 +432,219 @@ fn the_open_bind_warning_is_compose_only() {
     let o = aimgen(&["check", &both]);
     assert!(stderr(&o).contains(warning), "{}", stderr(&o));
 }
+
+/// A label mapping as (key, value) pairs.
+fn label_pairs(m: &Value) -> BTreeSet<(String, String)> {
+    m.as_mapping().map(|m| m.iter().map(|(k, v)| (s(k).to_string(), s(v).to_string())).collect()).unwrap_or_default()
+}
+
+/// A selector's `matchLabels` as (key, value) pairs.
+fn match_labels(selector: &Value) -> BTreeSet<(String, String)> {
+    label_pairs(&selector["matchLabels"])
+}
+
+/// Whether a `matchLabels` selector selects a pod with these labels (every pair present).
+fn selects(selector: &Value, pod_labels: &Value) -> bool {
+    match_labels(selector).is_subset(&label_pairs(pod_labels))
+}
+
+fn policies(d: &[Value]) -> Vec<&Value> {
+    of_kind(d, "NetworkPolicy")
+}
+
+fn policy<'a>(d: &'a [Value], name: &str) -> &'a Value {
+    policies(d).into_iter().find(|p| s(&p["metadata"]["name"]) == name).unwrap_or_else(|| panic!("no policy {name}"))
+}
+
+/// One `from` entry: each selector's kind (`podSelector`, `namespaceSelector`) with its labels.
+type Peer = BTreeSet<(String, BTreeSet<(String, String)>)>;
+
+/// The `from` entries of a server's policy.
+fn peers(p: &Value) -> Vec<Peer> {
+    let rules = p["spec"]["ingress"].as_sequence().expect("ingress rules");
+    assert_eq!(rules.len(), 1, "one rule: {p:?}");
+    rules[0]["from"]
+        .as_sequence()
+        .expect("from")
+        .iter()
+        .map(|f| {
+            let m = f.as_mapping().expect("a peer is a mapping");
+            m.iter().map(|(k, v)| (s(k).to_string(), match_labels(v))).collect()
+        })
+        .collect()
+}
+
+fn pairs(l: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn each_server_admits_only_the_default_clients_on_its_port_and_jobs_admit_nothing() {
+    let dir = scratch("k8s-netpol");
+    let d = render_stream(&dir, &spec(THREE, ""));
+    let deployments = of_kind(&d, "Deployment");
+    let services = of_kind(&d, "Service");
+    let jobs = of_kind(&d, "Job");
+    assert_eq!(services.len(), 3);
+    assert_eq!(policies(&d).len(), services.len() + 1, "one per server and one for the Jobs");
+    for svc in &services {
+        let name = s(&svc["metadata"]["name"]);
+        let p = policy(&d, name);
+        assert_eq!(s(&p["metadata"]["namespace"]), s(&svc["metadata"]["namespace"]));
+        let sel = &p["spec"]["podSelector"];
+        // Exactly the Service's selector: it selects this server's pods and no other's.
+        assert_eq!(sel["matchLabels"], svc["spec"]["selector"], "{name}");
+        for dep in &deployments {
+            let own = s(&dep["metadata"]["name"]) == name;
+            assert_eq!(selects(sel, &dep["spec"]["template"]["metadata"]["labels"]), own, "{name} vs {dep:?}");
+        }
+        for job in &jobs {
+            assert!(!selects(sel, &job["spec"]["template"]["metadata"]["labels"]), "{name} selects a Job");
+        }
+        assert_eq!(p["spec"]["policyTypes"], serde_yaml::from_str::<Value>("[Ingress]").expect("yaml"));
+        assert!(p["spec"]["egress"].is_null(), "egress is not restricted");
+        // The default peer: pods of the fleet's namespace labelled aimgen.io/client=true.
+        let from = peers(p);
+        assert_eq!(from.len(), 1);
+        assert_eq!(from[0], BTreeSet::from([("podSelector".to_string(), pairs(&[("aimgen.io/client", "true")]))]));
+        // On the engine port: the container's.
+        let dep = deployments.iter().find(|x| s(&x["metadata"]["name"]) == name).expect("deployment");
+        let container_port = pod(dep)["containers"][0]["ports"][0]["containerPort"].as_u64().expect("port");
+        let ports = p["spec"]["ingress"][0]["ports"].as_sequence().expect("ports");
+        assert_eq!(ports.len(), 1);
+        assert_eq!(ports[0]["port"].as_u64(), Some(container_port));
+        assert_eq!(s(&ports[0]["protocol"]), "TCP");
+    }
+    // The Jobs: every download Job's pods, no server's, and no ingress rule.
+    let p = policy(&d, "aimgen-model-downloads");
+    let sel = &p["spec"]["podSelector"];
+    assert!(!match_labels(sel).is_empty(), "an empty selector would select every pod");
+    assert!(!jobs.is_empty());
+    for job in &jobs {
+        assert!(selects(sel, &job["spec"]["template"]["metadata"]["labels"]), "{job:?}");
+    }
+    for dep in &deployments {
+        assert!(!selects(sel, &dep["spec"]["template"]["metadata"]["labels"]), "selects a server");
+    }
+    assert_eq!(p["spec"]["policyTypes"], serde_yaml::from_str::<Value>("[Ingress]").expect("yaml"));
+    assert!(p["spec"]["ingress"].as_sequence().is_none_or(|r| r.is_empty()), "{p:?}");
+}
+
+#[test]
+fn allow_from_peers_become_the_from_entries() {
+    let dir = scratch("k8s-peers");
+    let extra = "kubernetes:\n  allow_from:\n    - pods: {app: gateway}\n    - namespaces: {kubernetes.io/metadata.name: web}\n    - pods: {role: client, tier: \"\"}\n      namespaces: {team: a}\n    - pods: {}\n";
+    let path = write(&dir, "fleet.yaml", &spec(THREE, extra));
+    let o = aimgen(&["render", &path, "--target", "kubernetes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("`kubernetes.allow_from`"), "{}", stderr(&o));
+    let d = docs(&stdout(&o));
+    let want = vec![
+        BTreeSet::from([("podSelector".to_string(), pairs(&[("app", "gateway")]))]),
+        BTreeSet::from([("namespaceSelector".to_string(), pairs(&[("kubernetes.io/metadata.name", "web")]))]),
+        // Both in one entry: Kubernetes ANDs them (those pods in those namespaces).
+        BTreeSet::from([
+            ("podSelector".to_string(), pairs(&[("role", "client"), ("tier", "")])),
+            ("namespaceSelector".to_string(), pairs(&[("team", "a")])),
+        ]),
+        BTreeSet::from([("podSelector".to_string(), BTreeSet::new())]),
+    ];
+    for name in ["qwen", "chat-a", "chat-b"] {
+        let p = policy(&d, name);
+        assert_eq!(peers(p), want, "{name}");
+        // `pods: {}` is written as an empty selector (every pod of the namespace), not left out.
+        assert!(p["spec"]["ingress"][0]["from"][3]["podSelector"].is_mapping());
+    }
+}
+
+#[test]
+fn an_empty_allow_from_admits_no_pod_and_says_so() {
+    let dir = scratch("k8s-nopeers");
+    let path = write(&dir, "fleet.yaml", &spec(THREE, "kubernetes:\n  allow_from: []\n"));
+    let o = aimgen(&["render", &path, "--target", "kubernetes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("`kubernetes.allow_from` is empty: no pod can call the servers"), "{err}");
+    assert!(err.contains("fleet.yaml:8:15"), "{err}");
+    let d = docs(&stdout(&o));
+    assert_eq!(policies(&d).len(), 4);
+    for name in ["qwen", "chat-a", "chat-b"] {
+        let p = policy(&d, name);
+        assert_eq!(p["spec"]["policyTypes"][0].as_str(), Some("Ingress"));
+        // No rule at all: a rule with an empty `from` would admit every source.
+        assert!(p["spec"]["ingress"].as_sequence().is_none_or(|r| r.is_empty()), "{p:?}");
+    }
+}
+
+#[test]
+fn without_network_policies_each_server_without_a_key_is_a_warning() {
+    let dir = scratch("k8s-nonetpol");
+    let services = "  open:\n    model: Qwen/Qwen3-32B\n    gpus: 4\n  keyed:\n    model: Qwen/Qwen3-32B\n    gpus: 4\n    api_key_env: KEYED_KEY\n";
+    let path = write(&dir, "fleet.yaml", &spec(services, "kubernetes:\n  network_policy: false\n"));
+    let o = aimgen(&["render", &path, "--target", "kubernetes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(policies(&docs(&stdout(&o))).is_empty(), "no NetworkPolicy");
+    let err = stderr(&o);
+    let warning = |svc: &str| {
+        format!("service `{svc}` has no API key and no NetworkPolicy: every pod in the cluster can call it")
+    };
+    assert!(err.contains(&warning("open")) && err.contains("fleet.yaml:8:19"), "{err}");
+    assert!(!err.contains(&warning("keyed")), "{err}");
+    assert_eq!(err.matches("every pod in the cluster can call it").count(), 1, "{err}");
+    // A fleet-wide key covers every server.
+    let keyed = spec(services, "serving:\n  api_key_env: FLEET_KEY\nkubernetes:\n  network_policy: false\n");
+    let o = aimgen(&["check", &write(&dir, "keyed.yaml", &keyed), "--target", "kubernetes"]);
+    assert!(!stderr(&o).contains("every pod in the cluster"), "{}", stderr(&o));
+    // A Kubernetes concern: Compose does not say it.
+    let o = aimgen(&["check", &path, "--target", "compose"]);
+    assert!(!stderr(&o).contains("every pod in the cluster"), "{}", stderr(&o));
+    // `allow_from` beside it is unused, and says so.
+    let both = spec(services, "kubernetes:\n  network_policy: false\n  allow_from: [{pods: {app: x}}]\n");
+    let o = aimgen(&["check", &write(&dir, "both.yaml", &both), "--target", "kubernetes"]);
+    assert!(stderr(&o).contains("`kubernetes.allow_from` is not used"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_labels_and_empty_peers_are_errors_at_their_lines() {
+    let dir = scratch("k8s-badpeers");
+    let extra = "kubernetes:\n  allow_from:\n    - pods: {Bad_Prefix.io/app: x}\n    - {}\n    - namespaces:\n        team: -a\n        a/b/c: x\n    - pods: {app: \"has space\"}\n";
+    let path = write(&dir, "fleet.yaml", &spec("  qwen:\n    model: Qwen/Qwen3-32B\n    gpus: 4\n", extra));
+    let o = aimgen(&["check", &path, "--target", "kubernetes"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    for (what, at) in [
+        ("`Bad_Prefix.io/app` is no label key: its prefix `Bad_Prefix.io` is no DNS subdomain", "fleet.yaml:9:14"),
+        ("an `allow_from` entry needs `pods`, `namespaces` or both", "fleet.yaml:10:7"),
+        ("`-a` is no label value (of `team`)", "fleet.yaml:12:15"),
+        ("`a/b/c` is no label key: it has more than one `/`", "fleet.yaml:13:9"),
+        ("`has space` is no label value (of `app`)", "fleet.yaml:14:19"),
+    ] {
+        assert!(err.contains(what) && err.contains(at), "{what} at {at}:\n{err}");
+    }
+    assert!(err.contains("5 errors"), "{err}");
+    let o = aimgen(&["render", &path, "--target", "kubernetes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    // Compose does not read the section.
+    assert!(aimgen(&["check", &path]).status.success());
+}
+
+#[test]
+fn the_jobs_policy_file_goes_stale_without_network_policies() {
+    let dir = scratch("k8s-netpol-dir");
+    let out = dir.join("deploy");
+    let out_s = out.to_str().expect("utf-8");
+    let path = write(&dir, "fleet.yaml", &spec(THREE, ""));
+    assert!(aimgen(&["render", &path, "--target", "kubernetes", "-o", out_s]).status.success());
+    assert!(out.join("jobs-network-policy.yaml").is_file());
+    let path = write(&dir, "fleet.yaml", &spec(THREE, "kubernetes:\n  network_policy: false\n"));
+    let o = aimgen(&["render", &path, "--target", "kubernetes", "-o", out_s, "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("jobs-network-policy.yaml"), "{}", stderr(&o));
+    assert!(aimgen(&["render", &path, "--target", "kubernetes", "-o", out_s]).status.success());
+    assert!(!out.join("jobs-network-policy.yaml").exists());
+    let k: Value = serde_yaml::from_str(&std::fs::read_to_string(out.join("kustomization.yaml")).expect("read"))
+        .expect("kustomization");
+    assert!(!k["resources"].as_sequence().expect("resources").iter().any(|r| s(r).contains("network-policy")));
+    assert!(!std::fs::read_to_string(out.join("servers/qwen.yaml")).expect("read").contains("NetworkPolicy"));
+}

@@ -1,6 +1,8 @@
 //! The `kubernetes:` section of a fleet spec, as written (the Kubernetes target's `prepare`
 //! applies the defaults). Only `--target kubernetes` (or `targets: [kubernetes]`) reads it.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,34 @@ pub struct KubernetesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1440))]
     pub startup_minutes: Option<u32>,
+    /// Write a NetworkPolicy per server that admits only `allow_from` to its engine port, and
+    /// one that admits nothing to the download Jobs (default true). Without policies every pod
+    /// in the cluster can call a server (a warning names each one that has no API key). A
+    /// policy takes effect only with a network plugin that enforces NetworkPolicies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<bool>,
+    /// Who may connect to the servers' engine port. Default: pods in the fleet's namespace
+    /// labelled `aimgen.io/client: "true"`. An empty list admits no pod (the node the server
+    /// runs on, and so the kubelet's probes, always reaches it). Egress is not restricted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_from: Option<Vec<KubernetesPeer>>,
+}
+
+/// Pods that may call the servers (a NetworkPolicy `from` entry). With both selectors a pod
+/// must match both (pods with these labels in namespaces with those); `{}` as a selector
+/// matches everything. At least one of the two.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesPeer {
+    /// Labels the calling pods carry (`podSelector.matchLabels`), e.g.
+    /// `{app.kubernetes.io/name: gateway}`. Without `namespaces`, the pods are in the fleet's
+    /// namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<BTreeMap<String, String>>,
+    /// Labels of the namespaces the calling pods are in (`namespaceSelector.matchLabels`),
+    /// e.g. `{kubernetes.io/metadata.name: ingress}`. Without `pods`, every pod there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<BTreeMap<String, String>>,
 }
 
 /// The cache claim.

@@ -40,7 +40,7 @@ pub use crate::spec::Target;
 /// nothing without the mark is ever touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prune {
-    /// Folder, relative to the output folder.
+    /// Folder, relative to the output folder (`""`: the output folder itself).
     pub dir: &'static str,
     /// File name ending.
     pub suffix: &'static str,
@@ -96,6 +96,17 @@ impl Target {
             Target::Kubernetes => kubernetes::PRUNE,
         }
     }
+}
+
+/// Whether a service has an API key (its own `api_key_env` or `serving.api_key_env`): what the
+/// targets' exposure warnings ask.
+pub fn has_api_key(spec: &crate::spec::FleetSpec, svc: &crate::spec::ServiceSpec) -> bool {
+    svc.api_key_env.is_some() || spec.serving.as_ref().is_some_and(|s| s.api_key_env.is_some())
+}
+
+/// The variable an exposure warning suggests for a service's key: `QWEN_API_KEY` for `qwen`.
+pub fn suggested_key_variable(service: &str) -> String {
+    format!("{}_API_KEY", service.to_ascii_uppercase().replace(['-', '.'], "_"))
 }
 
 /// The header every generated file starts with (as comment lines, without markers).

@@ -40,12 +40,11 @@ pub fn exposure(spec: &crate::spec::FleetSpec) -> Vec<crate::diagnostic::Diagnos
             (None, Some(b)) => (b, "/serving/bind".to_string()),
             (None, None) => continue,
         };
-        let key = svc.api_key_env.is_some() || serving.is_some_and(|s| s.api_key_env.is_some());
         let Ok(ip) = bind.parse::<std::net::IpAddr>() else { continue };
-        if ip.is_loopback() || key {
+        if ip.is_loopback() || super::has_api_key(spec, svc) {
             continue;
         }
-        let suggested = format!("{}_API_KEY", name.to_ascii_uppercase().replace(['-', '.'], "_"));
+        let suggested = super::suggested_key_variable(name);
         out.push(
             crate::diagnostic::Diagnostic::warning(format!(
                 "service `{name}` is published on {ip}{} without an API key: anyone who can reach this host can use it",

@@ -3,7 +3,8 @@
 //! One PersistentVolumeClaim holds the cache; one download Job per (model, resolved revision)
 //! fills it and then writes a completion marker; each server is a Deployment whose init
 //! container waits for its model's marker, then serves from the claim mounted read-only, and
-//! a ClusterIP Service. GPUs come from the vendor's device plugin (`amd.com/gpu`,
+//! a ClusterIP Service, and a NetworkPolicy that admits only `allow_from` to its engine port
+//! (another admits nothing to the Jobs). GPUs come from the vendor's device plugin (`amd.com/gpu`,
 //! `nvidia.com/gpu`), never from host device files. This module owns the target's naming
 //! (`names`), escaping (`escape`) and templates (`templates/kubernetes/`); its spec section
 //! is `crate::spec::kubernetes`, resolved by `prepare`.
@@ -19,9 +20,9 @@ use serde::Serialize;
 
 use super::{environment, header, render_template, text_of, Files, Layout, Prune};
 use crate::diagnostic::Diagnostic;
-use crate::plan::{ApiKey, ClusterPlan, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, ServerPlan};
+use crate::plan::{ApiKey, ClusterPeer, ClusterPlan, Engine, GpuVendor, KeyDelivery, ModelSource, Plan, ServerPlan};
 use crate::source::escape_segment;
-use crate::spec::kubernetes::AccessMode;
+use crate::spec::kubernetes::{AccessMode, KubernetesSpec};
 use crate::spec::FleetSpec;
 
 /// The kustomization in an output folder.
@@ -32,11 +33,20 @@ pub const SCRIPTS_FILE: &str = "scripts.yaml";
 pub const CACHE_FILE: &str = "cache.yaml";
 /// One file per download Job, named after the Job.
 pub const JOB_DIR: &str = "jobs";
-/// One file per server (its Deployment and Service), named after its Kubernetes name.
+/// One file per server (its Deployment, Service and NetworkPolicy), named after its Kubernetes
+/// name.
 pub const SERVER_DIR: &str = "servers";
+/// The NetworkPolicy that admits nothing to the download Jobs' pods.
+pub const JOBS_POLICY_FILE: &str = "jobs-network-policy.yaml";
+/// Its name, in aimgen's reserved `aimgen-` namespace (no server's policy can have it).
+pub const JOBS_POLICY: &str = "aimgen-model-downloads";
 /// A generated Job or server file the rendering no longer produces (a removed service, a Job
-/// of an old lock) is stale.
-pub const PRUNE: &[Prune] = &[Prune { dir: JOB_DIR, suffix: ".yaml" }, Prune { dir: SERVER_DIR, suffix: ".yaml" }];
+/// of an old lock) is stale, and so is the Jobs' policy after `network_policy: false`.
+pub const PRUNE: &[Prune] = &[
+    Prune { dir: JOB_DIR, suffix: ".yaml" },
+    Prune { dir: SERVER_DIR, suffix: ".yaml" },
+    Prune { dir: "", suffix: JOBS_POLICY_FILE },
+];
 /// The key of the one file a single-stream rendering holds (printed on standard output).
 pub const STREAM_FILE: &str = "kubernetes.yaml";
 
@@ -46,8 +56,13 @@ pub const SCRIPTS_CONFIGMAP: &str = "aimgen-scripts";
 pub const SCRIPTS_MOUNT: &str = "/etc/aimgen";
 /// Folder on the claim (under `cache.mount`) where Jobs put their completion markers.
 pub const READY_DIR: &str = "aimgen-ready";
+/// The `app.kubernetes.io/component` of the download Jobs' pods (their NetworkPolicy selects it).
+const JOB_COMPONENT: &str = "model-download";
 /// The variable that carries an API key to an engine that reads it from a flag.
 pub const KEY_VAR: &str = "AIMGEN_API_KEY";
+
+/// The Secret holding the API keys unless `kubernetes.api_key_secret` names another.
+const DEFAULT_API_KEY_SECRET: &str = "aimgen-api-keys";
 
 /// Download Job retries (each resumes where the last left off).
 const BACKOFF_LIMIT: u32 = 4;
@@ -217,6 +232,7 @@ pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagn
             "a host (and port) with optional path, e.g. `registry.example.com/llm`",
         );
     }
+    let allow_from = allow_from(&k, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
@@ -232,7 +248,7 @@ pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagn
         registry: k.registry.clone().map(|r| r.trim_end_matches('/').to_string()),
         gpu_product,
         hf_token_secret: k.hf_token_secret.clone().unwrap_or_else(|| "hf-token".to_string()),
-        api_key_secret: k.api_key_secret.clone().unwrap_or_else(|| "aimgen-api-keys".to_string()),
+        api_key_secret: k.api_key_secret.clone().unwrap_or_else(|| DEFAULT_API_KEY_SECRET.to_string()),
         shm_size: k.shm_size.clone().unwrap_or_else(|| "16Gi".to_string()),
         run_as_user: match k.run_as_user {
             Some(0) => None,
@@ -243,8 +259,105 @@ pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagn
         wait_seconds: k.model_wait_minutes.unwrap_or(120) * 60,
         startup_minutes: k.startup_minutes.unwrap_or(30),
         names,
+        allow_from,
     };
     (Some(settings), diags)
+}
+
+/// The label the default peer's pods carry: who may call the servers unless `allow_from` says.
+pub const CLIENT_LABEL: (&str, &str) = ("aimgen.io/client", "true");
+
+/// `network_policy` and `allow_from`, checked (label keys and values by Kubernetes' rules, at
+/// their lines): the peers, or `None` for no NetworkPolicies.
+fn allow_from(k: &KubernetesSpec, diags: &mut Vec<Diagnostic>) -> Option<Vec<ClusterPeer>> {
+    let enabled = k.network_policy.unwrap_or(true);
+    let Some(peers) = &k.allow_from else {
+        let label = BTreeMap::from([(CLIENT_LABEL.0.to_string(), CLIENT_LABEL.1.to_string())]);
+        return enabled.then(|| vec![ClusterPeer { pods: Some(label), namespaces: None }]);
+    };
+    if !enabled {
+        diags.push(
+            Diagnostic::warning("`kubernetes.allow_from` is not used: `network_policy: false` writes no NetworkPolicy")
+                .at("/kubernetes/allow_from")
+                .help("remove one of the two lines"),
+        );
+    } else if peers.is_empty() {
+        diags.push(
+            Diagnostic::warning("`kubernetes.allow_from` is empty: no pod can call the servers")
+                .at("/kubernetes/allow_from")
+                .help(format!(
+                    "only each server's own node reaches it (the kubelet's probes); list the pods that call the servers, \
+                     e.g. `- pods: {{app.kubernetes.io/name: gateway}}`, or remove the line to admit pods labelled `{}: \"{}\"`",
+                    CLIENT_LABEL.0, CLIENT_LABEL.1
+                )),
+        );
+    }
+    for (i, p) in peers.iter().enumerate() {
+        let at = format!("/kubernetes/allow_from/{i}");
+        if p.pods.is_none() && p.namespaces.is_none() {
+            diags.push(
+                Diagnostic::error("an `allow_from` entry needs `pods`, `namespaces` or both")
+                    .at(&at)
+                    .help("`pods: {app: gateway}` admits those pods of the fleet's namespace, `namespaces: {kubernetes.io/metadata.name: web}` every pod of that namespace, both together those pods of those namespaces; `{}` as a selector matches all"),
+            );
+        }
+        for (field, map) in [("pods", &p.pods), ("namespaces", &p.namespaces)] {
+            for (key, value) in map.iter().flatten() {
+                let here = format!("{at}/{field}/{}", escape_segment(key));
+                if let Some(why) = names::label_key_problem(key) {
+                    diags.push(
+                        Diagnostic::error(format!("`{}` is no label key: {why}", key.escape_debug()))
+                            .at_key(&here)
+                            .help(
+                            "an optional DNS-subdomain prefix and `/`, then the name: `app`, `app.kubernetes.io/name`",
+                        ),
+                    );
+                }
+                if let Some(why) = names::label_value_problem(value) {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` is no label value (of `{}`)",
+                            value.escape_debug(),
+                            key.escape_debug()
+                        ))
+                        .at(&here)
+                        .help(why),
+                    );
+                }
+            }
+        }
+    }
+    enabled
+        .then(|| peers.iter().map(|p| ClusterPeer { pods: p.pods.clone(), namespaces: p.namespaces.clone() }).collect())
+}
+
+/// Servers every pod in the cluster can call: no NetworkPolicy (`network_policy: false`) and
+/// no API key. The Kubernetes side of `compose::exposure`: compile asks only when this target
+/// is rendered.
+pub fn exposure(spec: &FleetSpec) -> Vec<Diagnostic> {
+    let Some(k) = &spec.kubernetes else { return Vec::new() };
+    if k.network_policy != Some(false) {
+        return Vec::new();
+    }
+    let secret = k.api_key_secret.as_deref().unwrap_or(DEFAULT_API_KEY_SECRET);
+    let mut out = Vec::new();
+    for (name, svc) in &spec.services {
+        if super::has_api_key(spec, svc) {
+            continue;
+        }
+        let suggested = super::suggested_key_variable(name);
+        out.push(
+            Diagnostic::warning(format!(
+                "service `{name}` has no API key and no NetworkPolicy: every pod in the cluster can call it"
+            ))
+            .at("/kubernetes/network_policy")
+            .help(format!(
+                "add `api_key_env: {suggested}` to service `{name}` (or `serving.api_key_env`) and put the key into \
+                 the Secret `{secret}` under {suggested}, or remove `network_policy: false`"
+            )),
+        );
+    }
+    out
 }
 
 /// The Kubernetes templates, with their encoders: `q` (a quoted scalar), `xq` (a quoted
@@ -327,6 +440,17 @@ struct JobCtx {
     scripts: &'static str,
 }
 
+/// One `from` entry of a server's NetworkPolicy: `podSelector` and/or `namespaceSelector`
+/// (Kubernetes ANDs the two), each with its labels (empty: `{}`, matching all).
+type PeerCtx = Vec<(&'static str, Pairs)>;
+
+#[derive(Serialize)]
+struct JobsPolicyCtx {
+    #[serde(flatten)]
+    meta: Meta,
+    selector: Pairs,
+}
+
 #[derive(Serialize)]
 struct WaitCtx {
     job: String,
@@ -379,6 +503,8 @@ struct ServerCtx {
     claim: String,
     scripts: &'static str,
     shm_size: String,
+    /// The NetworkPolicy's peers; `None`: no NetworkPolicy, empty: it admits no pod.
+    allow_from: Option<Vec<PeerCtx>>,
 }
 
 /// The recommended `app.kubernetes.io/*` labels.
@@ -487,6 +613,18 @@ pub fn render(plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
 
     // Compose's job name (the plan's) → this target's, which follows the resolved revision.
     let mut job_names = BTreeMap::new();
+    let has_jobs = plan.prefetch.as_ref().is_some_and(|p| !p.jobs.is_empty());
+    if s.allow_from.is_some() && has_jobs {
+        // The Jobs' pods by the labels every Job's template gives them (`labels` below).
+        let ctx = JobsPolicyCtx {
+            meta: meta(JOBS_POLICY, labels(plan, "aimgen-prefetch", JOBS_POLICY, JOB_COMPONENT, None)),
+            selector: vec![
+                ("app.kubernetes.io/component".into(), JOB_COMPONENT.into()),
+                ("app.kubernetes.io/part-of".into(), names::label_value(&plan.name)),
+            ],
+        };
+        docs.push((JOBS_POLICY_FILE.to_string(), render_one("jobs-network-policy.yaml.j2", ctx)?));
+    }
     if let Some(p) = &plan.prefetch {
         for job in &p.jobs {
             let m = &job.model;
@@ -501,7 +639,7 @@ pub fn render(plan: &Plan, layout: Layout) -> anyhow::Result<Files> {
             let used_by: Vec<String> =
                 job.used_by.iter().map(|u| s.names.get(u).cloned().unwrap_or_default()).collect();
             let ctx = JobCtx {
-                meta: meta(&name, labels(plan, "aimgen-prefetch", &name, "model-download", None)),
+                meta: meta(&name, labels(plan, "aimgen-prefetch", &name, JOB_COMPONENT, None)),
                 comment: format!(
                     "Downloads {}@{} into the shared cache, then marks it ready for {}",
                     m.repo,
@@ -650,5 +788,18 @@ fn server(
         claim: s.claim.clone(),
         scripts: SCRIPTS_CONFIGMAP,
         shm_size: s.shm_size.clone(),
+        allow_from: s.allow_from.as_ref().map(|peers| peers.iter().map(peer).collect()),
     }
+}
+
+fn peer(p: &ClusterPeer) -> PeerCtx {
+    let pairs = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Pairs>();
+    let mut out = Vec::new();
+    if let Some(m) = &p.pods {
+        out.push(("podSelector", pairs(m)));
+    }
+    if let Some(m) = &p.namespaces {
+        out.push(("namespaceSelector", pairs(m)));
+    }
+    out
 }

@@ -123,6 +123,51 @@ pub fn label_value(s: &str) -> String {
     v.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
+/// Whether `s` is the name part of a label key, or a label value that is not empty: at most 63
+/// letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit (Kubernetes'
+/// `IsQualifiedName` and `IsValidLabelValue`, apimachinery `util/validation`).
+fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_LABEL
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+const NAME_RULE: &str = "at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit";
+
+/// Why `s` is no label key, or `None` when it is one: an optional prefix (a DNS subdomain of
+/// at most 253 characters) and `/`, then a name (`is_label_name`).
+pub fn label_key_problem(s: &str) -> Option<String> {
+    let (prefix, name) = match s.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if let Some(p) = prefix {
+        if !is_dns1123_subdomain(p) {
+            return Some(format!(
+                "its prefix `{}` is no DNS subdomain (lowercase letters, digits, `-` and `.`, at most 253)",
+                p.escape_debug()
+            ));
+        }
+    }
+    if !is_label_name(name) {
+        let what = if name.contains('/') {
+            "it has more than one `/`".to_string()
+        } else {
+            format!("its name must be {NAME_RULE}")
+        };
+        return Some(what);
+    }
+    None
+}
+
+/// Why `s` is no label value, or `None` when it is one (empty, or `is_label_name`).
+pub fn label_value_problem(s: &str) -> Option<String> {
+    (!s.is_empty() && !is_label_name(s)).then(|| format!("a label value is empty or {NAME_RULE}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +206,24 @@ mod tests {
         }
         assert!(is_dns1123_subdomain("hf-token.v1"));
         assert!(!is_dns1123_subdomain("HF_TOKEN") && !is_dns1123_subdomain("a..b"));
+    }
+
+    #[test]
+    fn label_keys_and_values_follow_kubernetes() {
+        for k in ["app", "aimgen.io/client", "kubernetes.io/metadata.name", "A_b.c-9", &"x".repeat(63)] {
+            assert_eq!(label_key_problem(k), None, "{k}");
+        }
+        for k in ["", "/app", "Example.com/app", "a/b/c", "-app", "app-", "app name", "ex.com/", &"x".repeat(64)] {
+            assert!(label_key_problem(k).is_some(), "{k}");
+        }
+        assert!(label_key_problem("a/b/c").expect("refused").contains("more than one `/`"));
+        assert!(label_key_problem(&format!("{}/x", "a.".repeat(127) + "a")).is_some());
+        for v in ["", "true", "0.4.6.post1", "A-b_c", &"v".repeat(63)] {
+            assert_eq!(label_value_problem(v), None, "{v}");
+        }
+        for v in ["-x", "x.", "a b", "é", &"v".repeat(64)] {
+            assert!(label_value_problem(v).is_some(), "{v}");
+        }
     }
 
     #[test]
