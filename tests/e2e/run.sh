@@ -518,12 +518,11 @@ cp "$HUBSTATE/stats.json" "$WORK/stats-2.json"
 checks delta "$WORK/plan.json" "$WORK/stats-1.json" "$WORK/stats-2.json"
 cache_listing "$WORK/cache-2.json"
 checks unchanged "$WORK/plan.json" "up#1" "$WORK/cache-1.json" "up#2" "$WORK/cache-2.json"
+# Timings are printed, not asserted: on a shared machine a wall-clock comparison fails for
+# reasons that are not aimgen's. What makes the second up faster is asserted above: it
+# downloaded nothing (delta) and the cache did not change (unchanged).
 u1=${UP_SECONDS[up#1]:-0} u2=${UP_SECONDS[up#2]:-0}
-if [ "$u2" -lt "$u1" ]; then
-  ok "second up is faster: every real server healthy ${u2}s after up (first: ${u1}s)"
-else
-  bad "second up is not faster: ${u2}s (first: ${u1}s)"
-fi
+info "time to every real server healthy: first up ${u1}s, second up ${u2}s"
 
 step "prefetch again with the Hub unreachable"
 # A host reboot or `up` while the Hub/mirror is down must not keep a fleet with a full
