@@ -392,8 +392,21 @@ pub struct RuntimePlan {
     pub log_max_size: String,
     /// Rotated log files kept.
     pub log_max_files: u32,
-    /// `memlock` unlimited and a 64 MiB stack (NVIDIA's container guidance).
-    pub nvidia_ulimits: bool,
+    /// Resource limits of its processes, sorted by name: the spec's (the service's, else
+    /// `serving.ulimits`), else the vendor default (NVIDIA: `memlock` unlimited and a 64 MiB
+    /// stack; AMD: none). Empty: the container runtime's own.
+    pub ulimits: Vec<Ulimit>,
+}
+
+/// One resource limit (`setrlimit`) of a server's processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ulimit {
+    /// Docker's name of the limit (`memlock`, `nofile`, …).
+    pub name: String,
+    /// The limit processes start with; `-1` is unlimited.
+    pub soft: i64,
+    /// The ceiling they may raise it to; `-1` is unlimited.
+    pub hard: i64,
 }
 
 /// A serving engine.

@@ -160,6 +160,79 @@ pub struct ServingSpec {
     /// `docker compose up` that recreates it starts again from 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_attempts: Option<u32>,
+    /// Resource limits (`ulimit`) of every server's processes, by name (`memlock`, `nofile`,
+    /// `stack`, …; the names Docker knows). Given, this replaces the vendor default entirely
+    /// (NVIDIA: `memlock: -1`, `stack: 67108864`, from NVIDIA's container guidance; AMD: none);
+    /// `{}` sets none. Where Docker cannot raise a limit (rootless Docker, a lower hard limit on
+    /// the host) the container does not start, so such hosts need `{stack: 67108864}` or `{}`.
+    /// A service's own `ulimits` replaces this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ulimits: Option<BTreeMap<String, Ulimit>>,
+}
+
+/// One resource limit: a number for the soft and the hard limit alike, or each of them.
+/// `-1` is unlimited (as Compose and `docker run --ulimit` write it).
+///
+/// Its schema is written by hand (below): one node that is a whole number or a `{soft, hard}`
+/// mapping, so a mistake inside the mapping (a missing `hard`, a decimal `soft`) is reported
+/// where it is, not as "the wrong type" of the whole value, as an `anyOf` of the two would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Ulimit {
+    /// Soft and hard limit alike, e.g. `memlock: -1`.
+    Both(i64),
+    /// Different soft and hard limits, e.g. `nofile: {soft: 1024, hard: 65536}`.
+    Range(UlimitRange),
+}
+
+/// A soft and a hard limit: processes start at the soft one and may raise it up to the hard
+/// one, so soft may not exceed hard (unless hard is `-1`, unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UlimitRange {
+    /// The limit processes get (`-1`: unlimited).
+    pub soft: i64,
+    /// The ceiling a process may raise its soft limit to (`-1`: unlimited).
+    pub hard: i64,
+}
+
+impl JsonSchema for Ulimit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Ulimit".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Exactly what serde reads: an i64, or a mapping of exactly `soft` and `hard` (i64s).
+        // The mapping keywords apply to mappings only, so a number passes them.
+        schemars::json_schema!({
+            "description": "One resource limit: a whole number for the soft and the hard limit alike (`-1` is unlimited), or `{soft: N, hard: N}`.",
+            "type": ["integer", "object"],
+            "properties": {
+                "soft": {
+                    "description": "The limit processes get (`-1`: unlimited).",
+                    "type": "integer",
+                    "format": "int64"
+                },
+                "hard": {
+                    "description": "The ceiling a process may raise its soft limit to (`-1`: unlimited); at least `soft`.",
+                    "type": "integer",
+                    "format": "int64"
+                }
+            },
+            "required": ["soft", "hard"],
+            "additionalProperties": false
+        })
+    }
+}
+
+impl Ulimit {
+    /// `(soft, hard)`.
+    pub fn soft_hard(self) -> (i64, i64) {
+        match self {
+            Ulimit::Both(n) => (n, n),
+            Ulimit::Range(r) => (r.soft, r.hard),
+        }
+    }
 }
 
 /// The base images.
@@ -332,6 +405,10 @@ pub struct ServiceSpec {
     /// Extra environment variables for this server (override the recipe's).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, EnvValue>,
+    /// Resource limits of this server's processes; replaces `serving.ulimits` (and the vendor
+    /// default) for this server entirely, `{}` sets none. Same form as `serving.ulimits`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ulimits: Option<BTreeMap<String, Ulimit>>,
 }
 
 /// A mount path field, read as Compose reads it (`text::clean_abs_path`; Kubernetes gets the same): a

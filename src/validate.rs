@@ -9,11 +9,33 @@ use crate::recipe::version::EngineVersion;
 use crate::recipe::KNOWN_GPUS;
 use crate::reserved::{check_env, TOKEN_VARS};
 use crate::source::escape_segment;
-use crate::spec::{FleetSpec, GpuSpec, ServiceSpec, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
+use crate::spec::{FleetSpec, GpuSpec, ServiceSpec, Ulimit, Vendor, DEFAULT_MOUNT, SCRATCH_MOUNT};
 use crate::text::{is_unsafe_char, single_line};
 
 /// Service names aimgen reserves for its helper services.
 pub const RESERVED_PREFIX: &str = "aimgen-";
+
+/// The resource limits Docker can set (`ulimits:`, `docker run --ulimit`): the keys of
+/// `ulimitNameMapping` in Docker's go-units (`ulimit.go`), which the daemon and the CLI check
+/// names against. `as` is not among them (commented out there: unusable with how Docker starts
+/// a container).
+pub const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
 
 /// How to read `render_nodes` from the host.
 const RENDER_NODES_HELP: &str = "read them on the host: for each /sys/class/kfd/kfd/topology/nodes/<N> whose \
@@ -118,6 +140,9 @@ fn check_service(svc: &ServiceSpec, at: &str, known_models: &[&str], out: &mut V
     }
     out.extend(check_env(&svc.env, &format!("{at}/env")));
     check_exposure(svc, at, out);
+    if let Some(u) = &svc.ulimits {
+        check_ulimits(u, &format!("{at}/ulimits"), out);
+    }
     for (k, v) in &svc.args {
         if v.as_str().is_some_and(|s| s.contains('\0')) {
             out.push(
@@ -463,6 +488,9 @@ fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    if let Some(u) = &serving.ulimits {
+        check_ulimits(u, "/serving/ulimits", out);
+    }
     if serving.log_max_files == Some(0) {
         out.push(Diagnostic::error("`log_max_files` must be at least 1").at("/serving/log_max_files"));
     }
@@ -472,6 +500,55 @@ fn check_serving(spec: &FleetSpec, out: &mut Vec<Diagnostic>) {
                 .at("/serving/restart_attempts")
                 .help("use 1 or more"),
         );
+    }
+}
+
+/// Resource limits: names Docker knows, values of 0 or more or -1 (unlimited), and soft no
+/// higher than hard, as Docker's go-units `ParseUlimit` requires; Compose passes the values on
+/// unchecked, so without this the mistake would surface only when the container is created.
+fn check_ulimits(limits: &BTreeMap<String, Ulimit>, at: &str, out: &mut Vec<Diagnostic>) {
+    for (name, limit) in limits {
+        let here = format!("{at}/{}", escape_segment(name));
+        if !ULIMIT_NAMES.contains(&name.as_str()) {
+            let names = ULIMIT_NAMES.join(", ");
+            let help = match did_you_mean(name, ULIMIT_NAMES.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`? Docker's limits: {names}"),
+                None => format!("Docker's limits: {names}"),
+            };
+            out.push(
+                Diagnostic::error(format!("`{}` is not a resource limit Docker knows", name.escape_debug()))
+                    .at_key(&here)
+                    .help(help),
+            );
+            continue;
+        }
+        let values: Vec<(String, i64)> = match limit {
+            Ulimit::Both(n) => vec![(here.clone(), *n)],
+            Ulimit::Range(r) => vec![(format!("{here}/soft"), r.soft), (format!("{here}/hard"), r.hard)],
+        };
+        let mut valid = true;
+        for (place, n) in values {
+            if n < -1 {
+                valid = false;
+                out.push(
+                    Diagnostic::error(format!("{n} is not a limit"))
+                        .at(place)
+                        .help("use 0 or more, or -1 for unlimited"),
+                );
+            }
+        }
+        let (soft, hard) = limit.soft_hard();
+        if valid && hard != -1 && (soft == -1 || soft > hard) {
+            let shown = |n: i64| if n == -1 { "unlimited (-1)".to_string() } else { n.to_string() };
+            out.push(
+                Diagnostic::error(format!(
+                    "the soft `{name}` limit {} is above its hard limit {hard}",
+                    shown(soft)
+                ))
+                .at(&here)
+                .help("a process may raise its soft limit only up to the hard one: lower `soft` or raise `hard` (-1 is unlimited)"),
+            );
+        }
     }
 }
 

@@ -68,6 +68,11 @@ pub const STOP_GRACE_SECONDS: u32 = 60;
 pub const DEFAULT_LOG_MAX_SIZE: &str = "100m";
 /// Rotated log files kept per server.
 pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
+/// Resource limits of NVIDIA servers unless the spec sets `ulimits`: NVIDIA's container
+/// guidance for its deep learning framework containers (`--ulimit memlock=-1 --ulimit
+/// stack=67108864`: pinned host memory for fast GPU copies, deep framework stacks). AMD's
+/// ROCm container guidance asks for none. Sorted by name, as the plan keeps them.
+pub const NVIDIA_ULIMITS: &[(&str, i64)] = &[("memlock", -1), ("stack", 67_108_864)];
 
 /// The outcome of resolving.
 #[derive(Debug)]

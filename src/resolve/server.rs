@@ -54,7 +54,7 @@ pub(super) fn server_plan(
         health_path: "/health".into(),
         bind,
         api_key,
-        runtime: runtime_plan(fleet, backend, &args),
+        runtime: runtime_plan(fleet, s, &args),
         recipe: ChosenRecipe {
             id: recipe.recipe.id.clone(),
             origin: recipe.origin.clone().into(),
@@ -217,8 +217,9 @@ fn server_env(
     env
 }
 
-/// Restarts, stop grace and log rotation.
-fn runtime_plan(fleet: &Fleet, backend: Backend, args: &BTreeMap<String, Json>) -> RuntimePlan {
+/// Restarts, stop grace, log rotation and resource limits.
+fn runtime_plan(fleet: &Fleet, s: &Service, args: &BTreeMap<String, Json>) -> RuntimePlan {
+    let backend = s.backend;
     let serving = &fleet.serving;
     RuntimePlan {
         restart_attempts: serving.restart_attempts.unwrap_or(DEFAULT_RESTART_ATTEMPTS),
@@ -230,7 +231,25 @@ fn runtime_plan(fleet: &Fleet, backend: Backend, args: &BTreeMap<String, Json>) 
             },
         log_max_size: serving.log_max_size.clone().unwrap_or_else(|| DEFAULT_LOG_MAX_SIZE.to_string()),
         log_max_files: serving.log_max_files.unwrap_or(DEFAULT_LOG_MAX_FILES),
-        nvidia_ulimits: fleet.gpu.vendor == Vendor::Nvidia,
+        ulimits: ulimits(fleet, s.spec),
+    }
+}
+
+/// The server's resource limits: its own, else the fleet's, else the vendor default; sorted by
+/// name (the spec's maps are), so the output is byte-stable.
+fn ulimits(fleet: &Fleet, svc: &ServiceSpec) -> Vec<Ulimit> {
+    match svc.ulimits.as_ref().or(fleet.serving.ulimits.as_ref()) {
+        Some(given) => given
+            .iter()
+            .map(|(name, u)| {
+                let (soft, hard) = u.soft_hard();
+                Ulimit { name: name.clone(), soft, hard }
+            })
+            .collect(),
+        None if fleet.gpu.vendor == Vendor::Nvidia => {
+            NVIDIA_ULIMITS.iter().map(|(name, n)| Ulimit { name: name.to_string(), soft: *n, hard: *n }).collect()
+        }
+        None => Vec::new(),
     }
 }
 

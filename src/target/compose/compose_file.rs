@@ -68,7 +68,18 @@ struct Svc {
     restart: String,
     stop_grace_period: Option<String>,
     logging: Option<Logging>,
-    ulimits: bool,
+    ulimits: Vec<Limit>,
+}
+
+/// One `ulimits:` entry: `name: N` when soft and hard agree, else `name: {soft, hard}`.
+#[derive(Serialize)]
+struct Limit {
+    /// The name as a YAML key: bare (Docker's names are lowercase words), quoted otherwise.
+    key: String,
+    /// Soft and hard alike.
+    both: Option<String>,
+    soft: String,
+    hard: String,
 }
 
 #[derive(Serialize)]
@@ -175,7 +186,7 @@ fn prefetch_service(
         group_add: Vec::new(),
         stop_grace_period: None,
         logging: None,
-        ulimits: false,
+        ulimits: Vec::new(),
         command: vec![format!("{}\n", ascii_json(&spec, true)?)],
         env_files: if folder { vec![service_env_file(PREFETCH_ENV)] } else { Vec::new() },
         environment: if folder { Vec::new() } else { p.env.clone().into_iter().collect() },
@@ -322,7 +333,21 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
             max_size: s.runtime.log_max_size.clone(),
             max_files: s.runtime.log_max_files.to_string(),
         }),
-        ulimits: s.runtime.nvidia_ulimits,
+        ulimits: s
+            .runtime
+            .ulimits
+            .iter()
+            .map(|u| Limit {
+                key: if !u.name.is_empty() && u.name.bytes().all(|b| b.is_ascii_lowercase()) {
+                    u.name.clone()
+                } else {
+                    super::encode::yaml_quote(&u.name)
+                },
+                both: (u.soft == u.hard).then(|| u.soft.to_string()),
+                soft: u.soft.to_string(),
+                hard: u.hard.to_string(),
+            })
+            .collect(),
     }
 }
 

@@ -143,6 +143,20 @@ pub fn prepare(spec: &FleetSpec, plan: &Plan) -> (Option<ClusterPlan>, Vec<Diagn
             );
         }
     }
+    // Kubernetes has no per-container rlimits: the node's runtime sets them. Only limits the
+    // spec asks for are worth a word; the NVIDIA default is Compose's alone.
+    let ulimits = spec.serving.as_ref().and_then(|s| s.ulimits.as_ref()).map(|u| ("/serving/ulimits".to_string(), u));
+    let ulimits =
+        ulimits.into_iter().chain(spec.services.iter().filter_map(|(svc, s)| {
+            s.ulimits.as_ref().map(|u| (format!("/services/{}/ulimits", escape_segment(svc)), u))
+        }));
+    for (at, _) in ulimits.filter(|(_, u)| !u.is_empty()) {
+        diags.push(
+            Diagnostic::warning("`ulimits` are not applied on Kubernetes: a pod cannot set its containers' resource limits")
+                .at_key(at)
+                .help("the node's container runtime sets them (its default, or its configuration on the GPU nodes); the Compose target applies `ulimits`"),
+        );
+    }
     if k.registry.is_none() {
         diags.push(
             Diagnostic::warning("no `kubernetes.registry`: the images are named without a registry and must already be on every node")
