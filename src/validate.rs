@@ -531,7 +531,7 @@ fn check_ulimits(limits: &BTreeMap<String, Ulimit>, at: &str, out: &mut Vec<Diag
             if n < -1 {
                 valid = false;
                 out.push(
-                    Diagnostic::error(format!("{n} is not a limit"))
+                    Diagnostic::error(format!("{n} is not a valid `{name}` limit"))
                         .at(place)
                         .help("use 0 or more, or -1 for unlimited"),
                 );
@@ -545,7 +545,7 @@ fn check_ulimits(limits: &BTreeMap<String, Ulimit>, at: &str, out: &mut Vec<Diag
                     "the soft `{name}` limit {} is above its hard limit {hard}",
                     shown(soft)
                 ))
-                .at(&here)
+                .at(format!("{here}/soft"))
                 .help("a process may raise its soft limit only up to the hard one: lower `soft` or raise `hard` (-1 is unlimited)"),
             );
         }

@@ -658,3 +658,93 @@ fn mounts_at_one_container_path_are_refused() {
         "{err}"
     );
 }
+
+/// A service with `ulimits` written in block style under it (line 9 is the first limit).
+fn with_ulimits(limits: &str) -> String {
+    format!(
+        "version: 1\nname: x\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}services:\n  qwen:\n    model: Qwen/Qwen3-32B\n    ulimits:\n{limits}"
+    )
+}
+
+#[test]
+fn an_unknown_ulimit_name_lists_dockers() {
+    expect(
+        &with_ulimits("      nofle: 65536\n"),
+        "error: `nofle` is not a resource limit Docker knows
+ --> fleet.yaml:9:7
+  |
+9 |       nofle: 65536
+  |       ^^^^^
+  = help: did you mean `nofile`? Docker's limits: core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack
+
+1 error
+",
+    );
+}
+
+#[test]
+fn a_soft_ulimit_above_its_hard_one() {
+    expect(
+        &with_ulimits("      nofile: {soft: 65536, hard: 1024}\n      core: {soft: -1, hard: 0}\n      stack: {soft: 8, hard: -1}\n"),
+        "error: the soft `nofile` limit 65536 is above its hard limit 1024
+ --> fleet.yaml:9:22
+  |
+9 |       nofile: {soft: 65536, hard: 1024}
+  |                      ^^^^^
+  = help: a process may raise its soft limit only up to the hard one: lower `soft` or raise `hard` (-1 is unlimited)
+
+error: the soft `core` limit unlimited (-1) is above its hard limit 0
+  --> fleet.yaml:10:20
+   |
+10 |       core: {soft: -1, hard: 0}
+   |                    ^^
+   = help: a process may raise its soft limit only up to the hard one: lower `soft` or raise `hard` (-1 is unlimited)
+
+2 errors
+",
+    );
+}
+
+#[test]
+fn a_ulimit_that_is_not_a_whole_number() {
+    expect(
+        &with_ulimits("      memlock: unlimited\n      nofile: {soft: 1.5, hard: 2}\n"),
+        "error: `memlock` has the wrong type: expected a whole number or a mapping, found text
+ --> fleet.yaml:9:16
+  |
+9 |       memlock: unlimited
+  |                ^^^^^^^^^
+
+error: `soft` has the wrong type: expected a whole number, found a decimal number
+  --> fleet.yaml:10:22
+   |
+10 |       nofile: {soft: 1.5, hard: 2}
+   |                      ^^^
+
+2 errors
+",
+    );
+}
+
+#[test]
+fn a_negative_ulimit_other_than_unlimited() {
+    expect(
+        &with_ulimits("      stack: -2\n      nofile: {soft: 0, hard: -5}\n      memlock: -1\n"),
+        "error: -2 is not a valid `stack` limit
+ --> fleet.yaml:9:14
+  |
+9 |       stack: -2
+  |              ^^
+  = help: use 0 or more, or -1 for unlimited
+
+error: -5 is not a valid `nofile` limit
+  --> fleet.yaml:10:31
+   |
+10 |       nofile: {soft: 0, hard: -5}
+   |                               ^^
+   = help: use 0 or more, or -1 for unlimited
+
+2 errors
+",
+    );
+}

@@ -493,3 +493,88 @@ fn the_root_folder_is_no_mount_path() {
         assert!(err.contains(&format!("`{field}` cannot be `/`, the root folder")), "{field}: {err}");
     }
 }
+
+/// Each server's `ulimits` as Compose v2 reads them (`config --format json`): name → (soft,
+/// hard), a single number standing for both; `None` for a service without the key.
+fn compose_ulimits(bin: &Path, dir: &Path) -> std::collections::BTreeMap<String, Option<Vec<(String, i64, i64)>>> {
+    let o = Command::new(bin)
+        .current_dir(dir)
+        .args(["-f", "docker-compose.cache.yml", "config", "--format", "json"])
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .env_remove("COMPOSE_ENV_FILES")
+        .output()
+        .expect("compose runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let services = doc["services"].as_object().expect("services");
+    services
+        .iter()
+        .filter(|(name, _)| !name.starts_with("aimgen-"))
+        .map(|(name, s)| {
+            let limits = s.get("ulimits").map(|u| {
+                u.as_object()
+                    .expect("a mapping")
+                    .iter()
+                    .map(|(k, v)| match v.as_i64() {
+                        Some(n) => (k.clone(), n, n),
+                        None => (k.clone(), v["soft"].as_i64().expect("soft"), v["hard"].as_i64().expect("hard")),
+                    })
+                    .collect()
+            });
+            (name.clone(), limits)
+        })
+        .collect()
+}
+
+#[test]
+fn ulimits_default_to_nvidias_and_the_spec_replaces_them() {
+    let spec = "version: 1\nname: lim\nhost: {gpu: {vendor: nvidia, model: H100, count: 8}}\n\
+                image: {base: \"vllm/vllm-openai:v0.33.0\"}\nservices:\n  \
+                a: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n  \
+                b: {model: meta-llama/Llama-3.1-8B-Instruct, gpus: 1}\n";
+    let nvidia = || Some(vec![("memlock".to_string(), -1, -1), ("stack".to_string(), 67_108_864, 67_108_864)]);
+    let own = spec.replace("gpus: 1}\n  b", "gpus: 1, ulimits: {nofile: {soft: 1024, hard: 65536}}}\n  b");
+    let rootless = spec.replace("services:", "serving: {ulimits: {}}\nservices:");
+    let amd = spec
+        .replace("nvidia, model: H100", "amd, model: MI300X")
+        .replace("vllm/vllm-openai:v0.33.0", "rocm/vllm:rocm7.0.0_vllm_0.11.2_20251210");
+    let cases = [
+        ("ulimits-default", spec.to_string(), [nvidia(), nvidia()]),
+        ("ulimits-own", own.clone(), [Some(vec![("nofile".to_string(), 1024, 65_536)]), nvidia()]),
+        ("ulimits-none", rootless.clone(), [None, None]),
+        // A service's own limits replace the fleet's `{}` too.
+        (
+            "ulimits-own-over-none",
+            own.replace("services:", "serving: {ulimits: {}}\nservices:"),
+            [Some(vec![("nofile".to_string(), 1024, 65_536)]), None],
+        ),
+        ("ulimits-amd", amd, [None, None]),
+    ];
+    let bin = compose();
+    for (name, spec, [a, b]) in cases {
+        let (dir, doc, _) = render_dir(name, &spec);
+        // Without Compose, at least the written file: no `ulimits:` where none are wanted.
+        assert_eq!(svc(&doc, "a").get("ulimits").is_some(), a.is_some(), "{name}");
+        assert_eq!(svc(&doc, "b").get("ulimits").is_some(), b.is_some(), "{name}");
+        let Some(bin) = &bin else { continue };
+        let got = compose_ulimits(bin, &dir);
+        assert_eq!(got.get("a"), Some(&a), "{name}: a");
+        assert_eq!(got.get("b"), Some(&b), "{name}: b");
+    }
+    // Kubernetes has no ulimits: limits the spec sets are named as not applied, the default
+    // and `{}` are not.
+    let dir = scratch("ulimits-k8s");
+    for (file, spec, warned) in [("own.yaml", &own, 1), ("none.yaml", &rootless, 0)] {
+        let path = write(&dir, file, spec);
+        let o = aimgen(&["check", &path, "--target", "kubernetes"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).matches("`ulimits` are not applied on Kubernetes").count(),
+            warned,
+            "{file}: {}",
+            stderr(&o)
+        );
+    }
+}
