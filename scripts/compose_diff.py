@@ -5,14 +5,17 @@ Generates fleets whose free-text fields (env values, engine argument values, ser
 names, pip entries, model paths, the cache's host folder and mount, user recipe env and
 argument values, user recipe file names, spec file names) are filled from a seeded generator
 biased toward YAML, Compose, env-file and Dockerfile metacharacters and every Unicode
-line-break and control class. For each fleet:
+line-break and control class, and whose resource limits (`serving.ulimits`, a service's
+`ulimits`) are drawn from Docker's names and edge values (-1, 0, 2^63-1, soft below hard),
+with some invalid ones aimgen must refuse. For each fleet:
 
   1. `aimgen render SPEC` (standard output) and `aimgen render SPEC -o DIR`;
   2. `docker-compose-v2 config --format json` on both;
   3. the services, volumes and top-level keys must be exactly what the spec implies (no key
      added, none lost), and every value must read back byte for byte: environment (inline,
-     and through the env files), command arguments, served names, mounts, and the pip words
-     of the Dockerfile (split as a Dockerfile line and a POSIX shell would).
+     and through the env files), command arguments, served names, mounts, resource limits
+     (soft and hard, or none at all), and the pip words of the Dockerfile (split as a
+     Dockerfile line and a POSIX shell would).
 
 A field aimgen refuses must be one the sink cannot hold (`may_refuse` says which): the
 refused fields are dropped and the fleet rendered again. One case is one generated service
@@ -60,6 +63,12 @@ META = [
 ]
 PLAIN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:"
 
+# Docker's resource limit names (go-units `ulimitNameMapping`), and look-alikes it lacks.
+ULIMIT_NAMES = ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+                "rss", "rtprio", "rttime", "sigpending", "stack"]
+ULIMIT_WRONG_NAMES = ["as", "nofle", "Stack", "NOFILE", "memlock ", "rlimit_nofile", "open-files"]
+ULIMIT_VALUES = [-1, 0, 1, 8, 1024, 65536, 67108864, 2**31 - 1, 2**31, 2**32, 2**62, 2**63 - 1]
+
 
 def unsafe(c):
     o = ord(c)
@@ -78,6 +87,36 @@ def text(rng, max_parts=6):
         else:
             parts.append("".join(rng.choice(PLAIN) for _ in range(rng.randint(1, 6))))
     return "".join(parts)
+
+
+def ulimits(rng):
+    """A `ulimits` mapping: mostly valid entries, some aimgen must refuse."""
+    out = {}
+    for _ in range(rng.randint(0, 4)):
+        name = rng.choice(ULIMIT_WRONG_NAMES) if rng.random() < 0.08 else rng.choice(ULIMIT_NAMES)
+
+        def value():
+            return rng.choice([-2, -3, -(2**63)]) if rng.random() < 0.05 else rng.choice(ULIMIT_VALUES)
+
+        if rng.random() < 0.5:
+            out[name] = value()
+        else:
+            soft, hard = value(), value()
+            if rng.random() < 0.85 and hard != -1 and (soft == -1 or soft > hard):
+                soft, hard = hard, soft  # mostly soft <= hard; the rest must be refused
+            out[name] = {"soft": soft, "hard": hard}
+    return out
+
+
+def ulimit_pair(v):
+    """(soft, hard) of a limit as the spec or Compose writes it. Compose's JSON leaves a zero
+    `soft` or `hard` out (`core: 0` reads back as `{}`), and its own conversion takes the
+    missing field as 0, so a missing one is 0 here too."""
+    if isinstance(v, int):
+        return (v, v)
+    if not isinstance(v, dict) or set(v) - {"soft", "hard"}:
+        raise TypeError(f"not a limit: {v!r}")
+    return (v.get("soft", 0), v.get("hard", 0))
 
 
 def path_text(rng):
@@ -145,6 +184,11 @@ def may_refuse(kind, value):
         return value.strip() == "" or not one_line(value) or value.startswith("-")
     if kind == "arg":
         return "\x00" in value
+    if kind == "ulimit":
+        name, v = value
+        soft, hard = ulimit_pair(v)
+        return (name not in ULIMIT_NAMES or soft < -1 or hard < -1
+                or (hard != -1 and (soft == -1 or soft > hard)))
     if kind == "path":
         return (not value.startswith("/") or not one_line(value) or any(c in value for c in ":$'\\")
                 or ".." in value.split("/") or clean_path(value) == "/")
@@ -173,6 +217,8 @@ def overlaps_a_mount(f, key, value):
         a, b = a.rstrip("/"), b.rstrip("/")
         return bool(a) and bool(b) and (inside(a, b) or inside(b, a))
 
+    if not isinstance(value, str):
+        return False
     value = clean_path(value)
     if key == "/cache/mount":
         return overlap(value, SCRATCH)
@@ -225,6 +271,11 @@ class Fleet:
                 svc["model_path"] = v
                 self.fields[f"{at}/model_path"] = ("path", v)
             if rng.random() < 0.3:
+                lim = ulimits(rng)
+                svc["ulimits"] = lim
+                for k, v in lim.items():
+                    self.fields[f"{at}/ulimits/{k}"] = ("ulimit", (k, v))
+            if rng.random() < 0.3:
                 svc["recipe"] = "user/r-%d" % i
                 self.recipe_env[i] = {f"AIMGEN_R{j}": text(rng) for j in range(rng.randint(0, 2))}
                 self.recipe_args[i] = {"chat-template": text(rng)} if rng.random() < 0.5 else {}
@@ -233,6 +284,11 @@ class Fleet:
         self.pip = [text(rng, 3) for _ in range(rng.randint(0, 3))]
         for i, p in enumerate(self.pip):
             self.fields[f"/image/pip/{i}"] = ("pip", p)
+        self.serving = {}
+        if rng.random() < 0.4:
+            self.serving["ulimits"] = ulimits(rng)
+            for k, v in self.serving["ulimits"].items():
+                self.fields[f"/serving/ulimits/{k}"] = ("ulimit", (k, v))
         self.cache = {}
         if rng.random() < 0.4:
             self.cache["host_path"] = path_text(rng)
@@ -256,6 +312,8 @@ class Fleet:
             self.pip[int(parts[2])] = None
         elif parts[0] == "cache":
             self.cache.pop(parts[1], None)
+        elif parts[:2] == ["serving", "ulimits"]:
+            self.serving["ulimits"].pop(parts[2], None)
         elif parts[0] == "services" and len(parts) >= 3:
             svc = self.services[parts[1]]
             if len(parts) == 3:
@@ -285,6 +343,8 @@ class Fleet:
             spec["image"] = {"pip": pip}
         if self.cache:
             spec["cache"] = dict(self.cache)
+        if self.serving:
+            spec["serving"] = dict(self.serving)
         return y(spec)[1:]
 
     def recipe_text(self):
@@ -372,6 +432,8 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
     for name, s in doc["services"].items():
         if set(s) & forbidden:
             fail(f"{name}: has {sorted(set(s) & forbidden)}")
+        if name in jobs_got and "ulimits" in s:
+            fail(f"{name}: a prefetch job has ulimits {s['ulimits']!r}")
         if not set(s.get("cap_add") or []) <= {"SYS_PTRACE"}:
             fail(f"{name}: cap_add {s.get('cap_add')}")
     mount = clean_path(f.cache.get("mount", "/workspace/model-cache"))
@@ -411,6 +473,20 @@ def check_doc(f, doc, env_of, label, problems, dockerfile):
             fail(f"{name}: no cache mount at {mount!r} in {sorted(targets)}")
         elif "host_path" in f.cache and unescape(targets[mount].get("source")) != clean_path(f.cache["host_path"]):
             fail(f"{name}: cache source {targets[mount].get('source')!r}")
+        # The service's own limits, else the fleet's, else the AMD default: none (no key).
+        want_lim = svc["ulimits"] if "ulimits" in svc else f.serving.get("ulimits", {})
+        got_lim = s.get("ulimits")
+        if not want_lim:
+            if got_lim is not None:
+                fail(f"{name}: ulimits {got_lim!r}, the spec wants none")
+        else:
+            try:
+                got = {k: ulimit_pair(v) for k, v in (got_lim or {}).items()}
+            except (TypeError, KeyError) as e:
+                got = {"unreadable": repr(e)}
+            want = {k: ulimit_pair(v) for k, v in want_lim.items()}
+            if got != want:
+                fail(f"{name}: ulimits read back as {got!r}, spec says {want!r}")
         if "model_path" in svc:
             m = targets.get(clean_path(svc["model_path"]))
             if not m or unescape(m.get("source")) != clean_path(svc["model_path"]):
@@ -478,6 +554,8 @@ def one_fleet(seed, per_fleet, aimgen, compose, work, keep):
                     refused += 1
                     progressed |= f.drop(key)
                     continue
+            if "/ulimits/" in key and key.rsplit("/", 1)[-1] in ("soft", "hard"):
+                key = key.rsplit("/", 1)[0]  # a limit's soft or hard value: the limit is the field
             field = f.fields.get(key)
             if field is None and key in dropped_now:
                 continue  # a second reason to refuse a value already dropped this round

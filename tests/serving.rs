@@ -519,7 +519,8 @@ fn compose_ulimits(bin: &Path, dir: &Path) -> std::collections::BTreeMap<String,
                     .iter()
                     .map(|(k, v)| match v.as_i64() {
                         Some(n) => (k.clone(), n, n),
-                        None => (k.clone(), v["soft"].as_i64().expect("soft"), v["hard"].as_i64().expect("hard")),
+                        // Compose's JSON leaves a zero `soft` or `hard` out.
+                        None => (k.clone(), v["soft"].as_i64().unwrap_or(0), v["hard"].as_i64().unwrap_or(0)),
                     })
                     .collect()
             });
