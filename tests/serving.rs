@@ -494,9 +494,12 @@ fn the_root_folder_is_no_mount_path() {
     }
 }
 
-/// Each server's `ulimits` as Compose v2 reads them (`config --format json`): name → (soft,
-/// hard), a single number standing for both; `None` for a service without the key.
-fn compose_ulimits(bin: &Path, dir: &Path) -> std::collections::BTreeMap<String, Option<Vec<(String, i64, i64)>>> {
+/// A server's limits as (name, soft, hard); `None` when it has no `ulimits` key.
+type Limits = Option<Vec<(String, i64, i64)>>;
+
+/// Each server's `ulimits` as Compose v2 reads them (`config --format json`), a single number
+/// standing for both soft and hard.
+fn compose_ulimits(bin: &Path, dir: &Path) -> std::collections::BTreeMap<String, Limits> {
     let o = Command::new(bin)
         .current_dir(dir)
         .args(["-f", "docker-compose.cache.yml", "config", "--format", "json"])
