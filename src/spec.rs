@@ -203,20 +203,24 @@ impl JsonSchema for Ulimit {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         // Exactly what serde reads: an i64, or a mapping of exactly `soft` and `hard` (i64s).
-        // The mapping keywords apply to mappings only, so a number passes them.
+        // The mapping keywords apply to mappings only, so a number passes them. `maximum` is
+        // i64's, which serde enforces too: stated, a larger number is reported at its line.
         schemars::json_schema!({
             "description": "One resource limit: a whole number for the soft and the hard limit alike (`-1` is unlimited), or `{soft: N, hard: N}`.",
             "type": ["integer", "object"],
+            "maximum": i64::MAX,
             "properties": {
                 "soft": {
                     "description": "The limit processes get (`-1`: unlimited).",
                     "type": "integer",
-                    "format": "int64"
+                    "format": "int64",
+                    "maximum": i64::MAX
                 },
                 "hard": {
                     "description": "The ceiling a process may raise its soft limit to (`-1`: unlimited); at least `soft`.",
                     "type": "integer",
-                    "format": "int64"
+                    "format": "int64",
+                    "maximum": i64::MAX
                 }
             },
             "required": ["soft", "hard"],

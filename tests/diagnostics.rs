@@ -748,3 +748,18 @@ error: -5 is not a valid `nofile` limit
 ",
     );
 }
+
+#[test]
+fn a_ulimit_beyond_64_bits_is_reported_where_it_is() {
+    expect(
+        &with_ulimits("      nofile: 9223372036854775808\n"),
+        "error: `nofile`: 9223372036854775808 is greater than the maximum of 9223372036854775807
+ --> fleet.yaml:9:15
+  |
+9 |       nofile: 9223372036854775808
+  |               ^^^^^^^^^^^^^^^^^^^
+
+1 error
+",
+    );
+}
