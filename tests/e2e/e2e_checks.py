@@ -3,6 +3,7 @@
 `FAIL<TAB>msg` or `INFO<TAB>msg`; run.sh counts them.
 
   e2e_checks.py order   PLAN INSPECT_JSON        each server started after its model's prefetch exited 0
+  e2e_checks.py limits  PLAN INSPECT_JSON        Docker applied the spec's ulimits to each server
   e2e_checks.py report  PLAN SERVICE REPORT_JSON a server's stub probes
   e2e_checks.py stats   PLAN STATS_JSON          first up: needed files served exactly once, no decoy
   e2e_checks.py delta   PLAN BEFORE_JSON AFTER_JSON   second up: nothing downloaded
@@ -86,6 +87,21 @@ def order(plan, inspect):
         out("PASS" if repos == [srv["model"]] else "FAIL",
             f"{s} ({srv['model']}) waits for exactly one prefetch job, its model's: "
             + (", ".join(f"{p} ({r})" for p, r in zip(waits, repos)) or "(none)"))
+
+
+def limits(plan, inspect):
+    """Docker applied to each server exactly the ulimits Compose read from the generated file,
+    and those are the fleet's `serving.ulimits` (stack only: see fleet.yaml)."""
+    by_service = {c["Config"]["Labels"].get("com.docker.compose.service"): c for c in inspect}
+    for s, srv in plan["servers"].items():
+        c = by_service.get(s)
+        if c is None:
+            out("FAIL", f"{s}: no container to read its ulimits from")
+            continue
+        applied = {u["Name"]: [u["Soft"], u["Hard"]] for u in c["HostConfig"].get("Ulimits") or []}
+        want = {"stack": [67108864, 67108864]}
+        out("PASS" if applied == srv["ulimits"] == want else "FAIL",
+            f"{s}: ulimits as the spec says, read back by Compose {srv['ulimits']} and applied by Docker {applied}")
 
 
 def report(plan, svc, rep):
@@ -278,6 +294,8 @@ def main():
     plan = load(args[0])
     if cmd == "order":
         order(plan, load(args[1]))
+    elif cmd == "limits":
+        limits(plan, load(args[1]))
     elif cmd == "report":
         report(plan, args[1], load(args[2]))
     elif cmd == "stats":

@@ -9,8 +9,6 @@ generated Dockerfile.optimized, whose base is the local vLLM CPU image), entrypo
 command, environment, env files, volumes, healthcheck and ports. The override ONLY:
   * removes what needs GPUs: `deploy` (NVIDIA device reservations), `devices` and
     `group_add` (AMD's /dev/kfd, /dev/dri and their groups),
-  * removes `ulimits.memlock` (when generated): this host's Docker cannot grant it; the run
-    prints a warning saying so (it is a limit of the test host, not of the generated file),
   * adds the CPU build's sizing variable VLLM_CPU_KVCACHE_SPACE (GiB of KV cache; its
     default would reserve far more memory than this host has for several servers),
   * adds the `mock-hub` service (network alias `mock-cdn` for its LFS redirects).
@@ -105,6 +103,16 @@ def parse_server(name, svc):
     }
 
 
+def compose_ulimit(v):
+    """(soft, hard) of one limit as Compose's `config --format json` writes it: a number, or
+    an object with `single` or `soft`/`hard` (a zero one is left out: it is 0)."""
+    if isinstance(v, int):
+        return [v, v]
+    if "single" in v:
+        return [v["single"], v["single"]]
+    return [v.get("soft", 0), v.get("hard", 0)]
+
+
 def prefetch_repo(svc):
     """The model a prefetch job delivers: its program's last argument is a JSON object
     naming the repository (what Compose itself read back, not aimgen's own plan)."""
@@ -152,6 +160,7 @@ def main():
         s["depends_on"] = sorted((svc.get("depends_on") or {}).keys())
         s["volumes"] = svc.get("volumes") or []
         s["image"] = svc.get("image")
+        s["ulimits"] = {k: compose_ulimit(v) for k, v in (svc.get("ulimits") or {}).items()}
         env = svc.get("environment") or {}
         s["api_key"] = bool(env.get("VLLM_API_KEY") or "--api-key" in s["argv"])
         s["dropped"] = [k for k in GPU_KEYS if k in svc]
@@ -159,15 +168,6 @@ def main():
         lines.append(f"  {q(name)}:")
         for key in s["dropped"]:
             lines.append(f"    {key}: !reset null")
-        # Not a GPU key but a limit this test host cannot grant: its Docker runs without the
-        # privilege to raise RLIMIT_MEMLOCK above the host's hard limit, so a container asking
-        # for `memlock: -1` (NVIDIA's advice for pinned memory) fails to start. Said loudly.
-        if "memlock" in (svc.get("ulimits") or {}):
-            lines.append("    ulimits:")
-            lines.append("      memlock: !reset null")
-            s["dropped"].append("ulimits.memlock")
-            plan["warnings"].append(f"{name}: the generated ulimits.memlock={svc['ulimits']['memlock']} is removed: "
-                                    "this test host's Docker cannot raise RLIMIT_MEMLOCK (runc: operation not permitted)")
         if s["real"]:
             lines.append("    environment:")
             lines.append(f"      VLLM_CPU_KVCACHE_SPACE: {q(KVCACHE_GIB)}")

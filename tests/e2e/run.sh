@@ -390,6 +390,7 @@ fleet_up() {
   # shellcheck disable=SC2086
   docker inspect $ids >"$WORK/inspect-$label.json"
   checks order "$WORK/plan.json" "$WORK/inspect-$label.json"
+  checks limits "$WORK/plan.json" "$WORK/inspect-$label.json"
 }
 
 # A completion from each real server, with its served model name, through its published port.
