@@ -763,3 +763,32 @@ fn a_ulimit_beyond_64_bits_is_reported_where_it_is() {
 ",
     );
 }
+
+#[test]
+fn a_number_too_big_for_its_type_is_reported_where_it_is() {
+    // serde refuses these without a position; the schema states each sized integer's range
+    // (schema::bound_integer_formats), which puts the error at the value.
+    let image = "image: {base: b/c:1, engine_version: \"0.33.0\"}\n";
+    expect(
+        &format!("version: 1\nname: f\n{image}host: {{gpu: {{vendor: amd, model: MI300X, count: 4294967296}}}}\nservices:\n  a: {{model: Qwen/Qwen3-32B}}\n"),
+        "error: `count`: 4294967296 is greater than the maximum of 4294967295
+ --> fleet.yaml:4:49
+  |
+4 | host: {gpu: {vendor: amd, model: MI300X, count: 4294967296}}
+  |                                                 ^^^^^^^^^^
+
+1 error
+",
+    );
+    expect(
+        &format!("version: 1\nname: f\n{image}{HOST}services:\n  a: {{model: Qwen/Qwen3-32B, gpus: 99999999999}}\n"),
+        "error: `gpus`: 99999999999 is greater than the maximum of 4294967295
+ --> fleet.yaml:6:36
+  |
+6 |   a: {model: Qwen/Qwen3-32B, gpus: 99999999999}
+  |                                    ^^^^^^^^^^^
+
+1 error
+",
+    );
+}
