@@ -226,7 +226,57 @@ fn cache_mount(plan: &Plan, read_only: bool) -> Mount {
     }
 }
 
+/// A fleet service: its engine on its GPUs, reading the shared cache.
 fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
+    let (command_refs, environment_refs) = key_refs(s);
+    let (entrypoint, command) = s.argv.split_at(s.entrypoint_len.min(s.argv.len()));
+    Svc {
+        name: s.name.clone(),
+        comment: server_comment(s),
+        image,
+        build_target: None,
+        entrypoint: entrypoint.to_vec(),
+        // What an engine-truth check reads to pick the parser of the release the image runs.
+        labels: vec![
+            ("aimgen.engine".into(), s.backend.as_str().into()),
+            ("aimgen.engine-version".into(), s.engine_version.clone()),
+        ],
+        depends_on: s.prefetch_job.iter().cloned().collect(),
+        prefetch: false,
+        command: command.to_vec(),
+        command_refs,
+        environment_refs,
+        environment: server_environment(plan, s, folder),
+        devices: match render_nodes(plan, s) {
+            Some(nodes) => std::iter::once("/dev/kfd".to_string()).chain(nodes).collect(),
+            None => vec!["/dev/kfd".into(), "/dev/dri".into()],
+        },
+        group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
+        env_files: if folder { vec![COMMON_ENV_FILE.into(), service_env_file(&s.name)] } else { Vec::new() },
+        token: s.needs_token,
+        mounts: server_mounts(plan, s),
+        ports: vec![port_mapping(s.bind, s.host_port, s.port)],
+        amd: plan.gpu.vendor == GpuVendor::Amd,
+        nvidia: if plan.gpu.vendor == GpuVendor::Nvidia {
+            s.gpus.iter().map(u32::to_string).collect()
+        } else {
+            Vec::new()
+        },
+        ipc_host: true,
+        health: health_check(s),
+        restart: format!("on-failure:{}", s.runtime.restart_attempts),
+        stop_grace_period: Some(format!("{}s", s.runtime.stop_grace_seconds)),
+        logging: Some(Logging {
+            max_size: s.runtime.log_max_size.clone(),
+            max_files: s.runtime.log_max_files.to_string(),
+        }),
+        ulimits: s.runtime.ulimits.iter().map(limit).collect(),
+    }
+}
+
+/// The cache (read-only when the plan says servers only read it), the engine's scratch
+/// volume, and a local model's folder at its own path (the engine's argument names it).
+fn server_mounts(plan: &Plan, s: &ServerPlan) -> Vec<Mount> {
     let ro = plan.cache.servers_read_only;
     let mut mounts = vec![
         cache_mount(plan, ro),
@@ -247,107 +297,91 @@ fn server(plan: &Plan, s: &ServerPlan, folder: bool, image: String) -> Svc {
             create_host_path: false,
         });
     }
-    let gpu_list: Vec<String> = s.gpus.iter().map(u32::to_string).collect();
+    mounts
+}
+
+/// Per-GPU render nodes, when the host's are known: the device files are the isolation.
+/// ROCm's thunk skips every KFD node whose render node it cannot open (libhsakmt
+/// topology.c, `topology_sysfs_check_node_supported`), so the container sees exactly its
+/// GPUs, numbered from 0, and host indices in ROCR_VISIBLE_DEVICES would be wrong there.
+fn render_nodes(plan: &Plan, s: &ServerPlan) -> Option<Vec<String>> {
+    (plan.gpu.vendor == GpuVendor::Amd && !plan.gpu.render_nodes.is_empty()).then(|| {
+        s.gpus
+            .iter()
+            .filter_map(|g| plan.gpu.render_nodes.get(*g as usize))
+            .map(|minor| format!("/dev/dri/renderD{minor}"))
+            .collect()
+    })
+}
+
+/// Variables written into the Compose file itself. In a folder the cache's and the
+/// service's own variables are in its env files instead; standard output has no files.
+fn server_environment(plan: &Plan, s: &ServerPlan, folder: bool) -> Vec<(String, String)> {
     let mut environment: Vec<(String, String)> = Vec::new();
-    // Per-GPU render nodes, when the host's are known: the device files are the isolation.
-    // ROCm's thunk skips every KFD node whose render node it cannot open (libhsakmt
-    // topology.c, `topology_sysfs_check_node_supported`), so the container sees exactly its
-    // GPUs, numbered from 0, and host indices in ROCR_VISIBLE_DEVICES would be wrong there.
-    let render_nodes: Option<Vec<String>> = (plan.gpu.vendor == GpuVendor::Amd && !plan.gpu.render_nodes.is_empty())
-        .then(|| {
-            s.gpus
-                .iter()
-                .filter_map(|g| plan.gpu.render_nodes.get(*g as usize))
-                .map(|minor| format!("/dev/dri/renderD{minor}"))
-                .collect()
-        });
-    if plan.gpu.vendor == GpuVendor::Amd && render_nodes.is_none() {
+    if plan.gpu.vendor == GpuVendor::Amd && render_nodes(plan, s).is_none() {
         // One visibility variable, read by the whole ROCm runtime (HIP and everything above it).
+        let gpu_list: Vec<String> = s.gpus.iter().map(u32::to_string).collect();
         environment.push(("ROCR_VISIBLE_DEVICES".into(), gpu_list.join(",")));
     }
     if !folder {
         environment.extend(plan.cache.server_env.clone());
         environment.extend(s.env.clone());
     }
+    environment
+}
+
+/// The service's leading comment: what a reader checks first (recipe, GPUs, weights).
+fn server_comment(s: &ServerPlan) -> String {
     let weights = s.recipe.weights_gb.map(|w| format!(", ~{w:.0} GB weights")).unwrap_or_default();
-    let comment = format!(
+    format!(
         "recipe {} ({}{}), {}{}",
         s.recipe.id,
         s.recipe.origin,
         if s.recipe.pinned { ", pinned" } else { "" },
         ranges(&s.gpus),
         weights
-    );
-    let (entrypoint, command) = s.argv.split_at(s.entrypoint_len.min(s.argv.len()));
-    Svc {
-        name: s.name.clone(),
-        comment,
-        image,
-        build_target: None,
-        entrypoint: entrypoint.to_vec(),
-        // What an engine-truth check reads to pick the parser of the release the image runs.
-        labels: vec![
-            ("aimgen.engine".into(), s.backend.as_str().into()),
-            ("aimgen.engine-version".into(), s.engine_version.clone()),
-        ],
-        depends_on: s.prefetch_job.iter().cloned().collect(),
-        prefetch: false,
-        command: command.to_vec(),
-        command_refs: match &s.api_key {
-            Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {
-                vec![flag.clone(), required_ref(variable, &key_message(variable, &s.name))]
-            }
-            _ => Vec::new(),
+    )
+}
+
+/// The API key as a Compose reference that `up` resolves (and refuses to start without),
+/// never its value: after the engine's flag in `command`, or as the engine's variable.
+fn key_refs(s: &ServerPlan) -> (Vec<String>, Vec<(String, String)>) {
+    match &s.api_key {
+        Some(ApiKey { variable, delivery: KeyDelivery::Flag(flag) }) => {
+            (vec![flag.clone(), required_ref(variable, &key_message(variable, &s.name))], Vec::new())
+        }
+        Some(ApiKey { variable, delivery: KeyDelivery::Env(var) }) => {
+            (Vec::new(), vec![(var.clone(), required_ref(variable, &key_message(variable, &s.name)))])
+        }
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
+/// Run inside the container with the Python every engine image has (vLLM and SGLang are
+/// Python), so no other HTTP client is assumed in the image.
+fn health_check(s: &ServerPlan) -> Vec<String> {
+    vec![
+        "CMD".into(),
+        "python3".into(),
+        "-c".into(),
+        format!(
+            "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{}{}', timeout=5)",
+            s.port, s.health_path
+        ),
+    ]
+}
+
+/// One resolved limit as its `ulimits:` entry (see `Limit` for the two forms).
+fn limit(u: &crate::plan::Ulimit) -> Limit {
+    Limit {
+        key: if !u.name.is_empty() && u.name.bytes().all(|b| b.is_ascii_lowercase()) {
+            u.name.clone()
+        } else {
+            super::encode::yaml_quote(&u.name)
         },
-        environment_refs: match &s.api_key {
-            Some(ApiKey { variable, delivery: KeyDelivery::Env(var) }) => {
-                vec![(var.clone(), required_ref(variable, &key_message(variable, &s.name)))]
-            }
-            _ => Vec::new(),
-        },
-        devices: match render_nodes {
-            Some(nodes) => std::iter::once("/dev/kfd".to_string()).chain(nodes).collect(),
-            None => vec!["/dev/kfd".into(), "/dev/dri".into()],
-        },
-        group_add: plan.gpu.group_ids.iter().map(u32::to_string).collect(),
-        env_files: if folder { vec![COMMON_ENV_FILE.into(), service_env_file(&s.name)] } else { Vec::new() },
-        environment,
-        token: s.needs_token,
-        mounts,
-        ports: vec![port_mapping(s.bind, s.host_port, s.port)],
-        amd: plan.gpu.vendor == GpuVendor::Amd,
-        nvidia: if plan.gpu.vendor == GpuVendor::Nvidia { gpu_list } else { Vec::new() },
-        ipc_host: true,
-        health: vec![
-            "CMD".into(),
-            "python3".into(),
-            "-c".into(),
-            format!(
-                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{}{}', timeout=5)",
-                s.port, s.health_path
-            ),
-        ],
-        restart: format!("on-failure:{}", s.runtime.restart_attempts),
-        stop_grace_period: Some(format!("{}s", s.runtime.stop_grace_seconds)),
-        logging: Some(Logging {
-            max_size: s.runtime.log_max_size.clone(),
-            max_files: s.runtime.log_max_files.to_string(),
-        }),
-        ulimits: s
-            .runtime
-            .ulimits
-            .iter()
-            .map(|u| Limit {
-                key: if !u.name.is_empty() && u.name.bytes().all(|b| b.is_ascii_lowercase()) {
-                    u.name.clone()
-                } else {
-                    super::encode::yaml_quote(&u.name)
-                },
-                both: (u.soft == u.hard).then(|| u.soft.to_string()),
-                soft: u.soft.to_string(),
-                hard: u.hard.to_string(),
-            })
-            .collect(),
+        both: (u.soft == u.hard).then(|| u.soft.to_string()),
+        soft: u.soft.to_string(),
+        hard: u.hard.to_string(),
     }
 }
 
