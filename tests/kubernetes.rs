@@ -412,6 +412,26 @@ fn the_kubernetes_section_is_checked_at_its_lines() {
     assert!(aimgen(&["check", &path]).status.success());
 }
 
+/// An invalid `kubernetes.namespace` is one error, at its line: the fleet's name is not
+/// blamed for a namespace it did not give.
+#[test]
+fn a_bad_namespace_is_not_blamed_on_the_fleet_name() {
+    let dir = scratch("k8s-bad-namespace");
+    let extra = "kubernetes:\n  namespace: Aim_Fleet\n";
+    let path = write(&dir, "fleet.yaml", &spec("  qwen:\n    model: Qwen/Qwen3-32B\n    gpus: 4\n", extra));
+    let o = aimgen(&["check", &path, "--target", "kubernetes"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("`Aim_Fleet` is no Kubernetes namespace name") && err.contains("fleet.yaml:8:14"), "{err}");
+    assert!(!err.contains("the fleet's name"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    // The fleet's name is still checked when it is the namespace.
+    let text = spec("  qwen:\n    model: Qwen/Qwen3-32B\n    gpus: 4\n", "").replace("name: kfleet", "name: kfleet_");
+    let path = write(&dir, "fleet.yaml", &text);
+    let err = stderr(&aimgen(&["check", &path, "--target", "kubernetes"]));
+    assert!(err.contains("the fleet's name `kfleet_` is no Kubernetes namespace"), "{err}");
+}
+
 /// "Published on 0.0.0.0 without an API key" is about Compose's host ports: a render for
 /// Kubernetes alone (where a server is a ClusterIP Service and `bind` is not used) does not
 /// say it; a Compose render of the same spec does, and one with both targets does too.

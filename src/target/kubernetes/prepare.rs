@@ -131,11 +131,12 @@ fn gpu_product(k: &KubernetesSpec, plan: &Plan, diags: &mut Vec<Diagnostic>) -> 
     }
 }
 
-/// The namespace: the spec's, else the fleet's name mapped; one Kubernetes would refuse is
-/// an error at `/name`.
+/// The namespace: the spec's, else the fleet's name mapped. Only the mapped one is checked
+/// here (at `/name`, with `kubernetes.namespace` as the way out); one the spec sets is
+/// checked at its own line with the section's other values.
 fn namespace(spec: &FleetSpec, k: &KubernetesSpec, diags: &mut Vec<Diagnostic>) -> String {
     let namespace = k.namespace.clone().unwrap_or_else(|| names::map(&spec.name));
-    if !names::is_dns1123_label(&namespace) {
+    if k.namespace.is_none() && !names::is_dns1123_label(&namespace) {
         diags.push(
             Diagnostic::error(format!("the fleet's name `{}` is no Kubernetes namespace (`{namespace}`)", spec.name))
                 .at("/name")
