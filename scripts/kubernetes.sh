@@ -100,7 +100,9 @@ venv_install() {
     local dir=$1 what=$2
     shift 2
     local stamp="$dir/.aimgen-pins" want
-    want=$(printf '%s\n' "$@")
+    # The folder is part of the stamp: a venv moved with its clone keeps scripts whose first
+    # line names the old folder, so a moved one is made again.
+    want=$(printf '%s\n' "$dir" "$@")
     if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         return 0
     fi

@@ -482,59 +482,9 @@ impl Schema {
 
     /// Every schema violation, most specific first, as diagnostics without positions yet.
     pub fn check(&self, value: &Json) -> Vec<Diagnostic> {
-        use jsonschema::error::ValidationErrorKind as K;
         let mut out: Vec<Diagnostic> = Vec::new();
         for err in self.validator().iter_errors(value) {
-            let path = err.instance_path().as_str().to_string();
-            let d = match err.kind() {
-                K::AdditionalProperties { unexpected } => {
-                    let allowed = self.properties_at(&path);
-                    // The same for every key of this mapping: listed once, not once per key
-                    // (a fifth of the time 100,000 unknown keys took).
-                    let expected = (!allowed.is_empty()).then(|| format!("expected one of {}", list(&allowed)));
-                    for key in unexpected {
-                        let help = did_you_mean(key, allowed.iter().map(String::as_str))
-                            .map(|s| format!("did you mean `{s}`?"))
-                            .or_else(|| expected.clone());
-                        out.push(
-                            Diagnostic::error(format!("unknown field `{key}`"))
-                                .at_key(format!("{path}/{}", escape_segment(key)))
-                                .help_opt(help),
-                        );
-                    }
-                    continue;
-                }
-                K::Required { property } => {
-                    let name = property.as_str().unwrap_or("?");
-                    let whose =
-                        if path.is_empty() { self.what.to_string() } else { format!("`{}`", last_segment(&path)) };
-                    Diagnostic::error(format!("missing field `{name}` in {whose}")).at_key(path.clone()).missing()
-                }
-                K::Enum { options } => {
-                    let opts: Vec<String> = options
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_string)).collect())
-                        .unwrap_or_default();
-                    not_one_of(err.instance(), &opts, &path)
-                }
-                // An optional enum fails as anyOf/type: still a "not one of" for a string.
-                K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. }
-                    if err.instance().is_string() && !self.enum_at(&path).is_empty() =>
-                {
-                    not_one_of(err.instance(), &self.enum_at(&path), &path)
-                }
-                K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
-                    let expected = self.expected_at(&path);
-                    Diagnostic::error(format!(
-                        "`{}` has the wrong type: expected {expected}, found {}",
-                        if path.is_empty() { self.what.to_string() } else { last_segment(&path) },
-                        type_name(err.instance())
-                    ))
-                    .at(path.clone())
-                }
-                _ => Diagnostic::error(format!("`{}`: {err}", last_segment(&path))).at(path.clone()),
-            };
-            out.push(d);
+            self.diagnose(&err, &mut out);
         }
         // anyOf/type errors can repeat for one node; keep the first of each message and place.
         // Decided on borrowed text first: cloning both per diagnostic was 200,000 allocations
@@ -546,6 +496,76 @@ impl Schema {
         let mut keep = keep.into_iter();
         out.retain(|_| keep.next().unwrap_or(true));
         out
+    }
+
+    /// One schema violation as diagnostics, pushed onto `out`.
+    fn diagnose(&self, err: &jsonschema::ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+        use jsonschema::error::ValidationErrorKind as K;
+        let path = err.instance_path().as_str().to_string();
+        // An optional mapping (`serving: {…}`, anyOf [ServingSpec, null]) that fails inside
+        // fails as a whole: "`serving` has the wrong type: expected a mapping, found a
+        // mapping". The branch whose type the value has says what is wrong, and where.
+        if let K::AnyOf { context } | K::OneOfNotValid { context } = err.kind() {
+            let enum_text = err.instance().is_string() && !self.enum_at(&path).is_empty();
+            let same_type = |branch: &&Vec<jsonschema::ValidationError<'static>>| {
+                !branch.is_empty()
+                    && !branch.iter().any(|e| e.instance_path().as_str() == path && matches!(e.kind(), K::Type { .. }))
+            };
+            if let Some(branch) = context.iter().find(same_type).filter(|_| !enum_text) {
+                for e in branch {
+                    self.diagnose(e, out);
+                }
+                return;
+            }
+        }
+        let d = match err.kind() {
+            K::AdditionalProperties { unexpected } => {
+                let allowed = self.properties_at(&path);
+                // The same for every key of this mapping: listed once, not once per key
+                // (a fifth of the time 100,000 unknown keys took).
+                let expected = (!allowed.is_empty()).then(|| format!("expected one of {}", list(&allowed)));
+                for key in unexpected {
+                    let help = did_you_mean(key, allowed.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| expected.clone());
+                    out.push(
+                        Diagnostic::error(format!("unknown field `{key}`"))
+                            .at_key(format!("{path}/{}", escape_segment(key)))
+                            .help_opt(help),
+                    );
+                }
+                return;
+            }
+            K::Required { property } => {
+                let name = property.as_str().unwrap_or("?");
+                let whose = if path.is_empty() { self.what.to_string() } else { format!("`{}`", last_segment(&path)) };
+                Diagnostic::error(format!("missing field `{name}` in {whose}")).at_key(path.clone()).missing()
+            }
+            K::Enum { options } => {
+                let opts: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                not_one_of(err.instance(), &opts, &path)
+            }
+            // An optional enum fails as anyOf/type: still a "not one of" for a string.
+            K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. }
+                if err.instance().is_string() && !self.enum_at(&path).is_empty() =>
+            {
+                not_one_of(err.instance(), &self.enum_at(&path), &path)
+            }
+            K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
+                let expected = self.expected_at(&path);
+                Diagnostic::error(format!(
+                    "`{}` has the wrong type: expected {expected}, found {}",
+                    if path.is_empty() { self.what.to_string() } else { last_segment(&path) },
+                    type_name(err.instance())
+                ))
+                .at(path.clone())
+            }
+            _ => Diagnostic::error(format!("`{}`: {err}", last_segment(&path))).at(path.clone()),
+        };
+        out.push(d);
     }
 
     fn resolve<'a>(&'a self, mut node: &'a Json) -> &'a Json {

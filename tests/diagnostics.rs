@@ -792,3 +792,29 @@ fn a_number_too_big_for_its_type_is_reported_where_it_is() {
 ",
     );
 }
+
+#[test]
+fn a_wrong_value_inside_an_optional_section_is_reported_where_it_is() {
+    // `serving` is optional: its schema is anyOf [the section, null], and a bad value inside
+    // failed the whole anyOf ("`serving` has the wrong type: expected a mapping, found a
+    // mapping"). The branch the value's type matches says what is wrong.
+    expect(
+        &format!(
+            "version: 1\nname: f\nimage: {{base: b/c:1, engine_version: \"0.33.0\"}}\n{HOST}serving:\n  log_max_files: x\n  ulimits: {{memlock: unlimited}}\nservices:\n  a: {{model: Qwen/Qwen3-32B}}\n"
+        ),
+        "error: `log_max_files` has the wrong type: expected a whole number, found text
+ --> fleet.yaml:6:18
+  |
+6 |   log_max_files: x
+  |                  ^
+
+error: `memlock` has the wrong type: expected a whole number or a mapping, found text
+ --> fleet.yaml:7:22
+  |
+7 |   ulimits: {memlock: unlimited}
+  |                      ^^^^^^^^^
+
+2 errors
+",
+    );
+}
