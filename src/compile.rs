@@ -224,13 +224,8 @@ pub fn compile_source(source: Source, base: &Path, opts: &Options, pins: &Pins) 
     let known: Vec<&str> = lib.models.keys().map(String::as_str).collect();
     diags.extend(validate::check(&spec, &known).into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
     let targets = Target::chosen(opts.target, &spec.targets);
-    if targets.contains(&Target::Compose) {
-        let exposure = crate::target::compose::exposure(&spec);
-        diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
-    }
-    if targets.contains(&Target::Kubernetes) {
-        let exposure = crate::target::kubernetes::exposure(&spec);
-        diags.extend(exposure.into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
+    for target in &targets {
+        diags.extend(target.exposure(&spec).into_iter().filter(|d| fresh(d)).map(|d| d.locate(&source)));
     }
     // A vendor stand-in read off a known GPU model is what the author meant (`vendor: AMD`):
     // selection on it is meaningful. Any other GPU, version or root problem makes recipe

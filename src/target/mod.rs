@@ -89,6 +89,15 @@ impl Target {
         }
     }
 
+    /// Servers this target would leave callable by anyone who reaches them without a key:
+    /// warnings about this target's own exposure (host ports; the cluster's pods).
+    pub fn exposure(self, spec: &crate::spec::FleetSpec) -> Vec<crate::diagnostic::Diagnostic> {
+        match self {
+            Target::Compose => compose::exposure(spec),
+            Target::Kubernetes => kubernetes::exposure(spec),
+        }
+    }
+
     /// Where this target's generated files may go stale.
     pub fn prune(self) -> &'static [Prune] {
         match self {
