@@ -662,16 +662,18 @@ impl Schema {
     }
 }
 
+/// The schema nodes under `nodes`, anyOf/oneOf/allOf branches expanded, in document order (so
+/// "expected a whole number or a mapping" follows the schema's order of branches).
 fn expand<'a>(schema: &'a Schema, nodes: Vec<&'a Json>) -> Vec<&'a Json> {
     let mut out = Vec::new();
-    let mut stack = nodes;
+    let mut stack: Vec<&Json> = nodes.into_iter().rev().collect();
     while let Some(n) = stack.pop() {
         let n = schema.resolve(n);
         let mut branched = false;
         for key in ["anyOf", "oneOf", "allOf"] {
             if let Some(arr) = n.get(key).and_then(Json::as_array) {
                 branched = true;
-                stack.extend(arr.iter());
+                stack.extend(arr.iter().rev());
             }
         }
         if !branched || n.get("properties").is_some() || n.get("type").is_some() {

@@ -172,11 +172,7 @@ pub struct ServingSpec {
 
 /// One resource limit: a number for the soft and the hard limit alike, or each of them.
 /// `-1` is unlimited (as Compose and `docker run --ulimit` write it).
-///
-/// Its schema is written by hand (below): one node that is a whole number or a `{soft, hard}`
-/// mapping, so a mistake inside the mapping (a missing `hard`, a decimal `soft`) is reported
-/// where it is, not as "the wrong type" of the whole value, as an `anyOf` of the two would be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Ulimit {
     /// Soft and hard limit alike, e.g. `memlock: -1`.
@@ -187,46 +183,13 @@ pub enum Ulimit {
 
 /// A soft and a hard limit: processes start at the soft one and may raise it up to the hard
 /// one, so soft may not exceed hard (unless hard is `-1`, unlimited).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UlimitRange {
     /// The limit processes get (`-1`: unlimited).
     pub soft: i64,
     /// The ceiling a process may raise its soft limit to (`-1`: unlimited).
     pub hard: i64,
-}
-
-impl JsonSchema for Ulimit {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Ulimit".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        // Exactly what serde reads: an i64, or a mapping of exactly `soft` and `hard` (i64s).
-        // The mapping keywords apply to mappings only, so a number passes them. `maximum` is
-        // i64's, which serde enforces too: stated, a larger number is reported at its line.
-        schemars::json_schema!({
-            "description": "One resource limit: a whole number for the soft and the hard limit alike (`-1` is unlimited), or `{soft: N, hard: N}`.",
-            "type": ["integer", "object"],
-            "maximum": i64::MAX,
-            "properties": {
-                "soft": {
-                    "description": "The limit processes get (`-1`: unlimited).",
-                    "type": "integer",
-                    "format": "int64",
-                    "maximum": i64::MAX
-                },
-                "hard": {
-                    "description": "The ceiling a process may raise its soft limit to (`-1`: unlimited); at least `soft`.",
-                    "type": "integer",
-                    "format": "int64",
-                    "maximum": i64::MAX
-                }
-            },
-            "required": ["soft", "hard"],
-            "additionalProperties": false
-        })
-    }
 }
 
 impl Ulimit {
